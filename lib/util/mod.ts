@@ -1,0 +1,3 @@
+/** Shared utilities: typed errors and atomic writes. @module */
+export * from "./errors.ts";
+export * from "./atomic_write.ts";
