@@ -1,0 +1,240 @@
+/**
+ * `deno task soup <command>`: the command-line face of the library.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import {
+  configHash,
+  type MambaConfig,
+  readMambaConfig,
+  SafetensorsCheckpoint,
+  tinyMambaConfig,
+  writeRandomCheckpoint,
+} from "../lib/model/mod.ts";
+import { type Device, DEVICES, openEngine } from "../lib/engine/mod.ts";
+import { resolveModelDir, resolveTokenizerFile } from "../lib/hub/mod.ts";
+import { loadTokenizer } from "../lib/tokenizer/mod.ts";
+import { loadState, saveState, stateShapeOf } from "../lib/states/mod.ts";
+import { SoupError } from "../lib/util/errors.ts";
+
+const USAGE = `Usage: deno task soup <command> [options]
+
+Commands:
+  checkpoint --out DIR [--layers 2] [--hidden 16] [--inner 2*hidden] [--state 4] [--conv 4]
+             [--rank auto] [--vocab 50280] [--seed 0] [--dtype F32|F16|BF16] [--shard-bytes N]
+             [--no-conv-bias] [--bias] [--untied]
+      Write a random Mamba checkpoint in Hugging Face layout (config.json, model.safetensors).
+  info --model M
+      Print a checkpoint's architecture and tensors.
+  tokenize (--text "..." | --ids 0,17,42) [--model M]
+      Print the GPT-NeoX token ids of a text, or the text of ids.
+  extract --model M (--text "..." | --ids 0,17,42) [--from STATE_DIR] [--device D] --out STATE_DIR
+      Read tokens from the zero state (or a saved one) and save the final state:
+      conv.npy, ssm.npy, decay.npy, logits.npy, meta.json.
+
+Common options: --mirror DIR (data mirror; default $SOUP_MIRROR or ../shared/data),
+  --offline (never use the network). Devices: ${DEVICES.join(", ")}.`;
+
+type Flags = Record<string, string | boolean | undefined>;
+
+function parse(args: string[], spec: Record<string, "string" | "boolean">): Flags {
+  const options = Object.fromEntries(
+    Object.entries({ ...spec, mirror: "string", offline: "boolean", help: "boolean" }).map((
+      [k, type],
+    ) => [k, { type }]),
+  ) as Record<string, { type: "string" | "boolean" }>;
+  try {
+    return parseArgs({ args, options, allowPositionals: false, strict: true }).values as Flags;
+  } catch (err) {
+    throw new SoupError(`${(err as Error).message}\n\n${USAGE}`);
+  }
+}
+
+const str = (flags: Flags, key: string): string | undefined => flags[key] as string | undefined;
+
+function need(flags: Flags, key: string): string {
+  const v = str(flags, key);
+  if (v === undefined || v === "") throw new SoupError(`Missing --${key}\n\n${USAGE}`);
+  return v;
+}
+
+function int(flags: Flags, key: string, fallback: number): number {
+  const v = str(flags, key);
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) {
+    throw new SoupError(`--${key} must be a non-negative integer, got "${v}"`);
+  }
+  return n;
+}
+
+function parseIds(text: string): number[] {
+  const ids = text.split(",").map((s) => s.trim()).filter((s) => s !== "").map(Number);
+  if (ids.length === 0 || ids.some((x) => !Number.isInteger(x) || x < 0)) {
+    throw new SoupError(`--ids must be comma-separated non-negative integers, got "${text}"`);
+  }
+  return ids;
+}
+
+function sourceOptions(flags: Flags) {
+  return { mirror: str(flags, "mirror"), offline: flags.offline === true ? true : undefined };
+}
+
+async function cmdCheckpoint(args: string[]): Promise<void> {
+  const f = parse(args, {
+    out: "string",
+    layers: "string",
+    hidden: "string",
+    inner: "string",
+    state: "string",
+    conv: "string",
+    rank: "string",
+    vocab: "string",
+    seed: "string",
+    dtype: "string",
+    "shard-bytes": "string",
+    "no-conv-bias": "boolean",
+    bias: "boolean",
+    untied: "boolean",
+  });
+  const out = need(f, "out");
+  const hidden = int(f, "hidden", 16);
+  const rank = str(f, "rank");
+  const config: MambaConfig = tinyMambaConfig({
+    numHiddenLayers: int(f, "layers", 2),
+    hiddenSize: hidden,
+    intermediateSize: int(f, "inner", 2 * hidden),
+    stateSize: int(f, "state", 4),
+    convKernel: int(f, "conv", 4),
+    timeStepRank: rank === undefined || rank === "auto"
+      ? Math.ceil(hidden / 16)
+      : int(f, "rank", 1),
+    vocabSize: int(f, "vocab", 50280),
+    useConvBias: f["no-conv-bias"] !== true,
+    useBias: f.bias === true,
+    tieWordEmbeddings: f.untied !== true,
+  });
+  const dtype = (str(f, "dtype") ?? "F32").toUpperCase();
+  if (dtype !== "F32" && dtype !== "F16" && dtype !== "BF16") {
+    throw new SoupError(`--dtype must be F32, F16 or BF16, got "${dtype}"`);
+  }
+  const shard = str(f, "shard-bytes");
+  await writeRandomCheckpoint(out, config, {
+    seed: int(f, "seed", 0),
+    dtype,
+    maxShardBytes: shard === undefined ? undefined : int(f, "shard-bytes", 0),
+  });
+  console.log(`Wrote a random ${config.numHiddenLayers}-layer Mamba checkpoint to ${out}`);
+}
+
+async function cmdInfo(args: string[]): Promise<void> {
+  const f = parse(args, { model: "string" });
+  const dir = await resolveModelDir(need(f, "model"), sourceOptions(f));
+  const config = await readMambaConfig(dir);
+  using ckpt = await SafetensorsCheckpoint.open(dir);
+  console.log(`model      ${dir}`);
+  console.log(`config     ${await configHash(config)}`);
+  for (const [k, v] of Object.entries(config)) console.log(`${k.padEnd(18)} ${v}`);
+  let bytes = 0;
+  for (const t of ckpt.tensors.values()) bytes += t.byteLength;
+  console.log(`tensors    ${ckpt.tensors.size} in ${ckpt.files.length} file(s), ${bytes} bytes`);
+}
+
+async function cmdTokenize(args: string[]): Promise<void> {
+  const f = parse(args, { text: "string", ids: "string", model: "string" });
+  const tok = await loadTokenizer(await resolveTokenizerFile(str(f, "model"), sourceOptions(f)));
+  if (str(f, "ids") !== undefined) console.log(tok.decode(parseIds(need(f, "ids"))));
+  else console.log(tok.encode(need(f, "text")).join(","));
+}
+
+async function cmdExtract(args: string[]): Promise<void> {
+  const f = parse(args, {
+    model: "string",
+    text: "string",
+    ids: "string",
+    from: "string",
+    device: "string",
+    out: "string",
+  });
+  const model = need(f, "model");
+  const out = need(f, "out");
+  const device = (str(f, "device") ?? "reference") as Device;
+  if (str(f, "text") === undefined && str(f, "ids") === undefined) {
+    throw new SoupError(`Give --text or --ids\n\n${USAGE}`);
+  }
+  const engine = await openEngine(model, { ...sourceOptions(f), device });
+  try {
+    const text = str(f, "text");
+    let ids: number[];
+    if (text !== undefined) {
+      const tokFile = await resolveTokenizerFile(model, sourceOptions(f));
+      ids = (await loadTokenizer(tokFile)).encode(text);
+      if (ids.length === 0) throw new SoupError(`--text "${text}" has no tokens`);
+    } else {
+      ids = parseIds(need(f, "ids"));
+    }
+    const from = str(f, "from");
+    const start = from === undefined ? undefined : await loadState(from, { config: engine.config });
+    const started = performance.now();
+    const { logits, state } = await engine.run(ids, { state: start });
+    const seconds = (performance.now() - started) / 1000;
+    await saveState(out, {
+      ...state,
+      logits,
+      meta: {
+        model,
+        configHash: await configHash(engine.config),
+        shape: stateShapeOf(engine.config),
+        tokenIds: ids,
+        ...(text !== undefined ? { text } : {}),
+        source: from ?? null,
+        engine: engine.name,
+        created: new Date().toISOString(),
+      },
+    });
+    console.log(
+      `Read ${ids.length} tokens on ${engine.name} in ${
+        seconds.toFixed(3)
+      } s; state saved to ${out}`,
+    );
+  } finally {
+    await engine.close();
+  }
+}
+
+const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
+  checkpoint: cmdCheckpoint,
+  info: cmdInfo,
+  tokenize: cmdTokenize,
+  extract: cmdExtract,
+};
+
+/** Runs the command line; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const [command, ...rest] = args;
+  if (
+    command === undefined || command === "help" || command === "--help" || rest.includes("--help")
+  ) {
+    console.log(USAGE);
+    return command === undefined ? 2 : 0;
+  }
+  const run = COMMANDS[command];
+  if (run === undefined) {
+    console.error(`Unknown command "${command}"\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    await run(rest);
+    return 0;
+  } catch (err) {
+    if (err instanceof SoupError) {
+      console.error(`soup ${command}: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,55 @@
+/**
+ * The float64 TypeScript reference wrapped as an {@link Engine}: slow, exact, no native code.
+ *
+ * @module
+ */
+
+import { readMambaConfig } from "../model/config.ts";
+import { SafetensorsCheckpoint } from "../model/safetensors.ts";
+import { loadMambaWeights, type MambaWeights } from "../model/weights.ts";
+import { referenceForward } from "../model/reference_forward.ts";
+import type { Engine, RunOptions, RunResult } from "./types.ts";
+
+/** An {@link Engine} over {@link referenceForward}. */
+export class ReferenceEngine implements Engine {
+  readonly name = "reference";
+  readonly model: string;
+  readonly weights: MambaWeights;
+
+  /** Wraps weights already in memory. */
+  constructor(weights: MambaWeights, model: string) {
+    this.weights = weights;
+    this.model = model;
+  }
+
+  /** Loads a checkpoint folder (config.json and safetensors). */
+  static async load(dir: string, model = dir): Promise<ReferenceEngine> {
+    const config = await readMambaConfig(dir);
+    using ckpt = await SafetensorsCheckpoint.open(dir);
+    return new ReferenceEngine(await loadMambaWeights(ckpt, config), model);
+  }
+
+  get config(): MambaWeights["config"] {
+    return this.weights.config;
+  }
+
+  run(ids: readonly number[], options: RunOptions = {}): Promise<RunResult> {
+    const out = referenceForward(this.weights, ids, {
+      conv: options.state?.conv,
+      ssm: options.state?.ssm,
+      allLogits: options.allLogits ?? false,
+    });
+    return Promise.resolve({
+      logits: Float32Array.from(out.logits),
+      state: {
+        conv: Float32Array.from(out.conv),
+        ssm: Float32Array.from(out.ssm),
+        decay: Float32Array.from(out.deltaSum),
+      },
+    });
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}

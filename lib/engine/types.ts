@@ -1,0 +1,49 @@
+/**
+ * What every way of running Mamba offers: the float64 reference in TypeScript, and the ONNX
+ * graph on onnxruntime-node's providers.
+ *
+ * @module
+ */
+
+import type { MambaConfig } from "../model/config.ts";
+import type { MambaState } from "../states/state_dir.ts";
+
+/** Options of {@link Engine.run}. */
+export interface RunOptions {
+  /** State to start from. @default the zero state */
+  state?: MambaState;
+  /** Return logits for every position (l, V) instead of the last only (V). @default false */
+  allLogits?: boolean;
+}
+
+/** The result of {@link Engine.run}. */
+export interface RunResult {
+  /** Logits, (l, V) with `allLogits`, else (V) after the last token. */
+  logits: Float32Array;
+  /** State after the last token; its `decay` sums delta over this run's tokens only. */
+  state: MambaState;
+}
+
+/** A loaded model that reads tokens from a state and returns the next state. */
+export interface Engine {
+  /** Architecture. */
+  readonly config: MambaConfig;
+  /** Model id or folder it was loaded from. */
+  readonly model: string;
+  /** Implementation and device actually used, e.g. "reference" or "onnx-cpu". */
+  readonly name: string;
+  /** Reads `ids` starting from `options.state` (or zeros). */
+  run(ids: readonly number[], options?: RunOptions): Promise<RunResult>;
+  /** Frees what the engine holds. */
+  close(): Promise<void>;
+}
+
+/** A zero state for a config. */
+export function zeroState(config: MambaConfig): MambaState {
+  const { numHiddenLayers: nl, intermediateSize: dIn, convKernel: k, stateSize: n } = config;
+  return {
+    conv: new Float32Array(nl * dIn * k),
+    ssm: new Float32Array(nl * dIn * n),
+    decay: new Float32Array(nl * dIn),
+  };
+}

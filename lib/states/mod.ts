@@ -1,0 +1,2 @@
+/** Mamba states on disk and in memory. @module */
+export * from "./state_dir.ts";

@@ -1,0 +1,191 @@
+/**
+ * A saved Mamba state on disk: a folder of NumPy files any tool can load.
+ *
+ * | file        | dtype   | shape                      | meaning                               |
+ * | ----------- | ------- | -------------------------- | ------------------------------------- |
+ * | conv.npy    | float32 | (L, d_in, K)               | last K pre-conv inputs per layer      |
+ * | ssm.npy     | float32 | (L, d_in, n)               | SSM state per layer                   |
+ * | decay.npy   | float32 | (L, d_in)                  | sum of delta over the tokens read     |
+ * | logits.npy  | float32 | (V)                        | logits after the last token           |
+ * | meta.json   |         |                            | model id, config hash, token ids, ... |
+ *
+ * The folder is written under a temporary name and renamed into place, so a reader never sees
+ * half of it.
+ *
+ * @module
+ */
+
+import { readNpy, writeNpy } from "../npy/mod.ts";
+import type { MambaConfig } from "../model/config.ts";
+import { configHash } from "../model/config.ts";
+import { FormatError, NotFoundError, SoupError } from "../util/errors.ts";
+
+/** What `meta.json` of a state folder records. */
+export interface StateMeta {
+  /** Model id or folder the state came from. */
+  model: string;
+  /** {@link configHash} of the model's config. */
+  configHash: string;
+  /** Architecture: layers, d_in, K, n, vocab. */
+  shape: { layers: number; dInner: number; convKernel: number; stateSize: number; vocab: number };
+  /** Token ids read to reach this state (after any source state). */
+  tokenIds: number[];
+  /** Text those ids came from, when known. */
+  text?: string;
+  /** Folder of the state this one started from, or null for the zero state. */
+  source: string | null;
+  /** Which implementation computed it ("reference", "onnx-cpu", ...). */
+  engine: string;
+  /** ISO time of creation. */
+  created: string;
+  /** Anything else the caller wants to keep (task, k, seed, demo indices, ...). */
+  extra?: Record<string, unknown>;
+}
+
+/** A Mamba state in memory, float32, flat C-order arrays. */
+export interface MambaState {
+  /** (L, d_in, K). */
+  conv: Float32Array;
+  /** (L, d_in, n). */
+  ssm: Float32Array;
+  /** (L, d_in): sum of delta over the tokens that produced this state. */
+  decay: Float32Array;
+  /** (V) logits after the last token, when known. */
+  logits?: Float32Array;
+}
+
+/** A state folder's contents. */
+export interface SavedState extends MambaState {
+  /** The parsed `meta.json`. */
+  meta: StateMeta;
+}
+
+/** Dims of a config as recorded in {@link StateMeta.shape}. */
+export function stateShapeOf(config: MambaConfig): StateMeta["shape"] {
+  return {
+    layers: config.numHiddenLayers,
+    dInner: config.intermediateSize,
+    convKernel: config.convKernel,
+    stateSize: config.stateSize,
+    vocab: config.vocabSize,
+  };
+}
+
+/**
+ * Writes a state folder atomically: into `<dir>.tmp-<random>`, then renamed to `dir`
+ * (replacing an older folder of that name).
+ */
+export async function saveState(dir: string, state: SavedState): Promise<void> {
+  const { layers: nl, dInner, convKernel: k, stateSize: n, vocab } = state.meta.shape;
+  const check = (name: string, a: Float32Array | undefined, dims: number[]) => {
+    const want = dims.reduce((x, y) => x * y, 1);
+    if (a !== undefined && a.length !== want) {
+      throw new SoupError(
+        `Cannot save state "${dir}": ${name} holds ${a.length} values, expected (${
+          dims.join(", ")
+        })`,
+      );
+    }
+  };
+  check("conv", state.conv, [nl, dInner, k]);
+  check("ssm", state.ssm, [nl, dInner, n]);
+  check("decay", state.decay, [nl, dInner]);
+  check("logits", state.logits, [vocab]);
+  const clean = dir.replace(/\/$/, "");
+  const tmp = `${clean}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+  await Deno.mkdir(tmp, { recursive: true });
+  try {
+    await writeNpy(`${tmp}/conv.npy`, { data: state.conv, shape: [nl, dInner, k] });
+    await writeNpy(`${tmp}/ssm.npy`, { data: state.ssm, shape: [nl, dInner, n] });
+    await writeNpy(`${tmp}/decay.npy`, { data: state.decay, shape: [nl, dInner] });
+    if (state.logits) await writeNpy(`${tmp}/logits.npy`, { data: state.logits, shape: [vocab] });
+    await Deno.writeTextFile(`${tmp}/meta.json`, JSON.stringify(state.meta, null, 2) + "\n");
+    const old = `${clean}.old-${crypto.randomUUID().slice(0, 8)}`;
+    let moved = false;
+    try {
+      await Deno.rename(clean, old);
+      moved = true;
+    } catch { /* nothing there yet */ }
+    await Deno.rename(tmp, clean);
+    if (moved) await Deno.remove(old, { recursive: true });
+  } catch (err) {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    throw err;
+  }
+}
+
+/**
+ * Reads a state folder and checks its files against each other and, when given, against the
+ * model's config (a state of another model or shape is refused).
+ *
+ * @example
+ * ```ts ignore
+ * const state = await loadState("states/antonym-0", { config });
+ * ```
+ */
+export async function loadState(
+  dir: string,
+  options: { config?: MambaConfig } = {},
+): Promise<SavedState> {
+  const clean = dir.replace(/\/$/, "");
+  let meta: StateMeta;
+  try {
+    meta = JSON.parse(await Deno.readTextFile(`${clean}/meta.json`));
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw new NotFoundError(`Cannot read state "${clean}": it has no meta.json`, {
+        file: `${clean}/meta.json`,
+      });
+    }
+    throw FormatError.at(`${clean}/meta.json`, `malformed JSON (${(err as Error).message})`, err);
+  }
+  const s = meta?.shape;
+  if (
+    typeof s !== "object" || s === null ||
+    !["layers", "dInner", "convKernel", "stateSize", "vocab"].every((k) =>
+      Number.isInteger((s as unknown as Record<string, unknown>)[k])
+    )
+  ) {
+    throw FormatError.at(
+      `${clean}/meta.json`,
+      `"shape" must give layers, dInner, convKernel, stateSize and vocab`,
+    );
+  }
+  if (options.config !== undefined) {
+    const want = stateShapeOf(options.config);
+    const hash = await configHash(options.config);
+    if (JSON.stringify(want) !== JSON.stringify(s) || hash !== meta.configHash) {
+      throw new SoupError(
+        `Cannot use state "${clean}": it belongs to model "${meta.model}" (config ${meta.configHash}, ` +
+          `shape ${JSON.stringify(s)}), not to this model (config ${hash}, shape ${
+            JSON.stringify(want)
+          })`,
+        { file: clean },
+      );
+    }
+  }
+  const read = async (name: string, dims: number[], optional = false) => {
+    const path = `${clean}/${name}`;
+    let arr;
+    try {
+      arr = await readNpy(path);
+    } catch (err) {
+      if (optional && err instanceof NotFoundError) return undefined;
+      throw err;
+    }
+    if (arr.dtype !== "float32" || arr.shape.join() !== dims.join()) {
+      throw FormatError.at(
+        path,
+        `holds ${arr.dtype} (${arr.shape.join(", ")}) but meta.json implies float32 (${
+          dims.join(", ")
+        })`,
+      );
+    }
+    return arr.data as Float32Array;
+  };
+  const conv = (await read("conv.npy", [s.layers, s.dInner, s.convKernel]))!;
+  const ssm = (await read("ssm.npy", [s.layers, s.dInner, s.stateSize]))!;
+  const decay = (await read("decay.npy", [s.layers, s.dInner]))!;
+  const logits = await read("logits.npy", [s.vocab], true);
+  return { conv, ssm, decay, logits, meta };
+}
