@@ -4,3 +4,9 @@
  * @module
  */
 export * from "./util/mod.ts";
+export * from "./npy/mod.ts";
+export * from "./model/mod.ts";
+export * from "./tokenizer/mod.ts";
+export * from "./hub/mod.ts";
+export * from "./engine/mod.ts";
+export * from "./states/mod.ts";

@@ -11,7 +11,7 @@
  */
 
 import { FormatError, NotFoundError } from "../util/errors.ts";
-import { bf16ToFloat, halfToFloat } from "./_half.ts";
+import { decodeBfloat16, decodeFloat16 } from "../util/float16.ts";
 
 /** Element types of safetensors and their sizes in bytes. */
 export const SAFETENSORS_DTYPE_SIZES = {
@@ -377,11 +377,9 @@ export class SafetensorsCheckpoint implements Disposable {
         for (let i = 0; i < count; i++) out[i] = view.getFloat64(8 * i, true);
         break;
       case "F16":
-        for (let i = 0; i < count; i++) out[i] = halfToFloat(view.getUint16(2 * i, true));
-        break;
+        return decodeFloat16(new Uint16Array(bytes.buffer, 0, count));
       case "BF16":
-        for (let i = 0; i < count; i++) out[i] = bf16ToFloat(view.getUint16(2 * i, true));
-        break;
+        return decodeBfloat16(new Uint16Array(bytes.buffer, 0, count));
       default:
         throw FormatError.at(t.file, `tensor "${name}" has dtype ${t.dtype}, not a float type`);
     }

@@ -7,7 +7,7 @@
 
 import { atomicWrite } from "../util/atomic_write.ts";
 import { SoupError } from "../util/errors.ts";
-import { floatToBf16, floatToHalf } from "./_half.ts";
+import { encodeBfloat16, encodeFloat16 } from "../util/float16.ts";
 
 /** One tensor to write: float32 values converted to `dtype` on the way out. */
 export interface TensorToWrite {
@@ -74,10 +74,8 @@ function encodeValues(data: Float32Array, dtype: "F32" | "F16" | "BF16"): Uint8A
     const copy = new Float32Array(data);
     return new Uint8Array(copy.buffer);
   }
-  const out = new Uint16Array(data.length);
-  const convert = dtype === "F16" ? floatToHalf : floatToBf16;
-  for (let i = 0; i < data.length; i++) out[i] = convert(data[i]);
-  return new Uint8Array(out.buffer);
+  const bits = dtype === "F16" ? encodeFloat16(data) : encodeBfloat16(data);
+  return new Uint8Array(bits.buffer);
 }
 
 /** Writes a safetensors file atomically (temporary file, then rename). */

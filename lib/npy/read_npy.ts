@@ -9,7 +9,7 @@
  */
 
 import { FormatError, NotFoundError, SoupError } from "../util/errors.ts";
-import { decodeFloat16 } from "./_float16.ts";
+import { decodeFloat16 } from "../util/float16.ts";
 import { formatShape, parseHeader } from "./_header.ts";
 import type { NpyArray, NpyData, NpyDtype } from "./types.ts";
 

@@ -8,7 +8,7 @@
 
 import { atomicWrite } from "../util/atomic_write.ts";
 import { NotFoundError, SoupError } from "../util/errors.ts";
-import { encodeFloat16 } from "./_float16.ts";
+import { encodeFloat16 } from "../util/float16.ts";
 import { DTYPE_INFO, encodeHeader, formatShape } from "./_header.ts";
 import type { NpyData, NpyDtype, NpyInput } from "./types.ts";
 

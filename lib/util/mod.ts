@@ -1,3 +1,4 @@
 /** Shared utilities: typed errors and atomic writes. @module */
 export * from "./errors.ts";
 export * from "./atomic_write.ts";
+export * from "./random.ts";

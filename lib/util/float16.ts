@@ -1,5 +1,5 @@
 /**
- * IEEE 754 half-precision conversions (private to the `.npy` module).
+ * IEEE 754 half-precision conversions and bfloat16 conversions, shared by the `.npy` and safetensors code.
  *
  * @module
  */
@@ -29,7 +29,7 @@ function halfTable(): Float32Array {
  *
  * @example
  * ```ts
- * import { decodeFloat16 } from "./_float16.ts";
+ * import { decodeFloat16 } from "./float16.ts";
  * const f = decodeFloat16(new Uint16Array([0x3c00, 0xc000, 0x7c00]));
  * if (f[0] !== 1 || f[1] !== -2 || f[2] !== Infinity) throw new Error(String(f));
  * ```
@@ -56,7 +56,7 @@ function roundHalfEven(v: number): number {
  *
  * @example
  * ```ts
- * import { float16Bits } from "./_float16.ts";
+ * import { float16Bits } from "./float16.ts";
  * if (float16Bits(1) !== 0x3c00) throw new Error("1.0 is 0x3c00");
  * if (float16Bits(-0) !== 0x8000) throw new Error("-0 keeps its sign");
  * if (float16Bits(65520) !== 0x7c00) throw new Error("65520 rounds to infinity");
@@ -87,7 +87,7 @@ export function float16Bits(x: number): number {
  *
  * @example
  * ```ts
- * import { encodeFloat16 } from "./_float16.ts";
+ * import { encodeFloat16 } from "./float16.ts";
  * const bits = encodeFloat16(new Float32Array([0.5, -Infinity]));
  * if (bits[0] !== 0x3800 || bits[1] !== 0xfc00) throw new Error(String(bits));
  * ```
@@ -95,5 +95,48 @@ export function float16Bits(x: number): number {
 export function encodeFloat16(values: ArrayLike<number>): Uint16Array {
   const out = new Uint16Array(values.length);
   for (let i = 0; i < values.length; i++) out[i] = float16Bits(values[i]);
+  return out;
+}
+
+/**
+ * Widens bfloat16 bit patterns (the high half of a float32) to single floats, exactly.
+ *
+ * @example
+ * ```ts
+ * import { decodeBfloat16 } from "./float16.ts";
+ * const f = decodeBfloat16(new Uint16Array([0x3f80, 0xc040]));
+ * if (f[0] !== 1 || f[1] !== -3) throw new Error(String(f));
+ * ```
+ */
+export function decodeBfloat16(bits: Uint16Array): Float32Array {
+  const out = new Uint32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) out[i] = bits[i] << 16;
+  return new Float32Array(out.buffer);
+}
+
+/**
+ * Narrows numbers to bfloat16 bit patterns, rounding to nearest with ties to even (as PyTorch's
+ * `.to(torch.bfloat16)` does); NaN stays NaN.
+ *
+ * @example
+ * ```ts
+ * import { encodeBfloat16 } from "./float16.ts";
+ * const bits = encodeBfloat16([1, 1 + 2 ** -8, 1 + 3 * 2 ** -8]);
+ * if (bits.join() !== [0x3f80, 0x3f80, 0x3f82].join()) throw new Error(String(bits));
+ * ```
+ */
+export function encodeBfloat16(values: ArrayLike<number>): Uint16Array {
+  const f = new Float32Array(values.length);
+  f.set(values);
+  const u = new Uint32Array(f.buffer);
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < u.length; i++) {
+    const bits = u[i];
+    if ((bits & 0x7f800000) === 0x7f800000 && (bits & 0x7fffff) !== 0) {
+      out[i] = (bits >>> 16) | 0x40; // quiet NaN
+    } else {
+      out[i] = ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff;
+    }
+  }
   return out;
 }

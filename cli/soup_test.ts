@@ -1,0 +1,83 @@
+import { assert, assertClose, assertEquals } from "../tests/_assert.ts";
+import { main } from "./soup.ts";
+import { readNpy } from "../lib/npy/mod.ts";
+import { loadState } from "../lib/states/mod.ts";
+import { openEngine } from "../lib/engine/mod.ts";
+
+Deno.test("soup checkpoint, extract and extract --from give the state of one pass", async () => {
+  const dir = await Deno.makeTempDir();
+  assertEquals(
+    await main([
+      "checkpoint",
+      "--out",
+      `${dir}/m`,
+      "--layers",
+      "2",
+      "--vocab",
+      "50280",
+      "--seed",
+      "3",
+    ]),
+    0,
+  );
+  assertEquals(
+    await main([
+      "extract",
+      "--model",
+      `${dir}/m`,
+      "--text",
+      "Q: hot\nA: cold",
+      "--out",
+      `${dir}/a`,
+    ]),
+    0,
+  );
+  const a = await loadState(`${dir}/a`);
+  assertEquals(a.meta.tokenIds, [50, 27, 3511, 187, 34, 27, 5412]); // GPT-NeoX ids, see NOTES.md
+  assertEquals(
+    await main([
+      "extract",
+      "--model",
+      `${dir}/m`,
+      "--ids",
+      "187,187",
+      "--from",
+      `${dir}/a`,
+      "--out",
+      `${dir}/b`,
+    ]),
+    0,
+  );
+  const b = await loadState(`${dir}/b`);
+  assertEquals(b.meta.source, `${dir}/a`);
+  const engine = await openEngine(`${dir}/m`);
+  const whole = await engine.run([50, 27, 3511, 187, 34, 27, 5412, 187, 187]);
+  assertClose(b.ssm, whole.state.ssm, { rtol: 1e-5, atol: 1e-7 });
+  assertClose(b.conv, whole.state.conv, { rtol: 1e-5, atol: 1e-7 });
+  const logits = await readNpy(`${dir}/b/logits.npy`);
+  assertEquals(logits.shape, [50280]);
+  assertClose(logits.data as Float32Array, whole.logits, { rtol: 1e-4, atol: 1e-6 });
+});
+
+Deno.test("soup reports bad input as one clear line and exit code 1", async () => {
+  const dir = await Deno.makeTempDir();
+  const errors: string[] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => errors.push(args.join(" "));
+  try {
+    assertEquals(
+      await main(["extract", "--model", `${dir}/none`, "--ids", "1", "--out", `${dir}/s`]),
+      1,
+    );
+    assertEquals(
+      await main(["extract", "--model", `${dir}/none`, "--ids", "1,x", "--out", `${dir}/s`]),
+      1,
+    );
+    assertEquals(await main(["checkpoint", "--out", `${dir}/m`, "--dtype", "F8"]), 1);
+    assertEquals(await main(["nope"]), 2);
+  } finally {
+    console.error = original;
+  }
+  assert(errors[0].includes("no such directory"), errors[0]);
+  assert(errors[2].includes("--dtype must be F32, F16 or BF16"), errors[2]);
+});

@@ -1,0 +1,96 @@
+import { assert, assertClose, assertEquals, assertRejects } from "../../tests/_assert.ts";
+import { runNumpy } from "../../tests/_python.ts";
+import { loadState, type SavedState, saveState, stateShapeOf } from "./state_dir.ts";
+import { configHash, tinyMambaConfig } from "../model/mod.ts";
+import { FormatError, NotFoundError, SoupError } from "../util/errors.ts";
+import { Rng } from "../util/random.ts";
+
+async function randomState(seed: number, fields = {}): Promise<SavedState> {
+  const config = tinyMambaConfig(fields);
+  const rng = new Rng(seed);
+  const { numHiddenLayers: nl, intermediateSize: dIn, convKernel: k, stateSize: n } = config;
+  const arr = (len: number) => Float32Array.from({ length: len }, () => rng.normal());
+  return {
+    conv: arr(nl * dIn * k),
+    ssm: arr(nl * dIn * n),
+    decay: arr(nl * dIn),
+    logits: arr(config.vocabSize),
+    meta: {
+      model: "tiny",
+      configHash: await configHash(config),
+      shape: stateShapeOf(config),
+      tokenIds: [1, 2, 3],
+      source: null,
+      engine: "reference",
+      created: new Date(0).toISOString(),
+    },
+  };
+}
+
+Deno.test("saveState() writes files NumPy loads with the documented dtypes and shapes", async () => {
+  const dir = `${await Deno.makeTempDir()}/s`;
+  const state = await randomState(1);
+  await saveState(dir, state);
+  const out = await runNumpy(
+    `import sys, json, numpy as np
+d = sys.argv[1]
+print(json.dumps({f: [str(np.load(f"{d}/{f}.npy").dtype), list(np.load(f"{d}/{f}.npy").shape),
+  float(np.load(f"{d}/{f}.npy").astype(np.float64).sum())] for f in ["conv", "ssm", "decay", "logits"]}))`,
+    [dir],
+  );
+  const got = JSON.parse(out);
+  assertEquals(got.conv.slice(0, 2), ["float32", [2, 32, 4]]);
+  assertEquals(got.ssm.slice(0, 2), ["float32", [2, 32, 4]]);
+  assertEquals(got.decay.slice(0, 2), ["float32", [2, 32]]);
+  assertEquals(got.logits.slice(0, 2), ["float32", [64]]);
+  const sum = (a: Float32Array) => a.reduce((x, y) => x + y, 0);
+  assertClose([got.ssm[2], got.logits[2]], [sum(state.ssm), sum(state.logits!)], { rtol: 1e-9 });
+  const back = await loadState(dir, { config: tinyMambaConfig() });
+  assertEquals(back.ssm, state.ssm);
+  assertEquals(back.conv, state.conv);
+  assertEquals(back.meta, state.meta);
+});
+
+Deno.test("loadState() refuses a state of another model or shape", async () => {
+  const dir = `${await Deno.makeTempDir()}/s`;
+  await saveState(dir, await randomState(2));
+  await assertRejects(
+    () => loadState(dir, { config: tinyMambaConfig({ stateSize: 8 }) }),
+    SoupError,
+    "not to this model",
+  );
+  await assertRejects(
+    () => loadState(dir, { config: tinyMambaConfig({ layerNormEpsilon: 1e-6 }) }),
+    SoupError,
+    "not to this model",
+  );
+});
+
+Deno.test("loadState() names the broken file", async () => {
+  const dir = `${await Deno.makeTempDir()}/s`;
+  await assertRejects(() => loadState(dir), NotFoundError, "has no meta.json");
+  await saveState(dir, await randomState(3));
+  await Deno.remove(`${dir}/ssm.npy`);
+  await assertRejects(() => loadState(dir), NotFoundError, `${dir}/ssm.npy`);
+  await saveState(dir, await randomState(3, { stateSize: 5 }));
+  const meta = JSON.parse(await Deno.readTextFile(`${dir}/meta.json`));
+  meta.shape.stateSize = 4;
+  await Deno.writeTextFile(`${dir}/meta.json`, JSON.stringify(meta));
+  await assertRejects(() => loadState(dir), FormatError, "meta.json implies float32 (2, 32, 4)");
+  await Deno.writeTextFile(`${dir}/meta.json`, "{");
+  await assertRejects(() => loadState(dir), FormatError, "malformed JSON");
+});
+
+Deno.test("saveState() never leaves a half-written folder", async () => {
+  const parent = await Deno.makeTempDir();
+  const good = await randomState(4);
+  await saveState(`${parent}/s`, good);
+  const bad = { ...good, ssm: new Float32Array(3) };
+  await assertRejects(() => saveState(`${parent}/s`, bad), SoupError, "ssm holds 3 values");
+  const entries = [...Deno.readDirSync(parent)].map((e) => e.name);
+  assertEquals(entries, ["s"]);
+  assertEquals((await loadState(`${parent}/s`)).ssm, good.ssm);
+  await saveState(`${parent}/s`, await randomState(5));
+  assert((await loadState(`${parent}/s`)).ssm[0] !== good.ssm[0], "replaced");
+  assertEquals([...Deno.readDirSync(parent)].map((e) => e.name), ["s"]);
+});
