@@ -1,4 +1,4 @@
-import { assertEquals, assertRejects } from "../../tests/_assert.ts";
+import { assertEquals, assertRejects, assertThrows } from "../../tests/_assert.ts";
 import { resolveModelDir, resolveTokenizerFile } from "./resolve.ts";
 import { findInHfCache, hfHubCacheDir, mirrorDir } from "./sources.ts";
 import { tinyMambaConfig, writeRandomCheckpoint } from "../model/random_checkpoint.ts";
@@ -81,10 +81,6 @@ Deno.test("resolveTokenizerFile() uses the mirror, then the cache, and explains 
 Deno.test("mirrorDir() and hfHubCacheDir() follow their settings", async () => {
   const dir = await Deno.makeTempDir();
   assertEquals(mirrorDir({ mirror: dir }), dir);
-  await assertRejects(
-    async () => mirrorDir({ mirror: `${dir}/missing` }),
-    NotFoundError,
-    "no such directory",
-  );
+  assertThrows(() => mirrorDir({ mirror: `${dir}/missing` }), NotFoundError, "no such directory");
   assertEquals(hfHubCacheDir({ cacheDir: "/x" }), "/x");
 });
