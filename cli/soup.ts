@@ -160,7 +160,7 @@ async function cmdExtract(args: string[]): Promise<void> {
   });
   const model = need(f, "model");
   const out = need(f, "out");
-  const device = (str(f, "device") ?? "reference") as Device;
+  const device = (str(f, "device") ?? "auto") as Device;
   if (str(f, "text") === undefined && str(f, "ids") === undefined) {
     throw new SoupError(`Give --text or --ids\n\n${USAGE}`);
   }

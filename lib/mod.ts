@@ -8,5 +8,6 @@ export * from "./npy/mod.ts";
 export * from "./model/mod.ts";
 export * from "./tokenizer/mod.ts";
 export * from "./hub/mod.ts";
+export * from "./onnx/mod.ts";
 export * from "./engine/mod.ts";
 export * from "./states/mod.ts";

@@ -1,28 +1,35 @@
 /**
- * Opens a model by id or folder on the requested implementation.
+ * Opens a model by id or folder on the requested implementation and device.
  *
  * @module
  */
 
 import { resolveModelDir, type ResolveOptions } from "../hub/resolve.ts";
 import { SoupError } from "../util/errors.ts";
+import { OnnxEngine } from "./onnx_engine.ts";
 import { ReferenceEngine } from "./reference_engine.ts";
 import type { Engine } from "./types.ts";
 
-/** Where to run. `reference` is the float64 TypeScript implementation. */
-export type Device = "reference";
+/**
+ * Where to run: an onnxruntime execution provider (`cpu`, `webgpu`, `cuda`, or `auto` for the
+ * best available), or `reference`, the float64 TypeScript implementation.
+ */
+export type Device = "auto" | "cpu" | "webgpu" | "cuda" | "reference";
 
 /** Every {@link Device} name. */
-export const DEVICES: readonly Device[] = ["reference"];
+export const DEVICES: readonly Device[] = ["auto", "cpu", "webgpu", "cuda", "reference"];
 
 /** Options of {@link openEngine}. */
 export interface OpenEngineOptions extends ResolveOptions {
-  /** Implementation and device. @default "reference" */
+  /** Implementation and device. @default "auto" */
   device?: Device;
+  /** Tokens per sequence in one ONNX session run. @default 256 */
+  chunkSize?: number;
 }
 
 /**
- * Loads `model` (a checkpoint folder or hub id) on the chosen device.
+ * Loads `model` (a checkpoint folder or hub id) on the chosen device. The ONNX engine opens
+ * its session on the first run, and its `name` then tells the provider actually used.
  *
  * @example
  * ```ts
@@ -30,16 +37,18 @@ export interface OpenEngineOptions extends ResolveOptions {
  * import { tinyMambaConfig, writeRandomCheckpoint } from "../model/random_checkpoint.ts";
  * const dir = await Deno.makeTempDir();
  * await writeRandomCheckpoint(dir, tinyMambaConfig());
- * const engine = await openEngine(dir, { device: "reference" });
+ * const engine = await openEngine(dir, { device: "cpu" });
  * const { logits } = await engine.run([1, 2, 3]);
- * if (logits.length !== 64) throw new Error("one row of logits");
+ * if (logits.length !== 64 || engine.name !== "onnx-cpu") throw new Error(engine.name);
+ * await engine.close();
  * ```
  */
 export async function openEngine(model: string, options: OpenEngineOptions = {}): Promise<Engine> {
-  const device = options.device ?? "reference";
+  const device = options.device ?? "auto";
   if (!DEVICES.includes(device)) {
     throw new SoupError(`Unknown device "${device}": choose one of ${DEVICES.join(", ")}`);
   }
   const dir = await resolveModelDir(model, options);
-  return await ReferenceEngine.load(dir, model);
+  if (device === "reference") return await ReferenceEngine.load(dir, model);
+  return await OnnxEngine.load(dir, { provider: device, chunkSize: options.chunkSize }, model);
 }

@@ -1,0 +1,218 @@
+import { assert, assertEquals, assertRejects } from "../../tests/_assert.ts";
+import { OnnxEngine } from "./onnx_engine.ts";
+import { ReferenceEngine } from "./reference_engine.ts";
+import { openEngine } from "./open_engine.ts";
+import { type TinyConfigFields, tinyMambaConfig, writeRandomCheckpoint } from "../model/mod.ts";
+import { OrtSession } from "../onnx/session.ts";
+import { SoupError } from "../util/errors.ts";
+import { Rng } from "../util/random.ts";
+import type { MambaState } from "../states/state_dir.ts";
+
+/**
+ * Normwise relative error: max |a - b| / max |b|. The ONNX graph computes in float32 and the
+ * reference in float64, so elementwise ratios of values near zero mean nothing.
+ */
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assertEquals(a.length, b.length);
+  let err = 0, scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    err = Math.max(err, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return err / Math.max(scale, 1e-30);
+}
+
+function assertNear(a: ArrayLike<number>, b: ArrayLike<number>, what: string, tol = 1e-4) {
+  const e = relErr(a, b);
+  assert(e <= tol, `${what}: relative error ${e.toExponential(2)} > ${tol}`);
+}
+
+function randomState(fields: TinyConfigFields, seed: number): MambaState {
+  const c = tinyMambaConfig(fields);
+  const rng = new Rng(seed);
+  const { numHiddenLayers: nl, intermediateSize: dIn, convKernel: k, stateSize: n } = c;
+  return {
+    conv: Float32Array.from({ length: nl * dIn * k }, () => rng.normal(0, 0.5)),
+    ssm: Float32Array.from({ length: nl * dIn * n }, () => rng.normal(0, 0.5)),
+    decay: new Float32Array(nl * dIn),
+  };
+}
+
+const CONFIGS: [string, TinyConfigFields, { dtype?: "F32" | "F16" | "BF16"; shard?: number }][] = [
+  ["1 layer, K 2, n 3, no conv bias", {
+    numHiddenLayers: 1,
+    convKernel: 2,
+    stateSize: 3,
+    useConvBias: false,
+  }, {}],
+  ["odd sizes, rank 3 (not d/16), vocab 61, K 3", {
+    hiddenSize: 13,
+    intermediateSize: 27,
+    timeStepRank: 3,
+    vocabSize: 61,
+    convKernel: 3,
+  }, {}],
+  ["4 layers, n 16, biases, untied, F16 shards", {
+    numHiddenLayers: 4,
+    stateSize: 16,
+    useBias: true,
+    tieWordEmbeddings: false,
+  }, { dtype: "F16", shard: 8000 }],
+  ["3 layers, n 7, K 4, BF16, vocab 50280", {
+    numHiddenLayers: 3,
+    stateSize: 7,
+    hiddenSize: 8,
+    intermediateSize: 20,
+    vocabSize: 50280,
+  }, { dtype: "BF16" }],
+];
+
+for (const [name, fields, opts] of CONFIGS) {
+  Deno.test(`the ONNX graph agrees with the reference forward: ${name}`, async () => {
+    const dir = await Deno.makeTempDir();
+    const config = tinyMambaConfig(fields);
+    await writeRandomCheckpoint(dir, config, {
+      seed: 17,
+      dtype: opts.dtype,
+      maxShardBytes: opts.shard,
+    });
+    const onnx = await OnnxEngine.load(dir);
+    const ref = await ReferenceEngine.load(dir);
+    const rng = new Rng(3);
+    const ids = Array.from({ length: 11 }, () => rng.int(config.vocabSize));
+    for (const state of [undefined, randomState(fields, 9)]) {
+      const a = await onnx.run(ids, { state, allLogits: true });
+      const b = await ref.run(ids, { state, allLogits: true });
+      const tag = state ? "from a state" : "from zeros";
+      assertNear(a.logits, b.logits, `logits ${tag}`);
+      assertNear(a.state.conv, b.state.conv, `conv ${tag}`);
+      assertNear(a.state.ssm, b.state.ssm, `ssm ${tag}`);
+      assertNear(a.state.decay, b.state.decay, `decay ${tag}`);
+      const last = await onnx.run(ids, { state });
+      assertNear(last.logits, b.logits.subarray(10 * config.vocabSize), `last logits ${tag}`);
+    }
+    await onnx.close();
+  });
+}
+
+Deno.test("OnnxEngine resumed from a state, in chunks of any size, equals one pass", async () => {
+  const dir = await Deno.makeTempDir();
+  const config = tinyMambaConfig({ numHiddenLayers: 2, convKernel: 4 });
+  await writeRandomCheckpoint(dir, config, { seed: 2 });
+  const whole = await OnnxEngine.load(dir, { chunkSize: 1000 });
+  const ids = Array.from({ length: 23 }, (_, i) => (i * 7) % 64);
+  const one = await whole.run(ids, { allLogits: true });
+  for (const chunkSize of [1, 2, 5]) {
+    const chunked = await OnnxEngine.load(dir, { chunkSize });
+    const c = await chunked.run(ids, { allLogits: true });
+    assertNear(c.logits, one.logits, `logits, chunks of ${chunkSize}`, 1e-5);
+    assertNear(c.state.ssm, one.state.ssm, `ssm, chunks of ${chunkSize}`, 1e-5);
+    assertNear(c.state.decay, one.state.decay, `decay, chunks of ${chunkSize}`, 1e-5);
+    await chunked.close();
+  }
+  for (const cut of [1, 3, 4, 20]) {
+    const a = await whole.run(ids.slice(0, cut));
+    const b = await whole.run(ids.slice(cut), { state: a.state });
+    assertNear(
+      b.logits,
+      one.logits.subarray((ids.length - 1) * 64),
+      `logits after cut ${cut}`,
+      1e-5,
+    );
+    assertNear(b.state.conv, one.state.conv, `conv after cut ${cut}`, 1e-5);
+    assertNear(b.state.ssm, one.state.ssm, `ssm after cut ${cut}`, 1e-5);
+    const sum = a.state.decay.map((x, i) => x + b.state.decay[i]);
+    assertNear(sum, one.state.decay, `decay sums after cut ${cut}`, 1e-5);
+  }
+  await whole.close();
+});
+
+Deno.test("OnnxEngine.runBatch() gives each sequence what it gives alone", async () => {
+  const dir = await Deno.makeTempDir();
+  const fields = { numHiddenLayers: 2, convKernel: 3, stateSize: 5 };
+  await writeRandomCheckpoint(dir, tinyMambaConfig(fields), { seed: 4 });
+  const engine = await OnnxEngine.load(dir, { chunkSize: 4 });
+  const seqs = [[1, 2, 3, 4, 5, 6, 7, 8, 9], [10], [11, 12, 13], [14, 15, 16, 17, 18]];
+  const states = [undefined, randomState(fields, 1), undefined, randomState(fields, 2)];
+  for (const allLogits of [false, true]) {
+    const batch = await engine.runBatch(seqs, { states, allLogits });
+    for (const [s, seq] of seqs.entries()) {
+      const alone = await engine.run(seq, { state: states[s], allLogits });
+      assertNear(batch[s].logits, alone.logits, `logits of sequence ${s}`, 1e-6);
+      assertNear(batch[s].state.conv, alone.state.conv, `conv of sequence ${s}`, 1e-6);
+      assertNear(batch[s].state.ssm, alone.state.ssm, `ssm of sequence ${s}`, 1e-6);
+      assertNear(batch[s].state.decay, alone.state.decay, `decay of sequence ${s}`, 1e-6);
+    }
+  }
+  await engine.close();
+});
+
+Deno.test("the ONNX model stays small: weights are referenced, not copied", async () => {
+  const dir = await Deno.makeTempDir();
+  const config = tinyMambaConfig({ numHiddenLayers: 4, hiddenSize: 64, vocabSize: 50280 });
+  await writeRandomCheckpoint(dir, config);
+  const engine = await OnnxEngine.load(dir);
+  const weights = (await Deno.stat(`${dir}/model.safetensors`)).size;
+  for (const all of [false, true]) {
+    const bytes = engine.modelBytes(all).length;
+    assert(
+      bytes < 64_000 && bytes * 100 < weights,
+      `model ${bytes} bytes for ${weights} bytes of weights`,
+    );
+  }
+});
+
+Deno.test("onnxruntime feeds are checked against the session's inputs", async () => {
+  const dir = await Deno.makeTempDir();
+  await writeRandomCheckpoint(dir, tinyMambaConfig({ numHiddenLayers: 1 }));
+  const engine = await OnnxEngine.load(dir);
+  const session = await OrtSession.create(engine.modelBytes(false), { externalDataFolder: dir });
+  const err = await assertRejects(
+    () =>
+      session.run({
+        input_ids: { type: "int64", data: new BigInt64Array(2), dims: [1, 2] },
+        past_ssm: { type: "float32", data: new Float32Array(1), dims: [1] },
+      }),
+    SoupError,
+    "missing inputs lengths, past_conv.0, past_ssm.0",
+  );
+  assert(err.message.includes("unknown inputs past_ssm"), err.message);
+  await assertRejects(
+    () =>
+      session.run({
+        input_ids: { type: "int64", data: new BigInt64Array(2), dims: [1, 2] },
+        lengths: { type: "int64", data: new BigInt64Array(1), dims: [1] },
+        "past_conv.0": { type: "float32", data: new Float32Array(32 * 3), dims: [1, 32, 3] },
+        "past_ssm.0": { type: "float32", data: new Float32Array(32 * 4), dims: [1, 32, 4] },
+      }),
+    SoupError,
+    "past_conv.0: got [1,32,3] (96 values), expected [batch,32,4]",
+  );
+  await session.release();
+});
+
+Deno.test("devices: auto reports what it used, an unavailable provider fails clearly", async () => {
+  const dir = await Deno.makeTempDir();
+  await writeRandomCheckpoint(dir, tinyMambaConfig({ numHiddenLayers: 1 }));
+  const auto = await openEngine(dir, { device: "auto" });
+  await auto.run([1, 2]);
+  assert(["onnx-cpu", "onnx-webgpu", "onnx-cuda"].includes(auto.name), auto.name);
+  await auto.close();
+  for (const device of ["cuda", "webgpu"] as const) {
+    const engine = await openEngine(dir, { device });
+    try {
+      await engine.run([1, 2]);
+      assertEquals(engine.name, `onnx-${device}`); // a machine that has this provider
+    } catch (err) {
+      assert(err instanceof SoupError, String(err));
+      assert(err.message.includes(`on ${device}`), err.message);
+    } finally {
+      await engine.close();
+    }
+  }
+  await assertRejects(
+    () => openEngine(dir, { device: "tpu" as "cpu" }),
+    SoupError,
+    "Unknown device",
+  );
+});

@@ -1,0 +1,4 @@
+/** ONNX: the graph builder, the Mamba graph, and the onnxruntime-node session. @module */
+export * from "./graph_builder.ts";
+export * from "./mamba_graph.ts";
+export * from "./session.ts";
