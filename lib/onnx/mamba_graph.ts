@@ -15,7 +15,8 @@
  * delta over the real tokens (the A-decay factor is exp(A * delta_sum)).
  *
  * The selective scan is onnxruntime's `com.microsoft` `LinearAttention` with the gated rule,
- * one kv head per channel: state S_c (n, 1) <- exp(delta_c A_c) S_c + B (delta_c x_c), and
+ * one value head per channel and one key head (B) shared by all of them, as grouped-query
+ * attention shares keys: state S_c (n, 1) <- exp(delta_c A_c) S_c + B (delta_c x_c), and
  * y_c = C . S_c, which is Mamba's h <- exp(delta A) h + delta B x, y = C h.
  *
  * @module
@@ -140,13 +141,12 @@ export function buildMambaGraph(
 
     // Selective scan as gated linear attention, one head per channel.
     const logDecay = g.op1("Mul", [g.op1("Unsqueeze", [delta, g.int64s([2])]), aNeg]); // (b*l, d_in, n)
-    const key = g.op1("Expand", [g.op1("Unsqueeze", [bMat, g.int64s([1])]), g.int64s([1, dIn, n])]); // (b*l, d_in, n)
     const value = g.op1("Mul", [delta, u]); // (b*l, d_in)
     const [yScan, state] = g.op(
       "LinearAttention",
       [
         g.op1("Reshape", [cMat, shapeBy(n)]), // query (b, l, n)
-        g.op1("Reshape", [key, shapeBy(dIn * n)]), // key (b, l, d_in*n)
+        g.op1("Reshape", [bMat, shapeBy(n)]), // key (b, l, n): one key head shared by all channels
         g.op1("Reshape", [value, shapeBy(dIn)]), // value (b, l, d_in)
         g.op1("Reshape", [pastSsm, g.int64s([0, dIn, n, 1])]), // past (b, d_in, n, 1)
         g.op1("Reshape", [logDecay, shapeBy(dIn * n)]), // decay (b, l, d_in*n)

@@ -1,0 +1,88 @@
+/**
+ * Prefill speed of the ONNX engine on the CPU for a mamba-130m-shaped random checkpoint
+ * (24 layers, d 768, d_in 1536, n 16, vocab 50280), next to onnxruntime's own large-MatMul
+ * rate measured in the same run: the fraction of that roofline the engine reaches.
+ *
+ * @module
+ */
+
+import { tinyMambaConfig, writeRandomCheckpoint } from "../lib/model/mod.ts";
+import { OnnxEngine } from "../lib/engine/mod.ts";
+import { DT, GraphBuilder } from "../lib/onnx/graph_builder.ts";
+import { OrtSession } from "../lib/onnx/session.ts";
+
+/** Median seconds of `repeat` runs after one warm-up. */
+async function time(fn: () => Promise<unknown>, repeat: number): Promise<number> {
+  await fn();
+  const times: number[] = [];
+  for (let i = 0; i < repeat; i++) {
+    const t0 = performance.now();
+    await fn();
+    times.push((performance.now() - t0) / 1000);
+  }
+  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
+}
+
+/** GFLOP/s of one (m, k) x (k, n) float32 MatMul on onnxruntime's CPU provider. */
+export async function matmulRoofline(m = 2048, k = 768, n = 3072): Promise<number> {
+  const g = new GraphBuilder();
+  const a = g.input("a", DT.FLOAT, [m, k]);
+  const w = g.floats(
+    Float32Array.from({ length: k * n }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5),
+    [k, n],
+  );
+  g.output(g.op1("MatMul", [a, w]), "y", DT.FLOAT, [m, n]);
+  const session = await OrtSession.create(g.encode({ "": 21 }));
+  const data = Float32Array.from({ length: m * k }, (_, i) => ((i * 104729) % 1000) / 1000 - 0.5);
+  const seconds = await time(() => session.run({ a: { type: "float32", data, dims: [m, k] } }), 10);
+  await session.release();
+  return (2 * m * k * n) / seconds / 1e9;
+}
+
+/** Multiply-adds of the matrix products per token (all layers), the bulk of the work. */
+function flopsPerToken(d: number, dIn: number, n: number, r: number, layers: number): number {
+  return 2 * layers * (d * 2 * dIn + dIn * (r + 2 * n) + r * dIn + dIn * d);
+}
+
+export async function benchEngine(): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "soup-bench-" });
+  try {
+    const fields = {
+      hiddenSize: 768,
+      intermediateSize: 1536,
+      stateSize: 16,
+      timeStepRank: 48,
+      numHiddenLayers: 24,
+      vocabSize: 50280,
+    };
+    const config = tinyMambaConfig(fields);
+    console.log("writing a mamba-130m-shaped random checkpoint ...");
+    await writeRandomCheckpoint(dir, config, { seed: 0 });
+    const roofline = await matmulRoofline();
+    console.log(
+      `onnxruntime CPU MatMul 2048x768 @ 768x3072: ${roofline.toFixed(1)} GFLOP/s (roofline)`,
+    );
+    const perToken = flopsPerToken(768, 1536, 16, 48, 24);
+    for (const [batch, length] of [[1, 256], [8, 256], [32, 64]]) {
+      const engine = await OnnxEngine.load(dir, { chunkSize: length });
+      const seqs = Array.from(
+        { length: batch },
+        (_, s) => Array.from({ length }, (_, t) => (s * 131 + t * 7919) % 50277),
+      );
+      const seconds = await time(() => engine.runBatch(seqs), 3);
+      const tokens = batch * length;
+      const gflops = (tokens * perToken) / seconds / 1e9;
+      console.log(
+        `prefill batch ${batch} x ${length} tokens: ${(tokens / seconds).toFixed(0)} tokens/s, ` +
+          `${gflops.toFixed(1)} GFLOP/s = ${
+            (100 * gflops / roofline).toFixed(0)
+          }% of the MatMul roofline`,
+      );
+      await engine.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+if (import.meta.main) await benchEngine();
