@@ -13,7 +13,7 @@ import {
   tinyMambaConfig,
   writeRandomCheckpoint,
 } from "../lib/model/mod.ts";
-import { type Device, DEVICES, openEngine } from "../lib/engine/mod.ts";
+import { type Device, DEVICES, generate, openEngine } from "../lib/engine/mod.ts";
 import { resolveModelDir, resolveTokenizerFile } from "../lib/hub/mod.ts";
 import { loadTokenizer } from "../lib/tokenizer/mod.ts";
 import { loadState, saveState, stateShapeOf } from "../lib/states/mod.ts";
@@ -33,7 +33,11 @@ Commands:
   extract --model M (--text "..." | --ids 0,17,42) [--from STATE_DIR] [--device D] --out STATE_DIR
       Read tokens from the zero state (or a saved one) and save the final state:
       conv.npy, ssm.npy, decay.npy, logits.npy, meta.json.
+  generate --model M [--from STATE_DIR] --text "..." [--max-tokens 32] [--temperature 0]
+           [--seed 0] [--device D]
+      Continue text from a state, streaming tokens as they come (greedy by default).
 
+In --text, \\n, \\t and \\\\ stand for a newline, a tab and a backslash.
 Common options: --mirror DIR (data mirror; default $SOUP_MIRROR or ../shared/data),
   --offline (never use the network). Devices: ${DEVICES.join(", ")}.`;
 
@@ -68,6 +72,12 @@ function int(flags: Flags, key: string, fallback: number): number {
     throw new SoupError(`--${key} must be a non-negative integer, got "${v}"`);
   }
   return n;
+}
+
+/** `--text` with the escapes \\n, \\t and \\\\ turned into a newline, a tab and a backslash. */
+function textFlag(flags: Flags): string | undefined {
+  const raw = str(flags, "text");
+  return raw?.replace(/\\(n|t|\\)/g, (_m, c) => (c === "n" ? "\n" : c === "t" ? "\t" : "\\"));
 }
 
 function parseIds(text: string): number[] {
@@ -166,7 +176,7 @@ async function cmdExtract(args: string[]): Promise<void> {
   }
   const engine = await openEngine(model, { ...sourceOptions(f), device });
   try {
-    const text = str(f, "text");
+    const text = textFlag(f);
     let ids: number[];
     if (text !== undefined) {
       const tokFile = await resolveTokenizerFile(model, sourceOptions(f));
@@ -204,11 +214,64 @@ async function cmdExtract(args: string[]): Promise<void> {
   }
 }
 
+async function cmdGenerate(args: string[]): Promise<void> {
+  const f = parse(args, {
+    model: "string",
+    text: "string",
+    from: "string",
+    device: "string",
+    "max-tokens": "string",
+    temperature: "string",
+    seed: "string",
+  });
+  const model = need(f, "model");
+  const temperature = Number(str(f, "temperature") ?? "0");
+  if (!(temperature >= 0)) {
+    throw new SoupError(`--temperature must be >= 0, got "${str(f, "temperature")}"`);
+  }
+  const tok = await loadTokenizer(await resolveTokenizerFile(model, sourceOptions(f)));
+  const engine = await openEngine(model, {
+    ...sourceOptions(f),
+    device: (str(f, "device") ?? "auto") as Device,
+  });
+  try {
+    const from = str(f, "from");
+    const state = from === undefined ? undefined : await loadState(from, { config: engine.config });
+    const prompt = tok.encode(textFlag(f) ?? need(f, "text"));
+    if (prompt.length === 0) throw new SoupError(`--text has no tokens`);
+    const ids: number[] = [];
+    let shown = "";
+    const out = new TextEncoder();
+    for await (
+      const t of generate(engine, prompt, {
+        state,
+        maxTokens: int(f, "max-tokens", 32),
+        temperature,
+        seed: int(f, "seed", 0),
+        stopToken: tok.eosTokenId,
+        vocabLimit: tok.vocabSize,
+      })
+    ) {
+      ids.push(t.id);
+      const text = tok.decode(ids);
+      // Print only whole characters: a partial UTF-8 sequence decodes to U+FFFD.
+      if (!text.endsWith("\uFFFD")) {
+        await Deno.stdout.write(out.encode(text.slice(shown.length)));
+        shown = text;
+      }
+    }
+    await Deno.stdout.write(out.encode("\n"));
+  } finally {
+    await engine.close();
+  }
+}
+
 const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
   checkpoint: cmdCheckpoint,
   info: cmdInfo,
   tokenize: cmdTokenize,
   extract: cmdExtract,
+  generate: cmdGenerate,
 };
 
 /** Runs the command line; returns the exit code. */

@@ -81,3 +81,74 @@ Deno.test("soup reports bad input as one clear line and exit code 1", async () =
   assert(errors[0].includes("no such directory"), errors[0]);
   assert(errors[2].includes("--dtype must be F32, F16 or BF16"), errors[2]);
 });
+
+Deno.test("soup extract gives the same state on onnx-cpu and on the reference", async () => {
+  const dir = await Deno.makeTempDir();
+  assertEquals(
+    await main([
+      "checkpoint",
+      "--out",
+      `${dir}/m`,
+      "--layers",
+      "3",
+      "--state",
+      "16",
+      "--conv",
+      "3",
+    ]),
+    0,
+  );
+  for (const device of ["cpu", "reference"]) {
+    assertEquals(
+      await main([
+        "extract",
+        "--model",
+        `${dir}/m`,
+        "--text",
+        "Q: hot\\nA:",
+        "--device",
+        device,
+        "--out",
+        `${dir}/${device}`,
+      ]),
+      0,
+    );
+  }
+  const onnx = await loadState(`${dir}/cpu`), ref = await loadState(`${dir}/reference`);
+  assertEquals(onnx.meta.engine, "onnx-cpu");
+  assertEquals(onnx.meta.tokenIds, [50, 27, 3511, 187, 34, 27]); // "\n" escape read as a newline
+  for (const key of ["conv", "ssm", "decay", "logits"] as const) {
+    const scale = Math.max(...ref[key]!.map(Math.abs));
+    assertClose(onnx[key]!, ref[key]!, { rtol: 0, atol: 1e-4 * scale, msg: key });
+  }
+});
+
+Deno.test("soup generate streams a greedy continuation that matches the reference", async () => {
+  const dir = await Deno.makeTempDir();
+  assertEquals(await main(["checkpoint", "--out", `${dir}/m`, "--layers", "2", "--seed", "5"]), 0);
+  const run = async (device: string) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-all",
+        new URL("./soup.ts", import.meta.url).pathname,
+        "generate",
+        "--model",
+        `${dir}/m`,
+        "--text",
+        "The capital of France is",
+        "--max-tokens",
+        "6",
+        "--device",
+        device,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert(out.success, new TextDecoder().decode(out.stderr));
+    return new TextDecoder().decode(out.stdout);
+  };
+  const onnx = await run("cpu");
+  assert(onnx.trim().length > 0, "some text");
+  assertEquals(onnx, await run("reference"));
+});

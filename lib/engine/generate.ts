@@ -1,0 +1,93 @@
+/**
+ * Continues text from a state, one token at a time.
+ *
+ * @module
+ */
+
+import { Rng } from "../util/random.ts";
+import { SoupError } from "../util/errors.ts";
+import type { MambaState } from "../states/state_dir.ts";
+import type { Engine } from "./types.ts";
+
+/** Options of {@link generate}. */
+export interface GenerateOptions {
+  /** State to start from (before `prompt`). @default the zero state */
+  state?: MambaState;
+  /** Tokens to produce at most. @default 32 */
+  maxTokens?: number;
+  /** 0 for greedy decoding, else softmax sampling at this temperature. @default 0 */
+  temperature?: number;
+  /** Seed of the sampler. @default 0 */
+  seed?: number;
+  /** Stop after this token (it is yielded). @default none */
+  stopToken?: number;
+  /**
+   * Only ids below this are produced (Mamba's embedding has padding rows past the tokenizer's
+   * vocabulary). @default the model's vocabulary size
+   */
+  vocabLimit?: number;
+}
+
+/** One produced token, with the state after reading it (its decay sums the prompt's too). */
+export interface GeneratedToken {
+  /** Token id. */
+  id: number;
+  /** Its probability under the model (at temperature 1). */
+  probability: number;
+  /** State after the prompt and every token so far. */
+  state: MambaState;
+}
+
+/**
+ * Reads `prompt` from `options.state` and yields the next tokens, greedy by default.
+ *
+ * @example
+ * ```ts
+ * import { generate } from "./generate.ts";
+ * import { openEngine } from "./open_engine.ts";
+ * import { tinyMambaConfig, writeRandomCheckpoint } from "../model/random_checkpoint.ts";
+ * const dir = await Deno.makeTempDir();
+ * await writeRandomCheckpoint(dir, tinyMambaConfig());
+ * const engine = await openEngine(dir, { device: "cpu" });
+ * const ids = [];
+ * for await (const t of generate(engine, [1, 2, 3], { maxTokens: 4 })) ids.push(t.id);
+ * if (ids.length !== 4) throw new Error(String(ids));
+ * await engine.close();
+ * ```
+ */
+export async function* generate(
+  engine: Engine,
+  prompt: readonly number[],
+  options: GenerateOptions = {},
+): AsyncGenerator<GeneratedToken> {
+  const { maxTokens = 32, temperature = 0, seed = 0, stopToken } = options;
+  const limit = Math.min(options.vocabLimit ?? engine.config.vocabSize, engine.config.vocabSize);
+  if (prompt.length === 0) throw new SoupError("Cannot generate: the prompt has no tokens");
+  if (!(temperature >= 0)) throw new SoupError(`Cannot generate: temperature ${temperature} < 0`);
+  const rng = new Rng(seed);
+  let { logits, state } = await engine.run(prompt, { state: options.state });
+  for (let produced = 0; produced < maxTokens; produced++) {
+    let max = -Infinity, best = 0;
+    for (let i = 0; i < limit; i++) if (logits[i] > max) [max, best] = [logits[i], i];
+    let z = 0;
+    for (let i = 0; i < limit; i++) z += Math.exp(logits[i] - max);
+    let id = best;
+    if (temperature > 0) {
+      let zt = 0;
+      for (let i = 0; i < limit; i++) zt += Math.exp((logits[i] - max) / temperature);
+      let u = rng.uniform() * zt;
+      for (id = 0; id < limit - 1; id++) {
+        u -= Math.exp((logits[id] - max) / temperature);
+        if (u <= 0) break;
+      }
+    }
+    const probability = Math.exp(logits[id] - max) / z;
+    const next = await engine.run([id], { state });
+    // The engine's decay covers one call; keep the sum over everything read.
+    const decay = next.state.decay.map((x, c) => x + state.decay[c]);
+    ({ logits } = next);
+    state = { ...next.state, decay };
+    yield { id, probability, state };
+    if (id === stopToken) return;
+  }
+}
