@@ -67,8 +67,12 @@ export function tinyMambaConfig(fields: TinyConfigFields = {}): MambaConfig {
 
 /** Draws the tensors of a random checkpoint, in HF's order. */
 export function randomMambaTensors(config: MambaConfig, seed = 0): TensorToWrite[] {
+  return [...randomMambaTensorStream(config, seed)];
+}
+
+/** Draws the tensors of a random checkpoint one at a time (for checkpoints larger than memory). */
+export function* randomMambaTensorStream(config: MambaConfig, seed = 0): Generator<TensorToWrite> {
   const rng = new Rng(seed);
-  const out: TensorToWrite[] = [];
   const uniform = (count: number, bound: number) => {
     const a = new Float32Array(count);
     for (let i = 0; i < count; i++) a[i] = rng.uniform(-bound, bound);
@@ -105,9 +109,8 @@ export function randomMambaTensors(config: MambaConfig, seed = 0): TensorToWrite
       const fanIn = leaf.startsWith("in_proj") ? config.hiddenSize : config.intermediateSize;
       data = uniform(count, 1 / Math.sqrt(fanIn));
     }
-    out.push({ name, shape, data });
+    yield { name, shape, data };
   }
-  return out;
 }
 
 /**
@@ -132,31 +135,40 @@ export async function writeRandomCheckpoint(
     throw new SoupError(`Cannot write a checkpoint with maxShardBytes ${maxShardBytes}`);
   }
   await Deno.mkdir(dir, { recursive: true });
-  const tensors = randomMambaTensors(config, seed).map((t) => ({ ...t, dtype }));
   const itemSize = dtype === "F32" ? 4 : 2;
   const metadata = { format: "pt", generator: `state-soup random checkpoint, seed ${seed}` };
+  const stream = (function* () {
+    for (const t of randomMambaTensorStream(config, seed)) yield { ...t, dtype };
+  })();
   if (maxShardBytes === undefined) {
-    await writeSafetensors(`${dir}/${SAFETENSORS_SINGLE}`, tensors, metadata);
+    await writeSafetensors(`${dir}/${SAFETENSORS_SINGLE}`, [...stream], metadata);
   } else {
-    const shards: TensorToWrite[][] = [[]];
-    let size = 0;
-    for (const t of tensors) {
+    // Shards are written as they fill (under temporary names: their count is known at the end).
+    const written: { tmp: string; names: string[] }[] = [];
+    let shard: TensorToWrite[] = [];
+    let size = 0, total = 0;
+    const flush = async () => {
+      const tmp = `${dir}/.shard-${written.length}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+      await writeSafetensors(tmp, shard, metadata);
+      written.push({ tmp, names: shard.map((t) => t.name) });
+      shard = [];
+      size = 0;
+    };
+    for (const t of stream) {
       const bytes = t.data.length * itemSize;
-      if (size > 0 && size + bytes > maxShardBytes) {
-        shards.push([]);
-        size = 0;
-      }
-      shards[shards.length - 1].push(t);
+      if (size > 0 && size + bytes > maxShardBytes) await flush();
+      shard.push(t);
       size += bytes;
+      total += bytes;
     }
+    await flush();
     const pad = (i: number) => String(i).padStart(5, "0");
     const weightMap: Record<string, string> = {};
-    for (const [i, shard] of shards.entries()) {
-      const file = `model-${pad(i + 1)}-of-${pad(shards.length)}.safetensors`;
-      await writeSafetensors(`${dir}/${file}`, shard, metadata);
-      for (const t of shard) weightMap[t.name] = file;
+    for (const [i, w] of written.entries()) {
+      const file = `model-${pad(i + 1)}-of-${pad(written.length)}.safetensors`;
+      await Deno.rename(w.tmp, `${dir}/${file}`);
+      for (const name of w.names) weightMap[name] = file;
     }
-    const total = tensors.reduce((a, t) => a + t.data.length * itemSize, 0);
     const index = { metadata: { total_size: total }, weight_map: weightMap };
     await atomicWrite(
       `${dir}/${SAFETENSORS_INDEX}`,

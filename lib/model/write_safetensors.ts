@@ -37,6 +37,21 @@ export function encodeSafetensors(
   tensors: readonly TensorToWrite[],
   metadata: Record<string, string> = { format: "pt" },
 ): Uint8Array {
+  const parts = safetensorsParts(tensors, metadata);
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** The bytes of a safetensors file in pieces: the length and header, then each tensor's data. */
+export function safetensorsParts(
+  tensors: readonly TensorToWrite[],
+  metadata: Record<string, string> = { format: "pt" },
+): Uint8Array[] {
   const header: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;
   const encoded: Uint8Array[] = [];
@@ -55,25 +70,16 @@ export function encodeSafetensors(
     encoded.push(bytes);
   }
   let json = JSON.stringify(header);
-  const raw = new TextEncoder().encode(json);
-  json += " ".repeat((8 - (raw.length % 8)) % 8);
+  json += " ".repeat((8 - (new TextEncoder().encode(json).length % 8)) % 8);
   const head = new TextEncoder().encode(json);
-  const out = new Uint8Array(8 + head.length + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(head.length), true);
-  out.set(head, 8);
-  let at = 8 + head.length;
-  for (const b of encoded) {
-    out.set(b, at);
-    at += b.length;
-  }
-  return out;
+  const first = new Uint8Array(8 + head.length);
+  new DataView(first.buffer).setBigUint64(0, BigInt(head.length), true);
+  first.set(head, 8);
+  return [first, ...encoded];
 }
 
 function encodeValues(data: Float32Array, dtype: "F32" | "F16" | "BF16"): Uint8Array {
-  if (dtype === "F32") {
-    const copy = new Float32Array(data);
-    return new Uint8Array(copy.buffer);
-  }
+  if (dtype === "F32") return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   const bits = dtype === "F16" ? encodeFloat16(data) : encodeBfloat16(data);
   return new Uint8Array(bits.buffer);
 }
@@ -84,5 +90,5 @@ export async function writeSafetensors(
   tensors: readonly TensorToWrite[],
   metadata?: Record<string, string>,
 ): Promise<void> {
-  await atomicWrite(path, encodeSafetensors(tensors, metadata));
+  await atomicWrite(path, safetensorsParts(tensors, metadata));
 }
