@@ -10,18 +10,7 @@ import { tinyMambaConfig, writeRandomCheckpoint } from "../lib/model/mod.ts";
 import { OnnxEngine } from "../lib/engine/mod.ts";
 import { DT, GraphBuilder } from "../lib/onnx/graph_builder.ts";
 import { OrtSession } from "../lib/onnx/session.ts";
-
-/** Median seconds of `repeat` runs after one warm-up. */
-async function time(fn: () => Promise<unknown>, repeat: number): Promise<number> {
-  await fn();
-  const times: number[] = [];
-  for (let i = 0; i < repeat; i++) {
-    const t0 = performance.now();
-    await fn();
-    times.push((performance.now() - t0) / 1000);
-  }
-  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
-}
+import { time } from "./_time.ts";
 
 /**
  * GFLOP/s of onnxruntime's CPU MatMul on large float32 products: a chain of `pairs` times

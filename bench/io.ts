@@ -8,18 +8,7 @@
 import { referenceForward, tinyMambaConfig, writeRandomCheckpoint } from "../lib/model/mod.ts";
 import { loadMambaWeights, SafetensorsCheckpoint } from "../lib/model/mod.ts";
 import { readNpy, writeNpy } from "../lib/npy/mod.ts";
-
-/** Median seconds of `repeat` runs of `fn` after one warm-up. */
-async function time(fn: () => unknown, repeat = 5): Promise<number> {
-  await fn();
-  const times: number[] = [];
-  for (let i = 0; i < repeat; i++) {
-    const t0 = performance.now();
-    await fn();
-    times.push((performance.now() - t0) / 1000);
-  }
-  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
-}
+import { time } from "./_time.ts";
 
 const dir = await Deno.makeTempDir();
 try {

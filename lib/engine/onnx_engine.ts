@@ -12,6 +12,7 @@ import { validateCheckpoint } from "../model/weights.ts";
 import { buildMambaGraph } from "../onnx/mamba_graph.ts";
 import { type Feed, OrtSession, type Provider } from "../onnx/session.ts";
 import { SoupError } from "../util/errors.ts";
+import { concat } from "../util/concat.ts";
 import type { MambaState } from "../states/state_dir.ts";
 import { type Engine, type RunOptions, type RunResult, zeroState } from "./types.ts";
 
@@ -181,12 +182,12 @@ export class OnnxEngine implements Engine {
       for (let i = 0; i < nl; i++) {
         feeds[`past_conv.${i}`] = {
           type: "float32",
-          data: stack(states.map((st) => st.conv.subarray(i * dIn * k, (i + 1) * dIn * k))),
+          data: concat(states.map((st) => st.conv.subarray(i * dIn * k, (i + 1) * dIn * k))),
           dims: [b, dIn, k],
         };
         feeds[`past_ssm.${i}`] = {
           type: "float32",
-          data: stack(states.map((st) => st.ssm.subarray(i * dIn * n, (i + 1) * dIn * n))),
+          data: concat(states.map((st) => st.ssm.subarray(i * dIn * n, (i + 1) * dIn * n))),
           dims: [b, dIn, n],
         };
       }
@@ -218,14 +219,4 @@ export class OnnxEngine implements Engine {
     for (const s of this.#sessions.values()) await (await s.catch(() => undefined))?.release();
     this.#sessions.clear();
   }
-}
-
-function stack(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

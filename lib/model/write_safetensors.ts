@@ -7,6 +7,7 @@
 
 import { atomicWrite } from "../util/atomic_write.ts";
 import { SoupError } from "../util/errors.ts";
+import { concat } from "../util/concat.ts";
 import { encodeBfloat16, encodeFloat16 } from "../util/float16.ts";
 
 /** One tensor to write: float32 values converted to `dtype` on the way out. */
@@ -37,14 +38,7 @@ export function encodeSafetensors(
   tensors: readonly TensorToWrite[],
   metadata: Record<string, string> = { format: "pt" },
 ): Uint8Array {
-  const parts = safetensorsParts(tensors, metadata);
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concat(safetensorsParts(tensors, metadata));
 }
 
 /** The bytes of a safetensors file in pieces: the length and header, then each tensor's data. */
