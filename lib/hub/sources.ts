@@ -75,9 +75,10 @@ export function isOffline(options: SourceOptions = {}): boolean {
 export function findInHfCache(
   repoId: string,
   file: string,
-  options: SourceOptions & { revision?: string } = {},
+  options: SourceOptions & { revision?: string; repoType?: "model" | "dataset" } = {},
 ): string | undefined {
-  const folder = `${hfHubCacheDir(options)}/models--${repoId.replaceAll("/", "--")}`;
+  const kind = options.repoType === "dataset" ? "datasets" : "models";
+  const folder = `${hfHubCacheDir(options)}/${kind}--${repoId.replaceAll("/", "--")}`;
   const revision = options.revision ?? "main";
   let commits: string[] = [];
   try {
@@ -109,7 +110,7 @@ export function findInHfCache(
 export async function downloadToHfCache(
   repoId: string,
   file: string,
-  options: SourceOptions & { revision?: string } = {},
+  options: SourceOptions & { revision?: string; repoType?: "model" | "dataset" } = {},
 ): Promise<string> {
   if (isOffline(options)) {
     throw new NotFoundError(
@@ -120,7 +121,7 @@ export async function downloadToHfCache(
   const hub = await import("@huggingface/hub");
   try {
     return await hub.downloadFileToCacheDir({
-      repo: { type: "model", name: repoId },
+      repo: { type: options.repoType ?? "model", name: repoId },
       path: file,
       revision: options.revision,
       cacheDir: hfHubCacheDir(options),

@@ -1,0 +1,2 @@
+/** Text data for the experiments. @module */
+export * from "./news.ts";

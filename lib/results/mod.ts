@@ -1,0 +1,2 @@
+/** Result tables. @module */
+export * from "./csv.ts";
