@@ -14,7 +14,13 @@ import { type Feed, OrtSession, type Provider } from "../onnx/session.ts";
 import { SoupError } from "../util/errors.ts";
 import { concat } from "../util/concat.ts";
 import type { MambaState } from "../states/state_dir.ts";
-import { type Engine, type RunOptions, type RunResult, zeroState } from "./types.ts";
+import {
+  type BatchOptions,
+  type Engine,
+  type RunOptions,
+  type RunResult,
+  zeroState,
+} from "./types.ts";
 
 /** Options of {@link OnnxEngine.load}. */
 export interface OnnxEngineOptions {
@@ -24,14 +30,6 @@ export interface OnnxEngineOptions {
   chunkSize?: number;
   /** Threads for one operator on the CPU. @default onnxruntime's choice */
   intraOpThreads?: number;
-}
-
-/** Options of {@link OnnxEngine.runBatch}. */
-export interface BatchOptions {
-  /** One start state per sequence (or undefined for zeros). */
-  states?: (MambaState | undefined)[];
-  /** Logits for every position of every sequence. @default false */
-  allLogits?: boolean;
 }
 
 /** An {@link Engine} on onnxruntime-node. */

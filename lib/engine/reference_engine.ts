@@ -8,7 +8,7 @@ import { readMambaConfig } from "../model/config.ts";
 import { SafetensorsCheckpoint } from "../model/safetensors.ts";
 import { loadMambaWeights, type MambaWeights } from "../model/weights.ts";
 import { referenceForward } from "../model/reference_forward.ts";
-import type { Engine, RunOptions, RunResult } from "./types.ts";
+import type { BatchOptions, Engine, RunOptions, RunResult } from "./types.ts";
 
 /** An {@link Engine} over {@link referenceForward}. */
 export class ReferenceEngine implements Engine {
@@ -47,6 +47,17 @@ export class ReferenceEngine implements Engine {
         decay: Float32Array.from(out.deltaSum),
       },
     });
+  }
+
+  async runBatch(
+    sequences: readonly (readonly number[])[],
+    options: BatchOptions = {},
+  ): Promise<RunResult[]> {
+    const out: RunResult[] = [];
+    for (const [s, seq] of sequences.entries()) {
+      out.push(await this.run(seq, { state: options.states?.[s], allLogits: options.allLogits }));
+    }
+    return out;
   }
 
   close(): Promise<void> {

@@ -16,6 +16,14 @@ export interface RunOptions {
   allLogits?: boolean;
 }
 
+/** Options of {@link Engine.runBatch}. */
+export interface BatchOptions {
+  /** One start state per sequence (or undefined for zeros). */
+  states?: (MambaState | undefined)[];
+  /** Logits for every position of every sequence. @default false */
+  allLogits?: boolean;
+}
+
 /** The result of {@link Engine.run}. */
 export interface RunResult {
   /** Logits, (l, V) with `allLogits`, else (V) after the last token. */
@@ -34,6 +42,10 @@ export interface Engine {
   readonly name: string;
   /** Reads `ids` starting from `options.state` (or zeros). */
   run(ids: readonly number[], options?: RunOptions): Promise<RunResult>;
+  /**
+   * Reads several sequences, each from its own state (or zeros); gives what each gives alone.
+   */
+  runBatch(sequences: readonly (readonly number[])[], options?: BatchOptions): Promise<RunResult[]>;
   /** Frees what the engine holds. */
   close(): Promise<void>;
 }
