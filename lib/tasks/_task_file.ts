@@ -1,0 +1,58 @@
+/**
+ * Private helpers: the sha256 of a file's bytes and the checked parse of a task file.
+ *
+ * @module
+ */
+
+import { FormatError } from "../util/errors.ts";
+import type { TaskItem } from "./types.ts";
+
+/** Lowercase hex sha256 of `bytes`. */
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * The pairs of a task file: a JSON array of objects with string `input` and `output` (other
+ * keys are ignored). Anything else is a {@linkcode FormatError} naming `file`.
+ */
+export function parseTaskItems(file: string, bytes: Uint8Array): TaskItem[] {
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch (e) {
+    throw FormatError.at(file, "not UTF-8 text", e);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw FormatError.at(file, `malformed JSON (${(e as Error).message})`, e);
+  }
+  if (!Array.isArray(json)) {
+    throw FormatError.at(
+      file,
+      `expected a JSON array of {input, output} objects, got ${kindOf(json)}`,
+    );
+  }
+  return json.map((entry: unknown, i: number) => {
+    if (typeof entry !== "object" || entry === null || Array.isArray(entry)) {
+      throw FormatError.at(file, `entry ${i} is ${kindOf(entry)}, not an {input, output} object`);
+    }
+    const { input, output } = entry as Record<string, unknown>;
+    for (const [key, value] of [["input", input], ["output", output]] as const) {
+      if (typeof value !== "string") {
+        throw FormatError.at(file, `entry ${i} has ${kindOf(value)} as "${key}", not a string`);
+      }
+    }
+    return { input: input as string, output: output as string };
+  });
+}
+
+function kindOf(v: unknown): string {
+  if (v === undefined) return "no value";
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  return typeof v === "object" ? "an object" : `a ${typeof v}`;
+}

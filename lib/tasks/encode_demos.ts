@@ -1,0 +1,53 @@
+/**
+ * Token ids of the demonstrations prompt exactly as they occur inside the full k-shot prompt.
+ *
+ * @module
+ */
+
+import { SoupError } from "../util/errors.ts";
+import { buildPrompt, buildQueryPrompt } from "./build_prompt.ts";
+import type { TaskItem, TokenEncoder } from "./types.ts";
+
+/**
+ * The ids of `buildDemosPrompt(demos)` as the full prompt `buildPrompt(demos, query)` has them,
+ * for any query: feed these to extract a skill state, then `encode(buildQueryPrompt(query))`
+ * from that state, and the model reads exactly the tokens of the full prompt.
+ *
+ * `encode(buildDemosPrompt(demos))` differs: with nothing after it, the final `"\n\n"` is one
+ * token (535), while before the query's `"Q"` the byte-level pre-tokenizer splits it into two
+ * (187, 187). The split between the demonstrations and the query is always a token boundary
+ * (whitespace before a letter), so the ids are taken from a full prompt with a placeholder query
+ * and checked to end with that query's own ids.
+ *
+ * @param tokenizer Anything with `encode`, e.g. `loadTokenizer()`'s result.
+ * @param demos Demonstrations in prompt order.
+ * @returns Token ids, starting with the end-of-text id.
+ * @throws {SoupError} when the full prompt does not split into demonstration and query tokens
+ * (not expected with the GPT-NeoX tokenizer).
+ *
+ * @example
+ * ```ts
+ * import { mirrorDir } from "../hub/sources.ts";
+ * import { loadTokenizer } from "../tokenizer/load_tokenizer.ts";
+ * import { encodeDemos } from "./encode_demos.ts";
+ * const tok = await loadTokenizer(`${mirrorDir()}/tokenizer/gpt-neox-20b`);
+ * const ids = encodeDemos(tok, [{ input: "hot", output: "cold" }]);
+ * if (ids.join() !== "0,50,27,3511,187,34,27,5412,187,187") throw new Error(ids.join());
+ * ```
+ */
+export function encodeDemos(
+  tokenizer: TokenEncoder,
+  demos: readonly TaskItem[],
+): number[] {
+  const placeholder = { input: "x" };
+  const full = tokenizer.encode(buildPrompt(demos, placeholder));
+  const query = tokenizer.encode(buildQueryPrompt(placeholder));
+  const cut = full.length - query.length;
+  if (cut < 0 || query.some((id, i) => full[cut + i] !== id)) {
+    throw new SoupError(
+      `Cannot split the tokens of a ${demos.length}-shot prompt into demonstrations and query: ` +
+        `they do not end with the query's own tokens [${query.join(", ")}]`,
+    );
+  }
+  return full.slice(0, cut);
+}
