@@ -11,3 +11,7 @@ export * from "./hub/mod.ts";
 export * from "./onnx/mod.ts";
 export * from "./engine/mod.ts";
 export * from "./states/mod.ts";
+export * from "./tasks/mod.ts";
+export * from "./eval/mod.ts";
+export * from "./data/mod.ts";
+export * from "./results/mod.ts";

@@ -1,0 +1,2 @@
+/** Scoring in-context tasks. @module */
+export * from "./first_token_accuracy.ts";
