@@ -17,6 +17,16 @@ import { type Device, DEVICES, generate, openEngine } from "../lib/engine/mod.ts
 import { resolveModelDir, resolveTokenizerFile } from "../lib/hub/mod.ts";
 import { loadTokenizer } from "../lib/tokenizer/mod.ts";
 import { loadState, saveState, stateShapeOf } from "../lib/states/mod.ts";
+import {
+  buildPrompt,
+  listTasks,
+  loadTask,
+  sampleDemoSets,
+  splitTask,
+  type Task,
+} from "../lib/tasks/mod.ts";
+import { evaluateFirstToken } from "../lib/eval/mod.ts";
+import { writeCsv } from "../lib/results/mod.ts";
 import { SoupError } from "../lib/util/errors.ts";
 
 const USAGE = `Usage: deno task soup <command> [options]
@@ -33,6 +43,14 @@ Commands:
   extract --model M (--text "..." | --ids 0,17,42) [--from STATE_DIR] [--device D] --out STATE_DIR
       Read tokens from the zero state (or a saved one) and save the final state:
       conv.npy, ssm.npy, decay.npy, logits.npy, meta.json.
+  tasks
+      List the Todd et al. tasks with their sizes.
+  prompt --task T [--shots 4] [--seed 0]
+      Print a k-shot prompt of task T exactly as the model sees it (demos from the training
+      split, the query from the test split, both drawn with the seed).
+  eval --model M --task T (--state STATE_DIR | --shots K) [--n 100] [--seed 0] [--device D]
+       [--csv FILE]
+      First-token accuracy on test items of T: read from a state, or inside K-shot prompts.
   generate --model M [--from STATE_DIR] --text "..." [--max-tokens 32] [--temperature 0]
            [--seed 0] [--device D]
       Continue text from a state, streaming tokens as they come (greedy by default).
@@ -266,12 +284,108 @@ async function cmdGenerate(args: string[]): Promise<void> {
   }
 }
 
+/** The test split of a task as the experiments draw it: 30% of items, seeded. */
+function taskSplit(task: Task, seed: number) {
+  return splitTask(task, { seed, testFraction: 0.3 });
+}
+
+async function cmdTasks(args: string[]): Promise<void> {
+  const f = parse(args, {});
+  const tasks = await listTasks(sourceOptions(f));
+  const width = Math.max(...tasks.map((t) => t.name.length));
+  for (const t of tasks) console.log(`${t.name.padEnd(width)}  ${t.kind.padEnd(11)}  ${t.size}`);
+  console.log(`${tasks.length} tasks; any of them + "_randomized" shuffles the outputs`);
+}
+
+async function cmdPrompt(args: string[]): Promise<void> {
+  const f = parse(args, { task: "string", shots: "string", seed: "string" });
+  const seed = int(f, "seed", 0);
+  const task = await loadTask(need(f, "task"), { ...sourceOptions(f), seed });
+  const split = taskSplit(task, seed);
+  const [demos] = sampleDemoSets(split.train, { count: 1, k: int(f, "shots", 4), seed });
+  const query = task.items[split.test[0]];
+  await Deno.stdout.write(
+    new TextEncoder().encode(buildPrompt(demos.map((i) => task.items[i]), query)),
+  );
+  console.log(`\n--- target: ${JSON.stringify(" " + query.output)}`);
+}
+
+async function cmdEval(args: string[]): Promise<void> {
+  const f = parse(args, {
+    model: "string",
+    task: "string",
+    state: "string",
+    shots: "string",
+    n: "string",
+    seed: "string",
+    device: "string",
+    csv: "string",
+  });
+  const model = need(f, "model");
+  const seed = int(f, "seed", 0);
+  const statePath = str(f, "state");
+  if ((statePath === undefined) === (str(f, "shots") === undefined)) {
+    throw new SoupError(`Give exactly one of --state and --shots\n\n${USAGE}`);
+  }
+  const task = await loadTask(need(f, "task"), { ...sourceOptions(f), seed });
+  const split = taskSplit(task, seed);
+  const testIdx = split.test.slice(0, int(f, "n", 100));
+  const items = testIdx.map((i) => task.items[i]);
+  const tok = await loadTokenizer(await resolveTokenizerFile(model, sourceOptions(f)));
+  const engine = await openEngine(model, {
+    ...sourceOptions(f),
+    device: (str(f, "device") ?? "auto") as Device,
+  });
+  try {
+    const state = statePath === undefined
+      ? undefined
+      : await loadState(statePath, { config: engine.config });
+    const k = state ? 0 : int(f, "shots", 0);
+    const demoSets = state ? [] : sampleDemoSets(split.train, { count: items.length, k, seed });
+    const res = await evaluateFirstToken(engine, tok, items, {
+      state,
+      demos: state ? undefined : (i) => demoSets[i].map((j) => task.items[j]),
+      vocabLimit: tok.vocabSize,
+      onProgress: (done, total) =>
+        Deno.stderr.writeSync(new TextEncoder().encode(`\r${done}/${total}`)),
+    });
+    if (Deno.stderr.isTerminal()) console.error("");
+    console.log(
+      `${task.name}: first-token accuracy ${
+        res.accuracy.toFixed(3)
+      } on ${items.length} test items ` +
+        `(${state ? `from state ${statePath}` : `${k}-shot prompts`}, ${engine.name})`,
+    );
+    const csv = str(f, "csv");
+    if (csv !== undefined) {
+      await writeCsv(
+        csv,
+        res.items.map((r) => ({
+          task: task.name,
+          item: testIdx[r.index],
+          input: items[r.index].input,
+          output: items[r.index].output,
+          target: r.target,
+          predicted: r.predicted,
+          correct: r.correct,
+          target_probability: r.targetProbability,
+        })),
+      );
+    }
+  } finally {
+    await engine.close();
+  }
+}
+
 const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
   checkpoint: cmdCheckpoint,
   info: cmdInfo,
   tokenize: cmdTokenize,
   extract: cmdExtract,
   generate: cmdGenerate,
+  tasks: cmdTasks,
+  prompt: cmdPrompt,
+  eval: cmdEval,
 };
 
 /** Runs the command line; returns the exit code. */
