@@ -1,0 +1,148 @@
+/**
+ * Private: reading, checking and writing a skill library's `index.json`.
+ *
+ * ```json
+ * { "format": "state-soup skill library", "version": 1, "entries": [
+ *   { "id": "antonym-k5-seed0", "folder": "states/antonym-k5-seed0", "task": "antonym", "k": 5,
+ *     "seed": 0, "model": "state-spaces/mamba-2.8b-hf", "configHash": "…",
+ *     "shape": { "layers": 64, "dInner": 5120, "convKernel": 4, "stateSize": 16, "vocab": 50280 },
+ *     "created": "2026-11-24T09:00:00.000Z" } ] }
+ * ```
+ *
+ * @module
+ */
+
+import { atomicWrite } from "../util/atomic_write.ts";
+import { FormatError, NotFoundError } from "../util/errors.ts";
+import type { StateMeta } from "../states/state_dir.ts";
+import { SKILL_ID_PATTERN } from "./sanitize_skill_id.ts";
+import type { SkillEntry } from "./skill_library.ts";
+
+/** `format` of every index.json. */
+export const INDEX_FORMAT = "state-soup skill library";
+/** The only `version` written and read. */
+export const INDEX_VERSION = 1;
+/** The dims recorded per entry, in order. */
+export const SHAPE_KEYS = ["layers", "dInner", "convKernel", "stateSize", "vocab"] as const;
+
+/** Whether two state shapes are the same dims. */
+export function sameShape(a: StateMeta["shape"], b: StateMeta["shape"]): boolean {
+  return SHAPE_KEYS.every((k) => a[k] === b[k]);
+}
+
+/** A shape as `(layers 2, d_in 32, K 4, n 4, vocab 64)`. */
+export function showShape(s: StateMeta["shape"]): string {
+  return `(layers ${s.layers}, d_in ${s.dInner}, K ${s.convKernel}, n ${s.stateSize}, vocab ${s.vocab})`;
+}
+
+/** Reads and checks `path`; every problem is a FormatError naming it. */
+export async function readIndex(path: string): Promise<SkillEntry[]> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw new NotFoundError(`Cannot read "${path}": no such file`, { file: path, cause: err });
+    }
+    throw FormatError.at(path, String(err), err);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw FormatError.at(path, `malformed JSON (${(err as Error).message})`, err);
+  }
+  return parseIndex(json, path);
+}
+
+/** Checks a parsed index.json and returns its entries. */
+export function parseIndex(json: unknown, path: string): SkillEntry[] {
+  const fail = (problem: string): never => {
+    throw FormatError.at(path, problem);
+  };
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    return fail('expected a JSON object with "entries"');
+  }
+  const raw = json as Record<string, unknown>;
+  if (raw.format !== INDEX_FORMAT) {
+    fail(`"format" is ${JSON.stringify(raw.format)}, expected "${INDEX_FORMAT}"`);
+  }
+  if (raw.version !== INDEX_VERSION) {
+    fail(`"version" ${JSON.stringify(raw.version)} is not supported (expected ${INDEX_VERSION})`);
+  }
+  if (!Array.isArray(raw.entries)) fail(`"entries" must be an array`);
+  const entries: SkillEntry[] = [];
+  const seen = new Map<string, number>();
+  for (const [i, e] of (raw.entries as unknown[]).entries()) {
+    const at = `entry ${i}`;
+    if (typeof e !== "object" || e === null || Array.isArray(e)) fail(`${at} is not an object`);
+    const r = e as Record<string, unknown>;
+    const str = (key: string) => {
+      if (typeof r[key] !== "string" || r[key] === "") {
+        fail(`${at}: "${key}" must be a non-empty string, got ${JSON.stringify(r[key])}`);
+      }
+      return r[key] as string;
+    };
+    const int = (key: string, min: number, nullable = false) => {
+      const v = r[key];
+      if (nullable && v === null) return null;
+      if (typeof v !== "number" || !Number.isInteger(v) || v < min) {
+        fail(`${at}: "${key}" must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+      }
+      return v as number;
+    };
+    const id = str("id");
+    if (!SKILL_ID_PATTERN.test(id)) fail(`${at}: id ${JSON.stringify(id)} is not a safe skill id`);
+    const folder = str("folder");
+    if (
+      folder.startsWith("/") || folder.includes("\\") ||
+      folder.split("/").some((part) => part === "" || part === "." || part === "..")
+    ) {
+      fail(`${at} ("${id}"): folder ${JSON.stringify(folder)} is not a path inside the library`);
+    }
+    const s = r.shape as Record<string, unknown> | undefined;
+    if (
+      typeof s !== "object" || s === null ||
+      !SHAPE_KEYS.every((k) => Number.isInteger(s[k]) && (s[k] as number) > 0)
+    ) {
+      fail(
+        `${at} ("${id}"): "shape" must give positive layers, dInner, convKernel, stateSize, vocab`,
+      );
+    }
+    const entry: SkillEntry = {
+      id,
+      folder,
+      task: str("task"),
+      k: int("k", 0)!,
+      seed: int("seed", Number.MIN_SAFE_INTEGER, true),
+      model: str("model"),
+      configHash: str("configHash"),
+      shape: Object.fromEntries(SHAPE_KEYS.map((k) => [k, s![k]])) as StateMeta["shape"],
+      created: str("created"),
+    };
+    const key = id.toLowerCase();
+    if (seen.has(key)) {
+      fail(
+        `${at} repeats the id "${id}" of entry ${seen.get(key)} (ids are unique, ignoring case)`,
+      );
+    }
+    seen.set(key, i);
+    const first = entries[0];
+    if (first && (first.configHash !== entry.configHash || !sameShape(first.shape, entry.shape))) {
+      fail(
+        `${at} ("${id}") is of model "${entry.model}" (config ${entry.configHash}, shape ${
+          showShape(entry.shape)
+        }) but entry 0 ("${first.id}") of model "${first.model}" (config ${first.configHash}, ` +
+          `shape ${showShape(first.shape)})`,
+      );
+    }
+    entries.push(entry);
+  }
+  return entries;
+}
+
+/** Writes the index atomically (temporary file renamed over index.json). */
+export async function writeIndex(path: string, entries: readonly SkillEntry[]): Promise<void> {
+  const json = { format: INDEX_FORMAT, version: INDEX_VERSION, entries };
+  await atomicWrite(path, new TextEncoder().encode(JSON.stringify(json, null, 2) + "\n"));
+}

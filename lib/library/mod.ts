@@ -1,0 +1,7 @@
+/**
+ * Skill libraries: states of k-shot task demonstrations on disk, indexed by task, k and seed.
+ *
+ * @module
+ */
+export * from "./skill_library.ts";
+export * from "./sanitize_skill_id.ts";

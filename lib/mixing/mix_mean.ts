@@ -1,0 +1,33 @@
+/**
+ * The plain average of Mamba states (the paper's "mean" mixing).
+ *
+ * @module
+ */
+
+import type { MambaState } from "../states/state_dir.ts";
+import { checkSameShape, combine } from "./_check.ts";
+
+/**
+ * Returns the element-wise mean of `states`: conv, SSM state and decay are each averaged
+ * (the same as {@link mixWeighted} with weights `1 / states.length`, but the sum is divided
+ * once, so averaging two or four float32 states is exact). The result has no logits.
+ *
+ * @param states States of one model (same array lengths), at least one.
+ * @example
+ * ```ts
+ * import { mixMean } from "./mix_mean.ts";
+ * const a = { conv: Float32Array.of(1), ssm: Float32Array.of(2, 4), decay: Float32Array.of(0.5) };
+ * const b = { conv: Float32Array.of(3), ssm: Float32Array.of(6, 0), decay: Float32Array.of(1.5) };
+ * const m = mixMean([a, b]);
+ * if (m.conv[0] !== 2 || m.ssm[0] !== 4 || m.ssm[1] !== 2 || m.decay[0] !== 1) throw new Error();
+ * ```
+ */
+export function mixMean(states: readonly MambaState[]): MambaState {
+  checkSameShape(states, "average states");
+  const ones = states.map(() => 1);
+  return {
+    conv: combine(states, ones, "conv", states.length),
+    ssm: combine(states, ones, "ssm", states.length),
+    decay: combine(states, ones, "decay", states.length),
+  };
+}

@@ -1,0 +1,11 @@
+/**
+ * Mixing Mamba states: weighted sums (mean, interpolation, task arithmetic) and A-decay mixing
+ * of consecutive chunks.
+ *
+ * @module
+ */
+export * from "./mix_weighted.ts";
+export * from "./mix_mean.ts";
+export * from "./task_arithmetic.ts";
+export * from "./mix_a_decay.ts";
+export * from "./read_a_log.ts";
