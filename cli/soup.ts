@@ -26,6 +26,10 @@ import {
   type Task,
 } from "../lib/tasks/mod.ts";
 import { evaluateFirstToken } from "../lib/eval/mod.ts";
+import { SkillLibrary } from "../lib/library/mod.ts";
+import { retrieve, type StateKind } from "../lib/retrieval/mod.ts";
+import { mixADecay, mixMean, mixWeighted, readALog } from "../lib/mixing/mod.ts";
+import { encodeDemos } from "../lib/tasks/mod.ts";
 import { writeCsv } from "../lib/results/mod.ts";
 import { SoupError } from "../lib/util/errors.ts";
 
@@ -51,6 +55,14 @@ Commands:
   eval --model M --task T (--state STATE_DIR | --shots K) [--n 100] [--seed 0] [--device D]
        [--csv FILE]
       First-token accuracy on test items of T: read from a state, or inside K-shot prompts.
+  library add --library DIR --model M --task T --shots K [--count 1] [--seed 0] [--device D]
+      Extract states from --count disjoint K-shot demonstration sets of T's training split
+      and add them to a skill library (created if missing).
+  library list --library DIR [--task T]
+  retrieve --library DIR --state STATE_DIR [--layer 0] [--kind ssm|conv|both] [--top 5]
+      Rank the library's states by cosine similarity to a state (layers count from 0).
+  mix --mode mean|weighted|adecay --states A,B[,...] [--weights 0.5,0.5] [--model M] --out DIR
+      Mix saved states; adecay (two states, first then second) reads A_log from --model.
   generate --model M [--from STATE_DIR] --text "..." [--max-tokens 32] [--temperature 0]
            [--seed 0] [--device D]
       Continue text from a state, streaming tokens as they come (greedy by default).
@@ -377,6 +389,151 @@ async function cmdEval(args: string[]): Promise<void> {
   }
 }
 
+async function cmdLibrary(args: string[]): Promise<void> {
+  const [sub, ...rest] = args;
+  if (sub === "list") {
+    const f = parse(rest, { library: "string", task: "string" });
+    const lib = await SkillLibrary.open(need(f, "library"));
+    const entries = lib.list(str(f, "task") ? { task: str(f, "task") } : undefined);
+    for (const e of entries) {
+      console.log(`${e.id}\t${e.task}\tk=${e.k}\tseed=${e.seed}\t${e.model}`);
+    }
+    console.log(`${entries.length} states in ${lib.dir}`);
+    return;
+  }
+  if (sub !== "add") throw new SoupError(`Use "library add" or "library list"\n\n${USAGE}`);
+  const f = parse(rest, {
+    library: "string",
+    model: "string",
+    task: "string",
+    shots: "string",
+    count: "string",
+    seed: "string",
+    device: "string",
+  });
+  const model = need(f, "model");
+  const seed = int(f, "seed", 0);
+  const k = int(f, "shots", 0);
+  const count = int(f, "count", 1);
+  const task = await loadTask(need(f, "task"), { ...sourceOptions(f), seed });
+  const split = taskSplit(task, seed);
+  const tok = await loadTokenizer(await resolveTokenizerFile(model, sourceOptions(f)));
+  const engine = await openEngine(model, {
+    ...sourceOptions(f),
+    device: (str(f, "device") ?? "auto") as Device,
+  });
+  try {
+    const lib = await SkillLibrary.open(need(f, "library"), {
+      create: true,
+      config: engine.config,
+    });
+    const used = lib.list({ task: task.name }).length;
+    // Skip the sets earlier adds with this seed drew, so states never share demonstrations.
+    const sets = sampleDemoSets(split.train, { count: used + count, k, seed }).slice(used);
+    const hash = await configHash(engine.config);
+    for (const [i, set] of sets.entries()) {
+      const ids = encodeDemos(tok, set.map((j) => task.items[j]));
+      const { state, logits } = await engine.run(ids);
+      const entry = await lib.add({ ...state, logits }, {
+        model,
+        configHash: hash,
+        shape: stateShapeOf(engine.config),
+        tokenIds: ids,
+        source: null,
+        engine: engine.name,
+        created: new Date().toISOString(),
+        extra: {
+          task: task.name,
+          k,
+          seed,
+          demoIndices: set,
+          testIndices: "disjoint from the 30% test split",
+        },
+      });
+      console.log(`[${i + 1}/${sets.length}] added ${entry.id} (${ids.length} tokens)`);
+    }
+  } finally {
+    await engine.close();
+  }
+}
+
+async function cmdRetrieve(args: string[]): Promise<void> {
+  const f = parse(args, {
+    library: "string",
+    state: "string",
+    layer: "string",
+    kind: "string",
+    top: "string",
+  });
+  const lib = await SkillLibrary.open(need(f, "library"));
+  const skills = await lib.loadAll();
+  if (skills.length === 0) throw new SoupError(`The library "${lib.dir}" is empty`);
+  const query = await loadState(need(f, "state"), lib.config ? { config: lib.config } : {});
+  const kind = (str(f, "kind") ?? "ssm") as StateKind;
+  const top = Math.min(int(f, "top", 5), skills.length);
+  const [hits] = retrieve([query], skills.map((s) => ({ state: s.state, label: s.label })), {
+    layer: int(f, "layer", 0),
+    kind,
+    k: top,
+    shape: query.meta.shape,
+  });
+  for (const h of hits) console.log(`${h.score.toFixed(4)}\t${skills[h.index].id}\t${h.label}`);
+}
+
+async function cmdMix(args: string[]): Promise<void> {
+  const f = parse(args, {
+    mode: "string",
+    states: "string",
+    weights: "string",
+    model: "string",
+    out: "string",
+  });
+  const mode = need(f, "mode");
+  const dirs = need(f, "states").split(",").map((s) => s.trim()).filter(Boolean);
+  const states = await Promise.all(dirs.map((d) => loadState(d)));
+  for (const s of states.slice(1)) {
+    if (s.meta.configHash !== states[0].meta.configHash) {
+      throw new SoupError(
+        `Cannot mix states of different models (${
+          states[0].meta.configHash
+        } and ${s.meta.configHash})`,
+      );
+    }
+  }
+  let mixed;
+  if (mode === "mean") mixed = mixMean(states);
+  else if (mode === "weighted") {
+    const weights = need(f, "weights").split(",").map(Number);
+    if (weights.length !== states.length || weights.some((w) => !Number.isFinite(w))) {
+      throw new SoupError(
+        `--weights must give ${states.length} numbers, got "${str(f, "weights")}"`,
+      );
+    }
+    mixed = mixWeighted(states, weights);
+  } else if (mode === "adecay") {
+    if (states.length !== 2) {
+      throw new SoupError(`--mode adecay mixes two states (first, then second)`);
+    }
+    const dir = await resolveModelDir(need(f, "model"), sourceOptions(f));
+    mixed = mixADecay(states[0], states[1], await readALog(dir), {
+      secondTokens: states[1].meta.tokenIds.length,
+    });
+  } else throw new SoupError(`--mode must be mean, weighted or adecay, got "${mode}"`);
+  await saveState(need(f, "out"), {
+    ...mixed,
+    logits: undefined,
+    meta: {
+      ...states[0].meta,
+      tokenIds: [],
+      source: null,
+      engine: `mix-${mode}`,
+      created: new Date().toISOString(),
+      extra: { mode, states: dirs, weights: str(f, "weights") ?? null },
+    },
+  });
+  console.log(`Mixed ${states.length} states (${mode}) into ${need(f, "out")}`);
+}
+
 const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
   checkpoint: cmdCheckpoint,
   info: cmdInfo,
@@ -386,6 +543,9 @@ const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
   tasks: cmdTasks,
   prompt: cmdPrompt,
   eval: cmdEval,
+  library: cmdLibrary,
+  retrieve: cmdRetrieve,
+  mix: cmdMix,
 };
 
 /** Runs the command line; returns the exit code. */

@@ -3,6 +3,7 @@ import { main } from "./soup.ts";
 import { readNpy } from "../lib/npy/mod.ts";
 import { loadState } from "../lib/states/mod.ts";
 import { openEngine } from "../lib/engine/mod.ts";
+import { runNumpy } from "../tests/_python.ts";
 
 Deno.test("soup checkpoint, extract and extract --from give the state of one pass", async () => {
   const dir = await Deno.makeTempDir();
@@ -151,4 +152,106 @@ Deno.test("soup generate streams a greedy continuation that matches the referenc
   const onnx = await run("cpu");
   assert(onnx.trim().length > 0, "some text");
   assertEquals(onnx, await run("reference"));
+});
+
+Deno.test("soup library, retrieve and mix work end to end, checked with NumPy", async () => {
+  const dir = await Deno.makeTempDir();
+  const quiet = console.log;
+  const lines: string[] = [];
+  console.log = (...a: unknown[]) => lines.push(a.join(" "));
+  try {
+    assertEquals(
+      await main(["checkpoint", "--out", `${dir}/m`, "--layers", "2", "--seed", "2"]),
+      0,
+    );
+    for (const task of ["antonym", "capitalize"]) {
+      const args = [
+        "library",
+        "add",
+        "--library",
+        `${dir}/lib`,
+        "--model",
+        `${dir}/m`,
+        "--task",
+        task,
+      ];
+      assertEquals(await main([...args, "--shots", "3", "--count", "2", "--device", "cpu"]), 0);
+    }
+    lines.length = 0;
+    const st = `${dir}/lib/states`;
+    assertEquals(
+      await main([
+        "retrieve",
+        "--library",
+        `${dir}/lib`,
+        "--state",
+        `${st}/capitalize-k3-seed0-2`,
+        "--layer",
+        "1",
+        "--top",
+        "2",
+      ]),
+      0,
+    );
+    assert(lines[0].startsWith("1.0000\tcapitalize-k3-seed0-2\tcapitalize"), lines[0]);
+    const a = `${st}/antonym-k3-seed0`, b = `${st}/capitalize-k3-seed0`;
+    assertEquals(
+      await main(["mix", "--mode", "mean", "--states", `${a},${b}`, "--out", `${dir}/mean`]),
+      0,
+    );
+    assertEquals(
+      await main([
+        "mix",
+        "--mode",
+        "weighted",
+        "--states",
+        `${a},${b}`,
+        "--weights",
+        "2,-1",
+        "--out",
+        `${dir}/w`,
+      ]),
+      0,
+    );
+    assertEquals(
+      await main([
+        "mix",
+        "--mode",
+        "adecay",
+        "--states",
+        `${a},${b}`,
+        "--model",
+        `${dir}/m`,
+        "--out",
+        `${dir}/ad`,
+      ]),
+      0,
+    );
+  } finally {
+    console.log = quiet;
+  }
+  const check = await runNumpy(
+    `import sys, numpy as np
+sys.path.insert(0, sys.argv[5])
+import mamba_numpy as m
+a, b, d, m_dir = sys.argv[1:5]
+L = lambda p, f: np.load(f"{p}/{f}.npy").astype(np.float64)
+cfg, w = m.load_model(m_dir)
+A = -np.exp(np.stack([w[f"backbone.layers.{i}.mixer.A_log"] for i in range(2)]))
+errs = [
+  np.abs(L(d + "/mean", "ssm") - (L(a, "ssm") + L(b, "ssm")) / 2).max(),
+  np.abs(L(d + "/w", "conv") - (2 * L(a, "conv") - L(b, "conv"))).max(),
+  np.abs(L(d + "/ad", "ssm") - (L(b, "ssm") + np.exp(A * L(b, "decay")[:, :, None]) * L(a, "ssm"))).max(),
+  np.abs(L(d + "/ad", "conv") - L(b, "conv")).max(),
+]
+print(max(errs))`,
+    [
+      `${dir}/lib/states/antonym-k3-seed0`,
+      `${dir}/lib/states/capitalize-k3-seed0`,
+      dir,
+      `${dir}/m`,
+      new URL("../tests/reference/", import.meta.url).pathname,
+    ],
+  );
+  assert(Number(check) < 1e-5, `NumPy finds the mixes off by ${check}`);
 });

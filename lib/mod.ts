@@ -13,5 +13,8 @@ export * from "./engine/mod.ts";
 export * from "./states/mod.ts";
 export * from "./tasks/mod.ts";
 export * from "./eval/mod.ts";
+export * from "./library/mod.ts";
+export * from "./retrieval/mod.ts";
+export * from "./mixing/mod.ts";
 export * from "./data/mod.ts";
 export * from "./results/mod.ts";
