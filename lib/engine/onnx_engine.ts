@@ -13,7 +13,6 @@ import { buildMambaGraph } from "../onnx/mamba_graph.ts";
 import { type Feed, OrtSession, type Provider } from "../onnx/session.ts";
 import { SoupError } from "../util/errors.ts";
 import { concat } from "../util/concat.ts";
-import type { MambaState } from "../states/state_dir.ts";
 import {
   type BatchOptions,
   type Engine,
