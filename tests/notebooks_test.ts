@@ -1,0 +1,180 @@
+/**
+ * Executes every `notebooks/*.ipynb` headless with the Deno Jupyter kernel, through Python's
+ * nbclient (Debian: `apt-get install python3-nbclient python3-nbformat`, then
+ * `deno jupyter --install` from a deno binary that stays; `.ci/run` does both). A cell error
+ * fails the test with the cell's source and traceback.
+ *
+ * The kernel gets `SOUP_NOTEBOOK_MODEL` (a tiny random checkpoint with the real 50280-token
+ * vocabulary, so each notebook runs in seconds), `SOUP_RESULTS` and `SOUP_CACHE` (temporary
+ * folders) and inherits `SOUP_MIRROR`. The notebooks themselves are not modified.
+ *
+ * Only `SOUP_SKIP_NOTEBOOKS=1` skips these tests; without nbclient or the kernel they fail.
+ *
+ * @module
+ */
+import { tinyMambaConfig, writeRandomCheckpoint } from "../lib/model/mod.ts";
+import { numpyPython } from "./_python.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
+const NOTEBOOKS = `${ROOT}/notebooks`;
+const skip = Deno.env.get("SOUP_SKIP_NOTEBOOKS") === "1";
+
+/** Runs one notebook; prints one JSON line of per-cell facts; exits 1 with a report on error. */
+const RUNNER = String.raw`
+import json, re, sys, time
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+path, workdir, out = sys.argv[1], sys.argv[2], sys.argv[3]
+nb = nbformat.read(path, as_version=4)
+client = NotebookClient(nb, kernel_name="deno", resources={"metadata": {"path": workdir}},
+                        timeout=600, startup_timeout=120)
+ansi = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+started = time.time()
+try:
+    client.execute()
+    failed = None
+except CellExecutionError as err:
+    failed = err
+finally:
+    nbformat.write(nb, out)
+cells = [c for c in nb.cells if c.cell_type == "code"]
+for i, cell in enumerate(cells):
+    errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    if errors:
+        e = errors[0]
+        tb = ansi.sub("", "\n".join(e.get("traceback", [])) or f"{e.get('ename')}: {e.get('evalue')}")
+        sys.stderr.write(f"code cell {i + 1} of {len(cells)} failed:\n{cell.source}\n"
+                         f"---- traceback ----\n{tb}\n")
+        sys.exit(1)
+if failed is not None:
+    sys.stderr.write(ansi.sub("", str(failed)) + "\n")
+    sys.exit(1)
+shown = sum(1 for c in cells if any(o.get("output_type") == "execute_result" for o in c.get("outputs", [])))
+print(json.dumps({"cells": len(cells), "cellsWithValue": shown, "seconds": round(time.time() - started, 1)}))
+`;
+
+const PROBE = String.raw`
+import json, os, sys
+import nbclient, nbformat
+from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+try:
+    spec = KernelSpecManager().get_kernel_spec("deno")
+except NoSuchKernel:
+    print(json.dumps({"problem": "no Jupyter kernel named \"deno\": run \"deno jupyter --install\" with a deno binary that stays"}))
+    sys.exit(0)
+exe = spec.argv[0]
+if not os.path.isfile(exe):
+    print(json.dumps({"problem": f"the \"deno\" kernel in {spec.resource_dir} runs \"{exe}\", which does not exist: run \"deno jupyter --install\" again from a deno binary that stays"}))
+    sys.exit(0)
+print(json.dumps({"problem": None, "kernel": spec.resource_dir, "deno": exe}))
+`;
+
+let found: Promise<{ python: string; deno: string }> | undefined;
+
+/** A Python that imports nbclient and nbformat and sees the "deno" kernel, or a clear error. */
+function notebookPython(): Promise<{ python: string; deno: string }> {
+  found ??= (async () => {
+    const candidates = [Deno.env.get("SOUP_PYTHON"), "python3", "/usr/bin/python3"];
+    try {
+      candidates.splice(1, 0, await numpyPython());
+    } catch { /* the NumPy tests report that */ }
+    const tried: string[] = [];
+    for (const python of [...new Set(candidates.filter((p): p is string => !!p))]) {
+      let out: Deno.CommandOutput;
+      try {
+        out = await new Deno.Command(python, { args: ["-c", PROBE], stdin: "null" }).output();
+      } catch (err) {
+        tried.push(`${python}: ${err instanceof Deno.errors.NotFound ? "not found" : err}`);
+        continue;
+      }
+      const dec = new TextDecoder();
+      if (!out.success) {
+        const last = dec.decode(out.stderr).trim().split("\n").at(-1);
+        tried.push(`${python}: ${last || `exit code ${out.code}`}`);
+        continue;
+      }
+      const probe = JSON.parse(dec.decode(out.stdout));
+      if (probe.problem) {
+        throw new Error(`Cannot run the notebooks with ${python}: ${probe.problem}`);
+      }
+      return { python, deno: probe.deno };
+    }
+    throw new Error(
+      `Cannot run the notebooks: no Python can import nbclient and nbformat (tried ${
+        tried.join("; ")
+      }). Install Debian's python3-nbclient and python3-nbformat ` +
+        `(apt-get install python3-nbclient python3-nbformat) or point SOUP_PYTHON at a Python ` +
+        `that has them, then run "deno jupyter --install"; set SOUP_SKIP_NOTEBOOKS=1 to skip`,
+    );
+  })();
+  found.catch(() => {});
+  return found;
+}
+
+const notebooks = [...Deno.readDirSync(NOTEBOOKS)]
+  .filter((e) => e.isFile && e.name.endsWith(".ipynb"))
+  .map((e) => e.name)
+  .sort();
+
+if (skip) {
+  console.log(
+    `notebooks_test.ts: SOUP_SKIP_NOTEBOOKS=1, skipping ${notebooks.length} notebook(s): ${
+      notebooks.join(", ")
+    }`,
+  );
+}
+
+Deno.test({
+  name: "notebooks/ holds at least one notebook",
+  ignore: skip,
+  fn() {
+    if (notebooks.length === 0) throw new Error(`No .ipynb file in "${NOTEBOOKS}"`);
+  },
+});
+
+for (const name of notebooks) {
+  Deno.test({
+    name: `notebooks/${name} runs headless without a cell error`,
+    ignore: skip,
+    async fn() {
+      const { python } = await notebookPython();
+      const tmp = await Deno.makeTempDir({ prefix: "soup-notebook-" });
+      try {
+        const model = `${tmp}/model`;
+        await writeRandomCheckpoint(
+          model,
+          tinyMambaConfig({ vocabSize: 50280, numHiddenLayers: 2 }),
+        );
+        await Deno.mkdir(`${tmp}/results`);
+        await Deno.mkdir(`${tmp}/cache`);
+        const env: Record<string, string> = {
+          SOUP_NOTEBOOK_MODEL: model,
+          SOUP_RESULTS: `${tmp}/results`,
+          SOUP_CACHE: `${tmp}/cache`,
+          NO_COLOR: "1",
+        };
+        const executed = `${tmp}/${name}`;
+        const out = await new Deno.Command(python, {
+          args: ["-c", RUNNER, `${NOTEBOOKS}/${name}`, NOTEBOOKS, executed],
+          env,
+          stdin: "null",
+        }).output();
+        const dec = new TextDecoder();
+        if (!out.success) {
+          throw new Error(
+            `notebooks/${name} failed (exit code ${out.code}):\n${dec.decode(out.stderr).trim()}`,
+          );
+        }
+        const facts = JSON.parse(dec.decode(out.stdout).trim().split("\n").at(-1) ?? "{}");
+        console.log(
+          `notebooks/${name}: ${facts.cells} code cells ran in ${facts.seconds} s, ` +
+            `${facts.cellsWithValue} showed a value`,
+        );
+      } finally {
+        await Deno.remove(tmp, { recursive: true });
+      }
+    },
+  });
+}
