@@ -135,6 +135,23 @@ Deno.test({
 });
 
 for (const name of notebooks) {
+  // Deno 2.9.6's `deno fmt` formats each cell with a final newline but writes it back without
+  // one, so a cell whose last line lacks "\n" fails `deno fmt --check` in CI (a fresh clone)
+  // while passing locally, where the incremental format cache hides it.
+  Deno.test(`notebooks/${name}: every cell's source ends with a newline`, async () => {
+    const nb = JSON.parse(await Deno.readTextFile(`${NOTEBOOKS}/${name}`));
+    const bad = (nb.cells as { source: string | string[] }[])
+      .map((c, i) => [i + 1, [c.source].flat().join("")] as const)
+      .filter(([, s]) => s !== "" && !s.endsWith("\n"))
+      .map(([i]) => i);
+    if (bad.length > 0) {
+      throw new Error(
+        `notebooks/${name}: cell(s) ${bad.join(", ")} do not end with "\\n"; ` +
+          `add one, or deno fmt --check fails on a clean machine`,
+      );
+    }
+  });
+
   Deno.test({
     name: `notebooks/${name} runs headless without a cell error`,
     ignore: skip,
