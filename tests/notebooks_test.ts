@@ -21,15 +21,40 @@ const skip = Deno.env.get("SOUP_SKIP_NOTEBOOKS") === "1";
 
 /** Runs one notebook; prints one JSON line of per-cell facts; exits 1 with a report on error. */
 const RUNNER = String.raw`
-import json, re, sys, time
+import json, queue, re, sys, time
 import nbformat
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
+from nbclient.exceptions import CellExecutionComplete, CellExecutionError
+try:
+    from nbclient.util import ensure_async
+except ImportError:
+    from jupyter_core.utils import ensure_async
+
+
+class DenoNotebookClient(NotebookClient):
+    """Deno 2.9.6's kernel sometimes publishes a cell's execute_result after its status "idle",
+    where nbclient stops listening, and the cell's value goes missing: read the cell's messages
+    for a moment more after "idle"."""
+
+    async def _async_poll_output_msg(self, parent_msg_id, cell, cell_index):
+        idle = False
+        while True:
+            try:
+                msg = await ensure_async(
+                    self.kc.iopub_channel.get_msg(timeout=0.1 if idle else None))
+            except queue.Empty:
+                return
+            if msg["parent_header"].get("msg_id") == parent_msg_id:
+                try:
+                    self.process_message(msg, cell, cell_index)
+                except CellExecutionComplete:
+                    idle = True
+
 
 path, workdir, out = sys.argv[1], sys.argv[2], sys.argv[3]
 nb = nbformat.read(path, as_version=4)
-client = NotebookClient(nb, kernel_name="deno", resources={"metadata": {"path": workdir}},
-                        timeout=600, startup_timeout=120)
+client = DenoNotebookClient(nb, kernel_name="deno", resources={"metadata": {"path": workdir}},
+                            timeout=600, startup_timeout=120)
 ansi = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 started = time.time()
 try:
