@@ -1,0 +1,414 @@
+/**
+ * Fig. 3 of State Soup: A-decay mixing on news text. Each document's first 3T tokens are cut
+ * into chunks x1, x2, x3 of T tokens; the loss on x3 is measured from four start states:
+ *
+ * | method       | start state                                                            |
+ * | ------------ | ---------------------------------------------------------------------- |
+ * | `sequential` | x1 read from zeros, then x2 read from that state (the true state)      |
+ * | `x2_only`    | x2 read from zeros (x1 forgotten)                                      |
+ * | `mean`       | `mixMean([state(x1), state(x2)])`, each read from zeros                |
+ * | `adecay`     | `mixADecay(state(x1), state(x2), A_log, { secondTokens: T })`          |
+ *
+ * The claim tested: A-decay mixing of independently computed chunk states comes close to the
+ * sequential state (it is exact for one SSM layer with conv kernel 1), far closer than the mean.
+ *
+ * Losses, in nats per token, with the softmax over the model's whole (padded) vocabulary:
+ *
+ * - `loss`: the mean next-token cross-entropy of x3[1..T-1], predicted while reading x3 from
+ *   the start state (`engine.run(x3[0..T-2], { state, allLogits: true })`: the logits after
+ *   x3[i] predict x3[i+1]). It depends on the start state alone, so it is the same for
+ *   `adecay` and `sequential` whenever the mix is exact. The figure shows this loss.
+ * - `loss_first`: the cross-entropy of x3[0] under the logits after x2's last token. For
+ *   `sequential` these are the logits of reading x2 from x1's state; a mixed state has no
+ *   logits of its own, so `x2_only`, `mean` and `adecay` all use the logits of x2 read from
+ *   zeros.
+ * - `loss_all`: `(loss_first + (T - 1) * loss) / T`, the mean over all T tokens of x3.
+ *
+ * Chunks are the document's own tokens (no `<|endoftext|>` is added): the tokenizer adds no
+ * special token, as Hugging Face's GPT-NeoX tokenizer does not. The documents of a chunk length
+ * T are the first `documents` documents of the source, in its stable order, that have at least
+ * 3T tokens; fewer are used (and a line is logged) when the source has fewer.
+ *
+ * @module
+ */
+
+import { loadNewsDocuments } from "../data/news.ts";
+import type { Engine } from "../engine/types.ts";
+import { resolveModelDir } from "../hub/resolve.ts";
+import { mixADecay } from "../mixing/mix_a_decay.ts";
+import { mixMean } from "../mixing/mix_mean.ts";
+import { readALog } from "../mixing/read_a_log.ts";
+import { plotAdecay } from "../plot/adecay.ts";
+import type { Row } from "../results/csv.ts";
+import type { MambaState } from "../states/state_dir.ts";
+import { ConfigError } from "../util/errors.ts";
+import { ExperimentContext, type ExperimentOptions } from "./context.ts";
+
+/**
+ * Parameters of {@link runAdecay}.
+ *
+ * @example
+ * ```ts
+ * import type { AdecayParams } from "./adecay.ts";
+ * const params: Partial<AdecayParams> = { chunkTokens: [50, 100], documents: 20 };
+ * if (params.chunkTokens?.length !== 2) throw new Error();
+ * ```
+ */
+export type AdecayParams = {
+  /** Chunk lengths T to sweep, in tokens (each at least 2). */
+  chunkTokens: number[];
+  /** Documents per chunk length (the first ones with at least 3T tokens). */
+  documents: number;
+  /**
+   * News source, as `loadNewsDocuments({ source })` takes it: `"c4"` (C4 realnewslike
+   * validation from the hub), `"mirror"` (the mirror's stand-in), or a `.jsonl` path.
+   */
+  source: string;
+  /** Text field of the JSON lines. @default "text", else "article" */
+  field?: string;
+  /** Documents whose chunk states are extracted in one engine call. */
+  batchSize: number;
+};
+
+/**
+ * The start states compared, in table order.
+ *
+ * @example
+ * ```ts
+ * import { ADECAY_METHODS } from "./adecay.ts";
+ * if (ADECAY_METHODS.join() !== "sequential,x2_only,mean,adecay") throw new Error();
+ * ```
+ */
+export const ADECAY_METHODS = ["sequential", "x2_only", "mean", "adecay"] as const;
+
+/**
+ * One of {@link ADECAY_METHODS}.
+ *
+ * @example
+ * ```ts
+ * import type { AdecayMethod } from "./adecay.ts";
+ * const method: AdecayMethod = "adecay";
+ * if (method !== "adecay") throw new Error();
+ * ```
+ */
+export type AdecayMethod = typeof ADECAY_METHODS[number];
+
+/**
+ * The paper's protocol as far as it is known here: C4 realnewslike validation documents and
+ * T = 100 (the paper's chunk length could not be looked up; 100 is this project's choice), 1000
+ * documents (also a choice).
+ *
+ * @example
+ * ```ts
+ * import { PAPER_ADECAY } from "./adecay.ts";
+ * if (PAPER_ADECAY.source !== "c4" || PAPER_ADECAY.chunkTokens[0] !== 100) throw new Error();
+ * ```
+ */
+export const PAPER_ADECAY: AdecayParams = {
+  chunkTokens: [100],
+  documents: 1000,
+  source: "c4",
+  batchSize: 8,
+};
+
+/**
+ * A small run: 8 documents of the mirror's news stand-in at T = 32 and T = 100. About 90 s with
+ * a mamba-130m-sized model on a 2-core CPU (measured on a random checkpoint of that shape), 5 s
+ * on a tiny random 2-layer model.
+ *
+ * @example
+ * ```ts
+ * import { QUICK_ADECAY } from "./adecay.ts";
+ * if (QUICK_ADECAY.documents !== 8 || QUICK_ADECAY.source !== "mirror") throw new Error();
+ * ```
+ */
+export const QUICK_ADECAY: AdecayParams = {
+  chunkTokens: [32, 100],
+  documents: 8,
+  source: "mirror",
+  batchSize: 8,
+};
+
+/** Losses of one document from one start state. */
+interface MethodLosses {
+  loss: number;
+  loss_first: number;
+  loss_all: number;
+}
+
+/** What is cached per document and chunk length. */
+interface DocResult {
+  doc: string;
+  losses: Record<AdecayMethod, MethodLosses>;
+}
+
+/** A kept document: its id, index among the kept ones, and the three chunks. */
+interface Chunked {
+  id: string;
+  index: number;
+  x1: number[];
+  x2: number[];
+  x3: number[];
+}
+
+/** Tokens of x3 read per engine call when computing losses (bounds the all-position logits). */
+const LOSS_PIECE = 64;
+
+/**
+ * Runs the A-decay experiment (figure `adecay`) and writes `results/adecay/`:
+ *
+ * - `adecay.csv`: one row per chunk length, document and method: `T`, `doc` (the document's
+ *   stable id, `<file>:<line>`), `method` (one of {@link ADECAY_METHODS}), `loss`,
+ *   `loss_first`, `loss_all` (see the module documentation). Rows are ordered by T as given,
+ *   then document order, then method order.
+ * - `summary.csv`: {@link summarizeAdecay} of those rows: `T`, `method`, `measure` (`loss` or
+ *   `loss_all`), `mean`, `std` (sample standard deviation, empty when n < 2), `n`.
+ * - `adecay.svg` / `.png`: {@link plotAdecay}, loss per method, faceted by T.
+ *
+ * States of x1 and x2 (each from zeros, with the logits after their last token) and of x2 read
+ * from x1's state are cached under `T<T>-d<index>-{x1,x2,x1x2}`, and each document's losses
+ * under `losses-T<T>-d<index>`, so a killed run resumes.
+ *
+ * @param params Overrides of {@link PAPER_ADECAY}.
+ * @param options Model, device, result and cache folders, progress lines.
+ * @returns The paths written.
+ * @example
+ * ```ts ignore
+ * import { QUICK_ADECAY, runAdecay } from "./adecay.ts";
+ * await runAdecay(QUICK_ADECAY, { model: "state-spaces/mamba-130m-hf" });
+ * ```
+ */
+export async function runAdecay(
+  params: Partial<AdecayParams> = {},
+  options: ExperimentOptions = {},
+): Promise<string[]> {
+  const p: AdecayParams = { ...PAPER_ADECAY, ...params };
+  checkParams(p);
+  const ctx = await ExperimentContext.open("adecay", { ...p }, options);
+  try {
+    // The same lookup as the context's, so A_log comes from the checkpoint the engine runs.
+    const aLog = await readALog(await resolveModelDir(ctx.model, options));
+    const docs = await loadNewsDocuments({
+      source: p.source,
+      field: p.field,
+      mirror: options.mirror,
+      offline: options.offline,
+    });
+    const tokens: number[][] = [];
+    const tokensOf = (i: number) => (tokens[i] ??= ctx.tokenizer.encode(docs[i].text));
+    const rows: Row[] = [];
+    const kept: Record<string, number> = {};
+    for (const T of p.chunkTokens) {
+      const chosen: Chunked[] = [];
+      for (let i = 0; i < docs.length && chosen.length < p.documents; i++) {
+        const ids = tokensOf(i);
+        if (ids.length < 3 * T) continue;
+        chosen.push({
+          id: docs[i].id,
+          index: chosen.length,
+          x1: ids.slice(0, T),
+          x2: ids.slice(T, 2 * T),
+          x3: ids.slice(2 * T, 3 * T),
+        });
+      }
+      kept[String(T)] = chosen.length;
+      if (chosen.length < p.documents) {
+        ctx.log(
+          `T=${T}: only ${chosen.length} of ${docs.length} documents have ${3 * T} tokens ` +
+            `(${p.documents} asked for)`,
+        );
+      }
+      for (let start = 0; start < chosen.length; start += p.batchSize) {
+        const batch = chosen.slice(start, start + p.batchSize);
+        let states: Promise<ChunkStates[]> | undefined;
+        for (const [j, doc] of batch.entries()) {
+          const result = await ctx.cachedJson<DocResult>(
+            `losses-T${T}-d${doc.index}`,
+            async () => {
+              states ??= extractChunkStates(ctx, T, batch);
+              const st = (await states)[j];
+              return { doc: doc.id, losses: await documentLosses(ctx.engine, doc, st, aLog) };
+            },
+          );
+          for (const method of ADECAY_METHODS) {
+            rows.push({ T, doc: result.doc, method, ...result.losses[method] });
+          }
+        }
+        ctx.log(`T=${T}: ${start + batch.length}/${chosen.length} documents`);
+      }
+    }
+    const summary = summarizeAdecay(rows);
+    return await ctx.write({
+      tables: { adecay: rows, summary },
+      figures: { adecay: plotAdecay(rows, summary) },
+      meta: { documentsPerT: kept },
+    });
+  } finally {
+    await ctx.close();
+  }
+}
+
+function checkParams(p: AdecayParams): void {
+  const bad = (field: string, problem: string) =>
+    new ConfigError(`Cannot run the A-decay experiment: ${problem}`, { field });
+  if (!Array.isArray(p.chunkTokens) || p.chunkTokens.length === 0) {
+    throw bad("chunkTokens", "chunkTokens must list at least one chunk length");
+  }
+  for (const T of p.chunkTokens) {
+    if (!Number.isInteger(T) || T < 2) {
+      throw bad("chunkTokens", `chunk length ${T} is not an integer of at least 2`);
+    }
+  }
+  if (new Set(p.chunkTokens).size !== p.chunkTokens.length) {
+    throw bad("chunkTokens", `chunk lengths [${p.chunkTokens.join(", ")}] repeat`);
+  }
+  for (const field of ["documents", "batchSize"] as const) {
+    if (!Number.isInteger(p[field]) || p[field] < 1) {
+      throw bad(field, `${field} ${p[field]} is not a positive integer`);
+    }
+  }
+}
+
+/** The three extracted states of one document. */
+interface ChunkStates {
+  x1: MambaState;
+  x2: MambaState;
+  x1x2: MambaState;
+}
+
+/**
+ * States of x1 and x2 from zeros and of x2 from x1's state for a batch of documents, each with
+ * the logits after its last token, through the cache (one engine call per kind when missing).
+ */
+async function extractChunkStates(
+  ctx: ExperimentContext,
+  T: number,
+  batch: readonly Chunked[],
+): Promise<ChunkStates[]> {
+  const name = (d: Chunked, what: string) => `T${T}-d${d.index}-${what}`;
+  const alone = await cachedStates(
+    ctx,
+    batch.flatMap((d) => [name(d, "x1"), name(d, "x2")]),
+    async () => withLogits(await ctx.engine.runBatch(batch.flatMap((d) => [d.x1, d.x2]))),
+  );
+  const x1 = batch.map((_, j) => alone[2 * j]);
+  const x1x2 = await cachedStates(
+    ctx,
+    batch.map((d) => name(d, "x1x2")),
+    async () => withLogits(await ctx.engine.runBatch(batch.map((d) => d.x2), { states: x1 })),
+  );
+  return batch.map((_, j) => ({ x1: x1[j], x2: alone[2 * j + 1], x1x2: x1x2[j] }));
+}
+
+function withLogits(results: { state: MambaState; logits: Float32Array }[]): MambaState[] {
+  return results.map((r) => ({ ...r.state, logits: r.logits }));
+}
+
+/** `ctx.cachedState` for several names whose states one call computes (run once if any is missing). */
+async function cachedStates(
+  ctx: ExperimentContext,
+  names: readonly string[],
+  compute: () => Promise<MambaState[]>,
+): Promise<MambaState[]> {
+  let computed: Promise<MambaState[]> | undefined;
+  const out: MambaState[] = [];
+  for (const [i, name] of names.entries()) {
+    out.push(await ctx.cachedState(name, async () => (await (computed ??= compute()))[i]));
+  }
+  return out;
+}
+
+/** The three losses of every method for one document. */
+async function documentLosses(
+  engine: Engine,
+  doc: Chunked,
+  st: ChunkStates,
+  aLog: Float32Array,
+): Promise<Record<AdecayMethod, MethodLosses>> {
+  const T = doc.x3.length;
+  const starts: Record<AdecayMethod, MambaState> = {
+    sequential: st.x1x2,
+    x2_only: st.x2,
+    mean: mixMean([st.x1, st.x2]),
+    adecay: mixADecay(st.x1, st.x2, aLog, { secondTokens: doc.x2.length }),
+  };
+  const firstLogits: Record<AdecayMethod, Float32Array | undefined> = {
+    sequential: st.x1x2.logits,
+    x2_only: st.x2.logits,
+    mean: st.x2.logits,
+    adecay: st.x2.logits,
+  };
+  // Read x3[0..T-2] from every start state, a piece at a time; row i predicts x3[i + 1].
+  const v = engine.config.vocabSize;
+  const sums = ADECAY_METHODS.map(() => 0);
+  let states = ADECAY_METHODS.map((m) => starts[m]);
+  for (let at = 0; at < T - 1; at += LOSS_PIECE) {
+    const piece = doc.x3.slice(at, Math.min(T - 1, at + LOSS_PIECE));
+    const outs = await engine.runBatch(ADECAY_METHODS.map(() => piece), {
+      states,
+      allLogits: true,
+    });
+    for (const [m, out] of outs.entries()) {
+      for (let i = 0; i < piece.length; i++) {
+        sums[m] += crossEntropy(out.logits.subarray(i * v, (i + 1) * v), doc.x3[at + i + 1]);
+      }
+    }
+    states = outs.map((o) => o.state);
+  }
+  const result = {} as Record<AdecayMethod, MethodLosses>;
+  for (const [m, method] of ADECAY_METHODS.entries()) {
+    const first = firstLogits[method];
+    if (first === undefined) throw new Error(`unreachable: no logits after x2 for ${method}`);
+    const lossFirst = crossEntropy(first, doc.x3[0]);
+    result[method] = {
+      loss: sums[m] / (T - 1),
+      loss_first: lossFirst,
+      loss_all: (lossFirst + sums[m]) / T,
+    };
+  }
+  return result;
+}
+
+/** `-log softmax(logits)[target]`, in float64. */
+function crossEntropy(logits: Float32Array, target: number): number {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
+  let z = 0;
+  for (let i = 0; i < logits.length; i++) z += Math.exp(logits[i] - max);
+  return Math.log(z) + max - logits[target];
+}
+
+/**
+ * Mean, sample standard deviation and count of `loss` and of `loss_all` per chunk length and
+ * method, in the order the pairs first appear: rows `{ T, method, measure, mean, std, n }`
+ * (`std` is null when n < 2).
+ *
+ * @param rows Rows of `adecay.csv`.
+ * @example
+ * ```ts
+ * import { summarizeAdecay } from "./adecay.ts";
+ * const rows = [1, 3].map((loss) => ({ T: 4, doc: "d", method: "mean", loss, loss_all: 2 }));
+ * const [s] = summarizeAdecay(rows);
+ * if (s.measure !== "loss" || s.mean !== 2 || s.std !== Math.SQRT2 || s.n !== 2) throw new Error();
+ * ```
+ */
+export function summarizeAdecay(rows: readonly Row[]): Row[] {
+  const groups = new Map<string, { T: Row[string]; method: Row[string]; values: Row[] }>();
+  for (const r of rows) {
+    const key = JSON.stringify([r.T, r.method]);
+    let g = groups.get(key);
+    if (g === undefined) groups.set(key, g = { T: r.T, method: r.method, values: [] });
+    g.values.push(r);
+  }
+  const out: Row[] = [];
+  for (const g of groups.values()) {
+    for (const measure of ["loss", "loss_all"]) {
+      const xs = g.values.map((r) => Number(r[measure]));
+      const n = xs.length;
+      const mean = xs.reduce((a, b) => a + b, 0) / n;
+      const std = n < 2 ? null : Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (n - 1));
+      out.push({ T: g.T, method: g.method, measure, mean, std, n });
+    }
+  }
+  return out;
+}

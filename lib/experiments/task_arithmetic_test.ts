@@ -1,0 +1,117 @@
+import { assert, assertEquals } from "../../tests/_assert.ts";
+import { openEngine } from "../engine/open_engine.ts";
+import { mirrorDir } from "../hub/sources.ts";
+import { tinyMambaConfig, writeRandomCheckpoint } from "../model/random_checkpoint.ts";
+import { readCsv } from "../results/csv.ts";
+import { buildPrompt } from "../tasks/build_prompt.ts";
+import type { TaskItem } from "../tasks/types.ts";
+import { loadTokenizer } from "../tokenizer/load_tokenizer.ts";
+import { countingDemos, runTaskArithmetic, type TaskArithmeticParams } from "./task_arithmetic.ts";
+
+const PARAMS: Partial<TaskArithmeticParams> = { weights: [0, 0.5, 1], shots: 4, topK: 3 };
+
+async function setup() {
+  const dir = await Deno.makeTempDir({ prefix: "arithmetic-test-" });
+  await writeRandomCheckpoint(`${dir}/model`, tinyMambaConfig({ vocabSize: 50280 }));
+  const lines: string[] = [];
+  const options = {
+    model: `${dir}/model`,
+    device: "cpu" as const,
+    resultsDir: `${dir}/results`,
+    cacheDir: `${dir}/cache`,
+    log: (line: string) => lines.push(line),
+  };
+  const cacheOf = () => lines.filter((l) => l.includes(", cache ")).at(-1)!.split(", cache ")[1];
+  return { dir, options, cacheOf, out: `${dir}/results/arithmetic` };
+}
+
+function softmax(logits: Float32Array): number[] {
+  const max = Math.max(...logits);
+  const e = Array.from(logits, (x) => Math.exp(x - max));
+  const z = e.reduce((a, b) => a + b, 0);
+  return e.map((x) => x / z);
+}
+
+Deno.test("runTaskArithmetic() at w = 0 and w = 1 gives what the full counting and French prompts give", async () => {
+  const { dir, options, out } = await setup();
+  await runTaskArithmetic(PARAMS, options);
+  const top = await readCsv(`${out}/arithmetic.csv`);
+  assertEquals(top.length, 3 * 3, "3 weights x top 3");
+  assertEquals(Object.keys(top[0]), ["weight", "rank", "token_id", "token", "probability"]);
+  assertEquals(top.map((r) => r.rank), [1, 2, 3, 1, 2, 3, 1, 2, 3]);
+  for (let i = 1; i < top.length; i++) {
+    if (top[i].weight === top[i - 1].weight) {
+      assert(Number(top[i].probability) <= Number(top[i - 1].probability), "ranked by probability");
+    }
+  }
+  const targets = await readCsv(`${out}/targets.csv`);
+  assertEquals(Object.keys(targets[0]), ["weight", "target", "token_id", "token", "probability"]);
+  assertEquals(targets.map((r) => r.weight), [0, 0, 0, 0.5, 0.5, 0.5, 1, 1, 1]);
+  // " fifteen", " quin|ze", " qu|ator|ze" in GPT-NeoX (NOTES.md gives " quinze" = 42116, 2721).
+  assertEquals(targets.slice(0, 3).map((r) => r.token_id), [15342, 42116, 572]);
+  assert((await Deno.readTextFile(`${out}/arithmetic.svg`)).startsWith("<svg"));
+
+  const meta = JSON.parse(await Deno.readTextFile(`${out}/meta.json`));
+  const french = meta.translationDemos as TaskItem[];
+  assertEquals(french.length, 4);
+  assert(
+    !french.some((d) => /^(one|two|three|four|fourteen|fifteen)$/.test(d.input)),
+    "no numbers",
+  );
+  const tok = await loadTokenizer(`${mirrorDir()}/tokenizer/gpt-neox-20b`);
+  const engine = await openEngine(options.model, { device: "cpu" });
+  try {
+    const query = { input: "fourteen" };
+    for (const [w, demos] of [[0, countingDemos(14)], [1, french]] as const) {
+      const { logits } = await engine.run(tok.encode(buildPrompt(demos, query)));
+      const probs = softmax(logits);
+      for (const r of [...top, ...targets].filter((r) => r.weight === w)) {
+        const want = probs[Number(r.token_id)];
+        assert(
+          Math.abs(Number(r.probability) - want) <= 1e-4 * want,
+          `w=${w} token ${r.token_id}: ${r.probability} vs full prompt ${want}`,
+        );
+      }
+      const best = probs.slice(0, tok.vocabSize).indexOf(
+        Math.max(...probs.slice(0, tok.vocabSize)),
+      );
+      assertEquals(top.find((r) => r.weight === w && r.rank === 1)!.token_id, best, "top 1");
+    }
+  } finally {
+    await engine.close();
+  }
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("runTaskArithmetic() resumes with identical bytes; other weights use another cache", async () => {
+  const { dir, options, out, cacheOf } = await setup();
+  await runTaskArithmetic(PARAMS, options);
+  const cache = cacheOf();
+  const read = async () =>
+    (await Deno.readTextFile(`${out}/arithmetic.csv`)) +
+    (await Deno.readTextFile(`${out}/targets.csv`));
+  const first = await read();
+  const states = [...Deno.readDirSync(`${cache}/states`)].map((e) => e.name).sort();
+  assertEquals(states, ["count-to14", "english-french-k4-seed0"]);
+  const mtime = () =>
+    states.map((s) => Deno.statSync(`${cache}/states/${s}/ssm.npy`).mtime?.getTime());
+  const before = mtime();
+  Deno.removeSync(`${cache}/weight-0.5.json`);
+  await runTaskArithmetic(PARAMS, options);
+  assertEquals(cacheOf(), cache);
+  assertEquals(mtime(), before, "skill states reused");
+  assertEquals(await read(), first, "identical CSV bytes");
+  await runTaskArithmetic({ ...PARAMS, weights: [0, 1] }, options);
+  assert(cacheOf() !== cache, "other weights, other cache");
+  assertEquals((await readCsv(`${out}/targets.csv`)).length, 2 * 3);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("runTaskArithmetic() in add mode at w = 0 is the counting state alone", async () => {
+  const { dir, options, out } = await setup();
+  await runTaskArithmetic({ ...PARAMS, weights: [0] }, options);
+  const interpolated = await Deno.readTextFile(`${out}/targets.csv`);
+  await runTaskArithmetic({ ...PARAMS, weights: [0], mode: "add" }, options);
+  assertEquals(await Deno.readTextFile(`${out}/targets.csv`), interpolated);
+  await Deno.remove(dir, { recursive: true });
+});
