@@ -1,0 +1,569 @@
+/**
+ * Fig. 2 of State Soup (appendix Figs. 6-7): does averaging in-context states help? First-token
+ * accuracy on Todd et al.'s tasks against the number of shots k for
+ *
+ * - `prompt`: a k-shot prompt per test item (its own k demonstrations);
+ * - `mix`: the mean of totalShots / k states of k disjoint shots each (32 / k in the paper),
+ *   the start state of every test query; at k = totalShots it is one totalShots-shot state;
+ * - `query`: a k-shot state of the item's own k demonstrations alone (the same computation as a
+ *   k-shot prompt, drawn from the retrieval split), the baseline of
+ * - `retrieve_mix`: that query state mixed (mean of the two) with the library state it
+ *   retrieves, by cosine similarity of one layer's SSM state, from the states of all tasks.
+ *
+ * Which items are tested and which serve as demonstrations is worked out from the task sizes
+ * alone (`_mixing_vs_k_plan.ts`): 500 test items per task, all items of a smaller task, split in
+ * two folds that take their demonstrations from each other when too few items are left.
+ *
+ * Results go to `results/mixing/`: `mixing.csv` (one row per test item and evaluation),
+ * `retrieval.csv` (what each retrieve_mix query retrieved), `accuracy.csv` (per task and the
+ * mean over tasks), `mixing.svg` (Fig. 2) and `mixing_tasks.svg` (per task).
+ *
+ * @module
+ */
+
+import type { Engine } from "../engine/types.ts";
+import { evaluateFirstToken, type ItemResult } from "../eval/first_token_accuracy.ts";
+import { mixMean } from "../mixing/mix_mean.ts";
+import { plotMixingVsK } from "../plot/mixing_vs_k.ts";
+import type { Row } from "../results/csv.ts";
+import { type RetrievalCandidate, retrieve } from "../retrieval/retrieve.ts";
+import type { StateKind } from "../retrieval/state_vector.ts";
+import { type MambaState, stateShapeOf } from "../states/state_dir.ts";
+import { encodeDemos } from "../tasks/encode_demos.ts";
+import { loadTask } from "../tasks/load_task.ts";
+import type { Task, TaskItem } from "../tasks/types.ts";
+import { ConfigError } from "../util/errors.ts";
+import {
+  checkMixingParams,
+  type MixingPlanParams,
+  planMixingTask,
+  type TaskPlan,
+} from "./_mixing_vs_k_plan.ts";
+import { ExperimentContext, type ExperimentOptions } from "./context.ts";
+
+/**
+ * The four evaluations of the figure.
+ *
+ * @example
+ * ```ts
+ * import type { MixingMethod } from "./mixing_vs_k.ts";
+ * const methods: MixingMethod[] = ["prompt", "mix"];
+ * if (methods.length !== 2) throw new Error();
+ * ```
+ */
+export type MixingMethod = "prompt" | "mix" | "query" | "retrieve_mix";
+
+/**
+ * Every {@link MixingMethod}, in the order of the tables.
+ *
+ * @example
+ * ```ts
+ * import { MIXING_METHODS } from "./mixing_vs_k.ts";
+ * if (MIXING_METHODS.join() !== "prompt,mix,query,retrieve_mix") throw new Error();
+ * ```
+ */
+export const MIXING_METHODS: readonly MixingMethod[] = ["prompt", "mix", "query", "retrieve_mix"];
+
+/**
+ * Parameters of {@link runMixingVsK}; every one is part of the cache key.
+ *
+ * @example
+ * ```ts
+ * import { type MixingVsKParams, QUICK_MIXING_VS_K } from "./mixing_vs_k.ts";
+ * const params: MixingVsKParams = { ...QUICK_MIXING_VS_K, methods: ["mix"], seed: 1 };
+ * if (params.totalShots !== 16) throw new Error();
+ * ```
+ */
+export interface MixingVsKParams extends MixingPlanParams {
+  /** Task names (Todd et al.'s, or `<task>_randomized`). */
+  tasks: string[];
+  /** Evaluations to run. */
+  methods: MixingMethod[];
+  /**
+   * Layer whose state retrieval compares, counted from 0; `null`: the middle layer
+   * `Math.floor(L / 2)` (32 of Mamba-2.8b's 64, the paper's "layer 32").
+   */
+  layer: number | null;
+  /** Which part of the layer's state is compared. */
+  kind: StateKind;
+  /** Sequences per engine call. */
+  batchSize: number;
+}
+
+/**
+ * The paper's protocol: six tasks, k in 1..32, mixed states from 32 shots, up to 500 test items
+ * per task, a library of 10 states of 32 shots per task, retrieval at the middle layer.
+ *
+ * @example
+ * ```ts
+ * import { PAPER_MIXING_VS_K } from "./mixing_vs_k.ts";
+ * if (PAPER_MIXING_VS_K.ks.some((k) => PAPER_MIXING_VS_K.totalShots % k !== 0)) throw new Error();
+ * ```
+ */
+export const PAPER_MIXING_VS_K: Readonly<MixingVsKParams> = Object.freeze({
+  tasks: [
+    "antonym",
+    "capitalize",
+    "country-capital",
+    "english-french",
+    "present-past",
+    "singular-plural",
+  ],
+  ks: [1, 2, 4, 8, 16, 32],
+  totalShots: 32,
+  testItems: 500,
+  libraryStates: 10,
+  libraryShots: 32,
+  layer: null,
+  kind: "ssm",
+  methods: [...MIXING_METHODS],
+  seed: 0,
+  batchSize: 16,
+});
+
+/**
+ * A small preset: two tasks, 20 test items, k in 1, 4, 16 with mixed states of 16 shots, a
+ * library of 4 states per task. Minutes on a laptop CPU with mamba-130m, seconds on a tiny
+ * random model.
+ *
+ * @example
+ * ```ts
+ * import { QUICK_MIXING_VS_K } from "./mixing_vs_k.ts";
+ * if (QUICK_MIXING_VS_K.ks.some((k) => QUICK_MIXING_VS_K.totalShots % k !== 0)) throw new Error();
+ * ```
+ */
+export const QUICK_MIXING_VS_K: Readonly<MixingVsKParams> = Object.freeze({
+  ...PAPER_MIXING_VS_K,
+  tasks: ["antonym", "country-capital"],
+  ks: [1, 4, 16],
+  totalShots: 16,
+  testItems: 20,
+  libraryStates: 4,
+  libraryShots: 16,
+});
+
+/** The figure's folder under `results/`. */
+const FIGURE = "mixing";
+
+/** What is cached per evaluated item. */
+interface Outcome {
+  item: number;
+  correct: boolean;
+  targetProbability: number;
+}
+
+/** What a retrieve_mix query retrieved. */
+interface Hit {
+  task: string;
+  state: number;
+  score: number;
+}
+
+/**
+ * Runs the experiment of Fig. 2 and writes `results/mixing/`: `mixing.csv`, `retrieval.csv`,
+ * `accuracy.csv`, `mixing.svg` / `.png`, `mixing_tasks.svg` / `.png`, `meta.json`,
+ * `timing.json`.
+ *
+ * Tables (rows in the order task, method, k, item):
+ * - `mixing.csv`: task, method, k, item (index in the task file), correct (1 or 0),
+ *   target_probability: one row per test item and evaluation.
+ * - `retrieval.csv`: task, k, item, retrieved_task, retrieved_state (index in that task's
+ *   library), similarity (cosine), same_task (1 or 0): one row per retrieve_mix query.
+ * - `accuracy.csv`: task (then `"mean"`: the unweighted mean of the tasks' accuracies), method,
+ *   k, accuracy, items.
+ *
+ * Caching (so a killed run resumes; other parameters, task files, model or code use another
+ * cache folder): every (task, method, k) evaluation as JSON; each fold's mixed state per k
+ * (`mix-<task>-fold<f>-k<k>`) and every library state (`library-<task>-<s>`) as a state folder.
+ * The k-shot states a mixed state averages are recomputed instead (cheap: totalShots shots), and
+ * the per-item query states of retrieval are not stored (one per item and k: thousands of
+ * states, some 28 MB each for Mamba-2.8b); their evaluations are. All library states are held
+ * in memory during the retrieval part (60 states, about 1.7 GB, for the paper on Mamba-2.8b).
+ *
+ * @param params Overrides of {@link PAPER_MIXING_VS_K}.
+ * @param options Model, device, folders, log.
+ * @returns The paths written.
+ * @throws {ConfigError} for counts that do not fit together or tasks too small for them.
+ *
+ * @example
+ * ```ts ignore
+ * import { QUICK_MIXING_VS_K, runMixingVsK } from "./mixing_vs_k.ts";
+ * const paths = await runMixingVsK(QUICK_MIXING_VS_K, { model: "state-spaces/mamba-130m-hf" });
+ * ```
+ */
+export async function runMixingVsK(
+  params: Partial<MixingVsKParams> = {},
+  options: ExperimentOptions = {},
+): Promise<string[]> {
+  const full: MixingVsKParams = { ...PAPER_MIXING_VS_K, ...params };
+  checkParams(full);
+  const ks = [...full.ks].sort((a, b) => a - b);
+  const methods = MIXING_METHODS.filter((m) => full.methods.includes(m));
+  const sourceOptions = { mirror: options.mirror, offline: options.offline };
+  const tasks: Task[] = [];
+  for (const name of full.tasks) tasks.push(await loadTask(name, sourceOptions));
+  const plans = tasks.map((t) => planMixingTask(t.name, t.items.length, full));
+  const taskFiles = Object.fromEntries(tasks.map((t) => [t.name, t.sha256]));
+
+  const ctx = await ExperimentContext.open(FIGURE, { ...full, taskFiles }, options);
+  try {
+    const layers = ctx.config.numHiddenLayers;
+    const layer = full.layer ?? Math.floor(layers / 2);
+    if (!Number.isInteger(layer) || layer < 0 || layer >= layers) {
+      throw new ConfigError(
+        `Cannot run the mixing experiment: layer ${layer} is not in 0..${layers - 1}`,
+        { field: "layer" },
+      );
+    }
+    const run = new Runner(ctx, full.batchSize);
+    const outcomes = new Map<string, Outcome[]>();
+    const hits = new Map<string, Hit[]>();
+    const key = (task: string, method: MixingMethod, k: number) => `${task}|${method}|${k}`;
+
+    for (const [t, task] of tasks.entries()) {
+      const plan = plans[t];
+      for (const k of ks) {
+        if (methods.includes("prompt")) {
+          outcomes.set(key(task.name, "prompt", k), await run.prompt(task, plan, k));
+        }
+        if (methods.includes("mix")) {
+          outcomes.set(key(task.name, "mix", k), await run.mix(task, plan, k));
+        }
+      }
+    }
+    if (methods.includes("query") || methods.includes("retrieve_mix")) {
+      const library = methods.includes("retrieve_mix")
+        ? await run.library(tasks, plans)
+        : undefined;
+      for (const [t, task] of tasks.entries()) {
+        for (const k of ks) {
+          const res = await run.retrieval(task, plans[t], k, {
+            library,
+            layer,
+            kind: full.kind,
+            query: methods.includes("query"),
+          });
+          if (res.query) outcomes.set(key(task.name, "query", k), res.query);
+          if (res.mixed) outcomes.set(key(task.name, "retrieve_mix", k), res.mixed);
+          if (res.hits) hits.set(`${task.name}|${k}`, res.hits);
+        }
+      }
+    }
+
+    const mixingRows: Row[] = [];
+    const accuracyRows: Row[] = [];
+    for (const task of tasks) {
+      for (const method of methods) {
+        for (const k of ks) {
+          const list = outcomes.get(key(task.name, method, k))!;
+          for (const o of list) {
+            mixingRows.push({
+              task: task.name,
+              method,
+              k,
+              item: o.item,
+              correct: o.correct ? 1 : 0,
+              target_probability: o.targetProbability,
+            });
+          }
+          accuracyRows.push({
+            task: task.name,
+            method,
+            k,
+            accuracy: list.filter((o) => o.correct).length / list.length,
+            items: list.length,
+          });
+        }
+      }
+    }
+    for (const method of methods) {
+      for (const k of ks) {
+        const per = accuracyRows.filter((r) => r.method === method && r.k === k);
+        accuracyRows.push({
+          task: "mean",
+          method,
+          k,
+          accuracy: per.reduce((s, r) => s + (r.accuracy as number), 0) / per.length,
+          items: per.reduce((s, r) => s + (r.items as number), 0),
+        });
+      }
+    }
+    const retrievalRows: Row[] = [];
+    for (const [t, task] of tasks.entries()) {
+      for (const k of ks) {
+        const list = hits.get(`${task.name}|${k}`);
+        if (list === undefined) continue;
+        plans[t].retrievalTest.forEach((item, i) => {
+          retrievalRows.push({
+            task: task.name,
+            k,
+            item,
+            retrieved_task: list[i].task,
+            retrieved_state: list[i].state,
+            similarity: list[i].score,
+            same_task: list[i].task === task.name ? 1 : 0,
+          });
+        });
+      }
+    }
+
+    const plotRows = accuracyRows.map((r) => ({
+      task: r.task as string,
+      method: r.method as string,
+      k: r.k as number,
+      accuracy: r.accuracy as number,
+    }));
+    const tables: Record<string, Row[]> = { mixing: mixingRows, accuracy: accuracyRows };
+    if (methods.includes("retrieve_mix")) tables.retrieval = retrievalRows;
+    return await ctx.write({
+      tables,
+      figures: {
+        mixing: plotMixingVsK(plotRows),
+        mixing_tasks: plotMixingVsK(plotRows, { perTask: true }),
+      },
+      meta: {
+        layer,
+        tasks: plans.map((p) => ({
+          task: p.task,
+          size: p.size,
+          testItems: p.test.length,
+          folds: p.folds.map((f) => f.items.length),
+          libraryHalf: p.halves.library.length,
+          queryHalf: p.halves.query.length,
+          retrievalTestItems: p.retrievalTest.length,
+        })),
+      },
+    });
+  } finally {
+    await ctx.close();
+  }
+}
+
+function checkParams(p: MixingVsKParams): void {
+  checkMixingParams(p);
+  const fail = (field: string, problem: string) =>
+    new ConfigError(`Cannot run the mixing experiment: ${problem}`, { field });
+  if (p.tasks.length === 0) throw fail("tasks", "no tasks given");
+  if (new Set(p.tasks).size !== p.tasks.length) {
+    throw fail("tasks", `tasks [${p.tasks.join(", ")}] repeat a name`);
+  }
+  if (p.methods.length === 0) throw fail("methods", "no methods given");
+  for (const m of p.methods) {
+    if (!MIXING_METHODS.includes(m)) {
+      throw fail("methods", `method "${m}" is not one of ${MIXING_METHODS.join(", ")}`);
+    }
+  }
+  if (!Number.isInteger(p.batchSize) || p.batchSize < 1) {
+    throw fail("batchSize", `batchSize ${p.batchSize} is not a positive integer`);
+  }
+}
+
+/** A library state with where it came from. */
+interface LibraryEntry {
+  task: string;
+  state: number;
+  value: MambaState;
+}
+
+/** The evaluations, each cached under a deterministic name. */
+class Runner {
+  readonly #ctx: ExperimentContext;
+  readonly #engine: Engine;
+  readonly #batchSize: number;
+
+  constructor(ctx: ExperimentContext, batchSize: number) {
+    this.#ctx = ctx;
+    this.#engine = ctx.engine;
+    this.#batchSize = batchSize;
+  }
+
+  /** k-shot prompts, each test item with its own first k demonstrations. */
+  prompt(task: Task, plan: TaskPlan, k: number): Promise<Outcome[]> {
+    const items = plan.test.map((i) => task.items[i]);
+    return this.#cachedEval(
+      `prompt-${task.name}-k${k}`,
+      `${task.name} prompt k=${k}`,
+      (progress) =>
+        this.#evaluate(items, {
+          demos: (j) => plan.promptDemos[j].slice(0, k).map((i) => task.items[i]),
+          onProgress: progress,
+        }).then((r) => outcomesOf(r, plan.test)),
+    );
+  }
+
+  /** Each fold's mean of totalShots / k states of k shots, the start of every query. */
+  mix(task: Task, plan: TaskPlan, k: number): Promise<Outcome[]> {
+    return this.#cachedEval(
+      `mix-${task.name}-k${k}`,
+      `${task.name} mix k=${k}`,
+      async (progress) => {
+        const byItem = new Map<number, Outcome>();
+        let done = 0;
+        for (const [f, fold] of plan.folds.entries()) {
+          const state = await this.#ctx.cachedState(`mix-${task.name}-fold${f}-k${k}`, async () => {
+            const sets: TaskItem[][] = [];
+            for (let s = 0; s < fold.shots.length; s += k) {
+              sets.push(fold.shots.slice(s, s + k).map((i) => task.items[i]));
+            }
+            const states = await this.#extract(
+              sets.map((d) => encodeDemos(this.#ctx.tokenizer, d)),
+            );
+            return mixMean(states);
+          });
+          const items = fold.items.map((i) => task.items[i]);
+          const res = await this.#evaluate(items, {
+            state,
+            onProgress: (d) => progress(done + d, plan.test.length),
+          });
+          done += items.length;
+          for (const o of outcomesOf(res, fold.items)) byItem.set(o.item, o);
+        }
+        return plan.test.map((i) => byItem.get(i)!);
+      },
+    );
+  }
+
+  /** The library states of every task, cached one by one, extracted in batches. */
+  async library(tasks: readonly Task[], plans: readonly TaskPlan[]): Promise<LibraryEntry[]> {
+    const jobs = tasks.flatMap((task, t) =>
+      plans[t].library.map((demos, s) => ({
+        task: task.name,
+        state: s,
+        name: `library-${task.name}-${s}`,
+        ids: encodeDemos(this.#ctx.tokenizer, demos.map((i) => task.items[i])),
+      }))
+    );
+    const out: LibraryEntry[] = [];
+    let extracted = 0;
+    for (let start = 0; start < jobs.length; start += this.#batchSize) {
+      const chunk = jobs.slice(start, start + this.#batchSize);
+      const found = await Promise.all(chunk.map((j) => this.#probeState(j.name)));
+      const missing = chunk.filter((_, i) => found[i] === undefined);
+      const computed = await this.#extract(missing.map((j) => j.ids));
+      extracted += computed.length;
+      for (const [i, job] of chunk.entries()) {
+        const value = found[i] ??
+          await this.#ctx.cachedState(
+            job.name,
+            () => Promise.resolve(computed[missing.indexOf(job)]),
+          );
+        out.push({ task: job.task, state: job.state, value });
+      }
+      this.#ctx.log(
+        `library: ${Math.min(start + chunk.length, jobs.length)}/${jobs.length} states`,
+      );
+    }
+    this.#ctx.log(`library: ${extracted} states extracted, ${jobs.length - extracted} cached`);
+    return out;
+  }
+
+  /**
+   * k-shot query states of the retrieval test items: evaluated alone (`query`) and mixed with
+   * the library state each retrieves (when a library is given).
+   */
+  async retrieval(
+    task: Task,
+    plan: TaskPlan,
+    k: number,
+    options: { library?: LibraryEntry[]; layer: number; kind: StateKind; query: boolean },
+  ): Promise<{ query?: Outcome[]; mixed?: Outcome[]; hits?: Hit[] }> {
+    const { library, layer, kind } = options;
+    const name = `retrieval-${task.name}-k${k}`;
+    const label = `${task.name} ${
+      [options.query ? "query" : "", library ? "retrieve_mix" : ""]
+        .filter(Boolean).join("+")
+    } k=${k}`;
+    const candidates: RetrievalCandidate[] | undefined = library?.map((e) => ({
+      state: e.value,
+      label: `${e.task}#${e.state}`,
+    }));
+    const shape = stateShapeOf(this.#ctx.config);
+    let computed = false;
+    const result = await this.#ctx.cachedJson(name, async () => {
+      computed = true;
+      const query: Outcome[] = [], mixed: Outcome[] = [], hits: Hit[] = [];
+      const n = plan.retrievalTest.length;
+      for (let start = 0; start < n; start += this.#batchSize) {
+        const idx = plan.retrievalTest.slice(start, start + this.#batchSize);
+        const items = idx.map((i) => task.items[i]);
+        const states = await this.#extract(idx.map((_, j) =>
+          encodeDemos(
+            this.#ctx.tokenizer,
+            plan.queryDemos[start + j].slice(0, k).map((i) => task.items[i]),
+          )
+        ));
+        if (options.query) {
+          query.push(...outcomesOf(await this.#evaluate(items, { states }), idx));
+        }
+        if (library && candidates) {
+          const found = retrieve(states, candidates, { layer, kind, k: 1, shape });
+          const mixes = states.map((s, j) => mixMean([s, library[found[j][0].index].value]));
+          for (const [j] of states.entries()) {
+            const e = library[found[j][0].index];
+            hits.push({ task: e.task, state: e.state, score: found[j][0].score });
+          }
+          mixed.push(...outcomesOf(await this.#evaluate(items, { states: mixes }), idx));
+        }
+        this.#ctx.log(`${label}: ${start + idx.length}/${n} items`);
+      }
+      return {
+        ...(options.query ? { query } : {}),
+        ...(library ? { mixed, hits } : {}),
+      };
+    });
+    if (!computed) this.#ctx.log(`${label}: cached`);
+    return result;
+  }
+
+  /** A cached (task, method, k) evaluation with progress lines. */
+  async #cachedEval(
+    name: string,
+    label: string,
+    compute: (progress: (done: number, total: number) => void) => Promise<Outcome[]>,
+  ): Promise<Outcome[]> {
+    let computed = false;
+    const res = await this.#ctx.cachedJson(name, () => {
+      computed = true;
+      return compute((done, total) => this.#ctx.log(`${label}: ${done}/${total} items`));
+    });
+    if (!computed) this.#ctx.log(`${label}: cached`);
+    return res;
+  }
+
+  #evaluate(items: readonly TaskItem[], options: Parameters<typeof evaluateFirstToken>[3]) {
+    return evaluateFirstToken(this.#engine, this.#ctx.tokenizer, items, {
+      ...options,
+      batchSize: this.#batchSize,
+      vocabLimit: this.#ctx.tokenizer.vocabSize,
+    });
+  }
+
+  /** States after each token list, read from zeros in batches. */
+  async #extract(idLists: readonly number[][]): Promise<MambaState[]> {
+    const out: MambaState[] = [];
+    for (let start = 0; start < idLists.length; start += this.#batchSize) {
+      const res = await this.#engine.runBatch(idLists.slice(start, start + this.#batchSize));
+      out.push(...res.map((r) => r.state));
+    }
+    return out;
+  }
+
+  /** The state cached under `name`, or undefined (nothing is computed). */
+  async #probeState(name: string): Promise<MambaState | undefined> {
+    const missing = new Error("not cached");
+    try {
+      return await this.#ctx.cachedState(name, () => Promise.reject(missing));
+    } catch (e) {
+      if (e === missing) return undefined;
+      throw e;
+    }
+  }
+}
+
+function outcomesOf(res: { items: ItemResult[] }, itemIndices: readonly number[]): Outcome[] {
+  return res.items.map((r) => ({
+    item: itemIndices[r.index],
+    correct: r.correct,
+    targetProbability: r.targetProbability,
+  }));
+}

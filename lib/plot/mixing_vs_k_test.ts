@@ -1,0 +1,48 @@
+import { assert, assertEquals } from "../../tests/_assert.ts";
+import { type MixingAccuracyRow, plotMixingVsK } from "./mixing_vs_k.ts";
+
+const KS = [1, 2, 4, 8, 16, 32];
+const METHODS = ["prompt", "mix", "query", "retrieve_mix"];
+const TASKS = ["antonym", "capitalize", "country-capital", "english-french"];
+
+function fixture(): MixingAccuracyRow[] {
+  const rows: MixingAccuracyRow[] = [];
+  for (const task of [...TASKS, "mean"]) {
+    for (const [m, method] of METHODS.entries()) {
+      for (const [i, k] of KS.entries()) {
+        rows.push({ task, method, k, accuracy: (i + 1) / 8 + m / 40 });
+      }
+    }
+  }
+  return rows;
+}
+
+const count = (svg: string, pattern: RegExp) => (svg.match(pattern) ?? []).length;
+
+Deno.test("plotMixingVsK() draws the mean over tasks in two panels, one dot per row", () => {
+  const rows = fixture();
+  const svg = plotMixingVsK(rows);
+  assert(svg.startsWith("<svg") && svg.includes('xmlns="http://www.w3.org/2000/svg"'));
+  assertEquals(count(svg, /<circle/g), KS.length * METHODS.length);
+  for (const text of ["Mixing", "Retrieval + mixing", "k-shot prompt", "shots k →", "32"]) {
+    assert(svg.includes(`>${text}<`), `missing ${text}`);
+  }
+  // Task rows do not enter the mean figure.
+  assertEquals(plotMixingVsK(rows.filter((r) => r.task === "mean")), svg);
+});
+
+Deno.test("plotMixingVsK() with perTask draws one titled panel per task and no mean", () => {
+  const svg = plotMixingVsK(fixture(), { perTask: true });
+  assertEquals(count(svg, /<circle/g), TASKS.length * KS.length * METHODS.length);
+  for (const task of TASKS) assert(svg.includes(`>${task}<`), `missing title ${task}`);
+  assert(!svg.includes(">mean<"));
+  // The legend lists the methods once.
+  assertEquals(count(svg, />query \+ retrieved state \(mean\)</g), 1);
+});
+
+Deno.test("plotMixingVsK() depends only on the rows, not on their order", () => {
+  const rows = fixture();
+  const shuffled = [...rows].reverse();
+  assertEquals(plotMixingVsK(shuffled), plotMixingVsK(rows));
+  assertEquals(plotMixingVsK(shuffled, { perTask: true }), plotMixingVsK(rows, { perTask: true }));
+});
