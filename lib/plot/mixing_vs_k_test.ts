@@ -1,4 +1,6 @@
 import { assert, assertEquals } from "../../tests/_assert.ts";
+import { assertSvgSnapshot, SNAPSHOT_DIR } from "../../tests/_snapshot.ts";
+import { readCsv } from "../results/csv.ts";
 import { type MixingAccuracyRow, plotMixingVsK } from "./mixing_vs_k.ts";
 
 const KS = [1, 2, 4, 8, 16, 32];
@@ -45,4 +47,10 @@ Deno.test("plotMixingVsK() depends only on the rows, not on their order", () => 
   const shuffled = [...rows].reverse();
   assertEquals(plotMixingVsK(shuffled), plotMixingVsK(rows));
   assertEquals(plotMixingVsK(shuffled, { perTask: true }), plotMixingVsK(rows, { perTask: true }));
+});
+
+Deno.test("plotMixingVsK() matches its snapshots from the fixture accuracy.csv", async () => {
+  const rows = (await readCsv(`${SNAPSHOT_DIR}/mixing_vs_k.csv`)) as unknown as MixingAccuracyRow[];
+  await assertSvgSnapshot(plotMixingVsK(rows), "mixing_vs_k");
+  await assertSvgSnapshot(plotMixingVsK(rows, { perTask: true }), "mixing_vs_k_tasks");
 });
