@@ -1,69 +1,110 @@
 /**
- * `deno task reproduce [all|clustering|retrieval|mixing|adecay|arithmetic] [--model M] [--quick]`
+ * `deno task reproduce [all|clustering|retrieval|mixing|adecay|arithmetic] [--model M] [--quick]
+ * [--device D] [--mirror DIR] [--results DIR]`
  *
- * The figures are not built yet (issue #5). Until then this command checks, end to end on
- * this machine, the foundation they will stand on: a tiny checkpoint with the real vocabulary,
- * Mamba's tokenizer from the mirror, a Todd et al. prompt, the ONNX engine against the
- * reference forward, state extraction and resumption.
+ * Runs the paper's experiments and writes `results/<figure>/` (tidy CSVs, meta.json, SVG and PNG).
+ * Default model: the paper's state-spaces/mamba-2.8b-hf. `--quick` is a small preset that runs
+ * in minutes on a laptop CPU with state-spaces/mamba-130m-hf (its default model). A killed run
+ * resumes from its cache.
  *
  * @module
  */
 
-import { tinyMambaConfig, writeRandomCheckpoint } from "../lib/model/mod.ts";
-import { type Device, openEngine } from "../lib/engine/mod.ts";
-import { resolveTokenizerFile } from "../lib/hub/mod.ts";
-import { loadTokenizer } from "../lib/tokenizer/mod.ts";
+import { parseArgs } from "node:util";
+import type { Device } from "../lib/engine/mod.ts";
+import {
+  type ExperimentOptions,
+  PAPER_ADECAY,
+  PAPER_CLUSTERING,
+  PAPER_MIXING_VS_K,
+  PAPER_RETRIEVAL_VS_K,
+  PAPER_TASK_ARITHMETIC,
+  QUICK_ADECAY,
+  QUICK_CLUSTERING,
+  QUICK_MIXING_VS_K,
+  QUICK_RETRIEVAL_VS_K,
+  QUICK_TASK_ARITHMETIC,
+  runAdecay,
+  runClustering,
+  runMixingVsK,
+  runRetrievalVsK,
+  runTaskArithmetic,
+} from "../lib/experiments/mod.ts";
+import { SoupError } from "../lib/util/errors.ts";
 
-const flag = (name: string) => {
-  const i = Deno.args.indexOf(name);
-  return i >= 0 ? Deno.args[i + 1] : undefined;
+/** Each figure: its experiment with the paper's and the quick parameters. */
+const FIGURES: Record<
+  string,
+  (quick: boolean, options: ExperimentOptions) => Promise<string[]>
+> = {
+  clustering: (q, o) => runClustering(q ? QUICK_CLUSTERING : PAPER_CLUSTERING, o),
+  retrieval: (q, o) => runRetrievalVsK(q ? QUICK_RETRIEVAL_VS_K : PAPER_RETRIEVAL_VS_K, o),
+  mixing: (q, o) => runMixingVsK(q ? QUICK_MIXING_VS_K : PAPER_MIXING_VS_K, o),
+  adecay: (q, o) => runAdecay(q ? QUICK_ADECAY : PAPER_ADECAY, o),
+  arithmetic: (q, o) => runTaskArithmetic(q ? QUICK_TASK_ARITHMETIC : PAPER_TASK_ARITHMETIC, o),
 };
-const FIGURES = ["clustering", "retrieval", "mixing", "adecay", "arithmetic"];
-const which =
-  Deno.args.find((a, i) => !a.startsWith("--") && !Deno.args[i - 1]?.startsWith("--")) ??
-    "all";
-if (which !== "all" && !FIGURES.includes(which)) {
-  console.error(`Unknown figure "${which}": choose all or one of ${FIGURES.join(", ")}`);
-  Deno.exit(2);
-}
-console.log(
-  `Figures (${which}): not implemented yet (issue #5); nothing is written to results/.\n` +
-    `Checking the foundation instead.`,
-);
 
-const dir = await Deno.makeTempDir({ prefix: "soup-reproduce-" });
-try {
-  const config = tinyMambaConfig({ vocabSize: 50280, numHiddenLayers: 2 });
-  await writeRandomCheckpoint(dir, config, { seed: 0 });
-  const tok = await loadTokenizer(await resolveTokenizerFile());
-  const prompt = "<|endoftext|>Q: hot\nA: cold\n\nQ: big\nA:";
-  const ids = tok.encode(prompt);
-  console.log(`tokenizer ${tok.path}: ${JSON.stringify(prompt)} -> ${ids.length} tokens`);
-  const engine = await openEngine(dir, { device: (flag("--device") ?? "auto") as Device });
-  const reference = await openEngine(dir, { device: "reference" });
-  const relDiff = (a: Float32Array, b: Float32Array) => {
-    let err = 0, scale = 0;
-    for (let i = 0; i < a.length; i++) {
-      err = Math.max(err, Math.abs(a[i] - b[i]));
-      scale = Math.max(scale, Math.abs(b[i]));
-    }
-    return err / scale;
-  };
-  const whole = await engine.run(ids);
-  const ref = await reference.run(ids);
-  const half = Math.floor(ids.length / 2);
-  const first = await engine.run(ids.slice(0, half));
-  const rest = await engine.run(ids.slice(half), { state: first.state });
-  const checks: [string, number][] = [
-    [`${engine.name} logits vs the float64 reference`, relDiff(whole.logits, ref.logits)],
-    [`${engine.name} SSM state vs the float64 reference`, relDiff(whole.state.ssm, ref.state.ssm)],
-    ["resuming from a saved state vs one pass (logits)", relDiff(rest.logits, whole.logits)],
-  ];
-  for (const [what, err] of checks) {
-    console.log(`${what}: relative difference ${err.toExponential(2)}`);
+const USAGE = `Usage: deno task reproduce [all|${
+  Object.keys(FIGURES).join("|")
+}] [--model M] [--quick]
+       [--device auto|cpu|webgpu|cuda|reference] [--mirror DIR] [--results DIR] [--offline]`;
+
+/** Runs the command line; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        model: { type: "string" },
+        quick: { type: "boolean" },
+        device: { type: "string" },
+        mirror: { type: "string" },
+        results: { type: "string" },
+        offline: { type: "boolean" },
+        help: { type: "boolean" },
+      },
+    });
+  } catch (err) {
+    console.error(`${(err as Error).message}\n${USAGE}`);
+    return 2;
   }
-  await engine.close();
-  if (checks.some(([, err]) => !(err <= 1e-4))) Deno.exit(1);
-} finally {
-  await Deno.remove(dir, { recursive: true });
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const which = positionals[0] ?? "all";
+  if (positionals.length > 1 || (which !== "all" && !(which in FIGURES))) {
+    console.error(`Unknown figure "${positionals.join(" ")}"\n${USAGE}`);
+    return 2;
+  }
+  const quick = values.quick === true;
+  const options: ExperimentOptions = {
+    model: values.model ?? (quick ? "state-spaces/mamba-130m-hf" : undefined),
+    device: values.device as Device | undefined,
+    mirror: values.mirror,
+    resultsDir: values.results,
+    offline: values.offline === true ? true : undefined,
+  };
+  const names = which === "all" ? Object.keys(FIGURES) : [which];
+  try {
+    for (const name of names) {
+      const started = performance.now();
+      const written = await FIGURES[name](quick, options);
+      const seconds = ((performance.now() - started) / 1000).toFixed(1);
+      console.log(`${name}: ${written.length} files in ${seconds} s`);
+      for (const path of written) console.log(`  ${path}`);
+    }
+  } catch (err) {
+    if (err instanceof SoupError) {
+      console.error(`reproduce: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  }
+  return 0;
 }
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

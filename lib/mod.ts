@@ -18,3 +18,5 @@ export * from "./retrieval/mod.ts";
 export * from "./mixing/mod.ts";
 export * from "./data/mod.ts";
 export * from "./results/mod.ts";
+export * from "./plot/mod.ts";
+export * from "./experiments/mod.ts";

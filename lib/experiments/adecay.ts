@@ -34,7 +34,6 @@
 
 import { loadNewsDocuments } from "../data/news.ts";
 import type { Engine } from "../engine/types.ts";
-import { resolveModelDir } from "../hub/resolve.ts";
 import { mixADecay } from "../mixing/mix_a_decay.ts";
 import { mixMean } from "../mixing/mix_mean.ts";
 import { readALog } from "../mixing/read_a_log.ts";
@@ -187,7 +186,7 @@ export async function runAdecay(
   const ctx = await ExperimentContext.open("adecay", { ...p }, options);
   try {
     // The same lookup as the context's, so A_log comes from the checkpoint the engine runs.
-    const aLog = await readALog(await resolveModelDir(ctx.model, options));
+    const aLog = await readALog(ctx.modelDir);
     const docs = await loadNewsDocuments({
       source: p.source,
       field: p.field,

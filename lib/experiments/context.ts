@@ -20,7 +20,9 @@ import { atomicWrite } from "../util/atomic_write.ts";
 const PROJECT_ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 
 /** Options shared by every experiment. */
-export interface ExperimentOptions extends SourceOptions {
+export interface ExperimentOptions extends Omit<SourceOptions, "cacheDir"> {
+  /** The Hugging Face hub cache folder (see `SourceOptions.cacheDir`). @default HF's */
+  hfCacheDir?: string;
   /** Model id or checkpoint folder. @default "state-spaces/mamba-2.8b-hf" */
   model?: string;
   /** Engine device. @default "auto" */
@@ -76,6 +78,8 @@ export class ExperimentContext {
   readonly params: Record<string, unknown>;
   /** Model id or folder as given. */
   readonly model: string;
+  /** The checkpoint folder it resolved to (config.json, safetensors). */
+  readonly modelDir: string;
   readonly engine: Engine;
   readonly tokenizer: MambaTokenizer;
   readonly config: MambaConfig;
@@ -92,6 +96,7 @@ export class ExperimentContext {
     figure: string;
     params: Record<string, unknown>;
     model: string;
+    modelDir: string;
     engine: Engine;
     tokenizer: MambaTokenizer;
     configHash: string;
@@ -103,6 +108,7 @@ export class ExperimentContext {
     this.figure = init.figure;
     this.params = init.params;
     this.model = init.model;
+    this.modelDir = init.modelDir;
     this.engine = init.engine;
     this.tokenizer = init.tokenizer;
     this.config = init.engine.config;
@@ -121,9 +127,15 @@ export class ExperimentContext {
   ): Promise<ExperimentContext> {
     const model = options.model ?? PAPER_MODEL;
     const log = options.log ?? ((line: string) => console.error(line));
-    const dir = await resolveModelDir(model, options);
-    const tokenizer = await loadTokenizer(await resolveTokenizerFile(dir, options));
-    const engine = await openEngine(dir, { ...options, device: options.device ?? "auto" });
+    // The experiment cache is not the Hugging Face cache: pass only the source settings on.
+    const sources: SourceOptions = {
+      mirror: options.mirror,
+      offline: options.offline,
+      cacheDir: options.hfCacheDir,
+    };
+    const dir = await resolveModelDir(model, sources);
+    const tokenizer = await loadTokenizer(await resolveTokenizerFile(dir, sources));
+    const engine = await openEngine(dir, { ...sources, device: options.device ?? "auto" });
     const hash = await configHash(engine.config);
     const code = await codeHash();
     const key = (await sha256(
@@ -142,6 +154,7 @@ export class ExperimentContext {
       figure,
       params,
       model,
+      modelDir: dir,
       engine,
       tokenizer,
       configHash: hash,

@@ -1,2 +1,7 @@
 /** The paper's figures as experiments: compute, cache, write results. @module */
 export * from "./context.ts";
+export * from "./clustering.ts";
+export * from "./retrieval_vs_k.ts";
+export * from "./mixing_vs_k.ts";
+export * from "./adecay.ts";
+export * from "./task_arithmetic.ts";
