@@ -138,6 +138,15 @@ function notebookPython(): Promise<{ python: string; deno: string }> {
   return found;
 }
 
+/** The figure each figure notebook reproduces (`deno task reproduce <figure>`). */
+const FIGURE_OF: Record<string, string> = {
+  "01_clustering.ipynb": "clustering",
+  "02_retrieval_vs_k.ipynb": "retrieval",
+  "03_mixing_vs_k.ipynb": "mixing",
+  "04_realnewslike_adecay.ipynb": "adecay",
+  "05_task_arithmetic.ipynb": "arithmetic",
+};
+
 const notebooks = [...Deno.readDirSync(NOTEBOOKS)]
   .filter((e) => e.isFile && e.name.endsWith(".ipynb"))
   .map((e) => e.name)
@@ -214,6 +223,46 @@ for (const name of notebooks) {
           `notebooks/${name}: ${facts.cells} code cells ran in ${facts.seconds} s, ` +
             `${facts.cellsWithValue} showed a value`,
         );
+        const figure = FIGURE_OF[name];
+        if (figure !== undefined) {
+          // The command line, from the same inputs, writes byte-identical result files.
+          const cli = await new Deno.Command(Deno.execPath(), {
+            args: [
+              "run",
+              "--allow-all",
+              new URL("../cli/reproduce.ts", import.meta.url).pathname,
+              figure,
+              "--quick",
+              "--model",
+              model,
+              "--results",
+              `${tmp}/cli`,
+            ],
+            env: { ...env, SOUP_CACHE: `${tmp}/cli-cache` },
+            stdin: "null",
+          }).output();
+          if (!cli.success) {
+            throw new Error(`reproduce ${figure} failed:\n${dec.decode(cli.stderr).trim()}`);
+          }
+          const files = [...Deno.readDirSync(`${tmp}/cli/${figure}`)]
+            .map((e) => e.name)
+            .filter((f) => /\.(csv|json|svg)$/.test(f) && f !== "timing.json")
+            .sort();
+          const fromNotebook = [...Deno.readDirSync(`${tmp}/results/${figure}`)]
+            .map((e) => e.name)
+            .filter((f) => files.includes(f))
+            .sort();
+          if (files.length === 0 || fromNotebook.join() !== files.join()) {
+            throw new Error(`${name} wrote [${fromNotebook}] but the command line [${files}]`);
+          }
+          for (const f of files) {
+            const a = await Deno.readFile(`${tmp}/results/${figure}/${f}`);
+            const b = await Deno.readFile(`${tmp}/cli/${figure}/${f}`);
+            if (a.length !== b.length || a.some((x, i) => x !== b[i])) {
+              throw new Error(`${name} and "reproduce ${figure}" wrote different ${f}`);
+            }
+          }
+        }
       } finally {
         await Deno.remove(tmp, { recursive: true });
       }
