@@ -358,10 +358,14 @@ async function cmdEval(args: string[]): Promise<void> {
       state,
       demos: state ? undefined : (i) => demoSets[i].map((j) => task.items[j]),
       vocabLimit: tok.vocabSize,
-      onProgress: (done, total) =>
-        Deno.stderr.writeSync(new TextEncoder().encode(`\r${done}/${total}`)),
+      onProgress: (done, total) => {
+        // A progress line that rewrites itself on a terminal; nothing when piped.
+        if (Deno.stderr.isTerminal()) {
+          Deno.stderr.writeSync(new TextEncoder().encode(`\r${done}/${total} test items`));
+        }
+      },
     });
-    if (Deno.stderr.isTerminal()) console.error("");
+    if (Deno.stderr.isTerminal()) console.error(""); // end the progress line
     console.log(
       `${task.name}: first-token accuracy ${
         res.accuracy.toFixed(3)
@@ -427,9 +431,13 @@ async function cmdLibrary(args: string[]): Promise<void> {
       create: true,
       config: engine.config,
     });
-    const used = lib.list({ task: task.name }).length;
-    // Skip the sets earlier adds with this seed drew, so states never share demonstrations.
-    const sets = sampleDemoSets(split.train, { count: used + count, k, seed }).slice(used);
+    // States never share demonstrations: leave out every item earlier states of this task used.
+    const used = new Set<number>();
+    for (const entry of lib.list({ task: task.name })) {
+      const meta = JSON.parse(await Deno.readTextFile(`${lib.dir}/${entry.folder}/meta.json`));
+      for (const index of meta.extra?.demoIndices ?? []) used.add(index);
+    }
+    const sets = sampleDemoSets(split.train, { count, k, seed, exclude: used });
     const hash = await configHash(engine.config);
     for (const [i, set] of sets.entries()) {
       const ids = encodeDemos(tok, set.map((j) => task.items[j]));
@@ -514,9 +522,18 @@ async function cmdMix(args: string[]): Promise<void> {
     if (states.length !== 2) {
       throw new SoupError(`--mode adecay mixes two states (first, then second)`);
     }
+    const second = states[1].meta;
+    if (second.source !== null || second.tokenIds.length === 0) {
+      throw new SoupError(
+        `--mode adecay needs the second state read from zeros by "soup extract" (no --from, not ` +
+          `a mix): "${dirs[1]}" ${
+            second.source !== null ? `started from "${second.source}"` : "records no tokens"
+          }`,
+      );
+    }
     const dir = await resolveModelDir(need(f, "model"), sourceOptions(f));
     mixed = mixADecay(states[0], states[1], await readALog(dir), {
-      secondTokens: states[1].meta.tokenIds.length,
+      secondTokens: second.tokenIds.length,
     });
   } else throw new SoupError(`--mode must be mean, weighted or adecay, got "${mode}"`);
   await saveState(need(f, "out"), {

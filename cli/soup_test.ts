@@ -255,3 +255,82 @@ print(max(errs))`,
   );
   assert(Number(check) < 1e-5, `NumPy finds the mixes off by ${check}`);
 });
+
+Deno.test("soup library add never reuses demonstrations; mix adecay refuses a mixed second state", async () => {
+  const dir = await Deno.makeTempDir();
+  const errors: string[] = [];
+  const [log, error] = [console.log, console.error];
+  console.log = () => {};
+  console.error = (...a: unknown[]) => errors.push(a.join(" "));
+  try {
+    assertEquals(await main(["checkpoint", "--out", `${dir}/m`, "--layers", "1"]), 0);
+    const add = [
+      "library",
+      "add",
+      "--library",
+      `${dir}/lib`,
+      "--model",
+      `${dir}/m`,
+      "--task",
+      "antonym",
+      "--device",
+      "cpu",
+    ];
+    assertEquals(await main([...add, "--shots", "3", "--count", "2"]), 0);
+    assertEquals(await main([...add, "--shots", "5", "--count", "2", "--seed", "1"]), 0);
+    const demos: number[] = [];
+    for (const e of Deno.readDirSync(`${dir}/lib/states`)) {
+      const meta = JSON.parse(await Deno.readTextFile(`${dir}/lib/states/${e.name}/meta.json`));
+      demos.push(...meta.extra.demoIndices);
+    }
+    assertEquals(demos.length, 16);
+    assertEquals(new Set(demos).size, 16, "no demonstration in two states");
+    const st = `${dir}/lib/states`;
+    assertEquals(
+      await main([
+        "mix",
+        "--mode",
+        "mean",
+        "--states",
+        `${st}/antonym-k3-seed0,${st}/antonym-k3-seed0-2`,
+        "--out",
+        `${dir}/mixed`,
+      ]),
+      0,
+    );
+    assertEquals(
+      await main([
+        "mix",
+        "--mode",
+        "adecay",
+        "--states",
+        `${st}/antonym-k3-seed0,${dir}/mixed`,
+        "--model",
+        `${dir}/m`,
+        "--out",
+        `${dir}/bad`,
+      ]),
+      1,
+    );
+    assert(errors.at(-1)!.includes("records no tokens"), errors.at(-1));
+    assertEquals(
+      await main([
+        "eval",
+        "--model",
+        `${dir}/m`,
+        "--task",
+        "antonym",
+        "--shots",
+        "1",
+        "--n",
+        "2",
+        "--csv",
+        `${dir}/no/such/dir/r.csv`,
+      ]),
+      1,
+    );
+    assert(errors.at(-1)!.includes(`no folder "${dir}/no/such/dir"`), errors.at(-1));
+  } finally {
+    [console.log, console.error] = [log, error];
+  }
+});

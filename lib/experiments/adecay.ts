@@ -221,8 +221,9 @@ export async function runAdecay(
         const batch = chosen.slice(start, start + p.batchSize);
         let states: Promise<ChunkStates[]> | undefined;
         for (const [j, doc] of batch.entries()) {
+          // The document's id is part of the name: other documents never reuse this entry.
           const result = await ctx.cachedJson<DocResult>(
-            `losses-T${T}-d${doc.index}`,
+            `losses-T${T}-d${doc.index}-${doc.id.replace(/[^A-Za-z0-9._-]/g, "_")}`,
             async () => {
               states ??= extractChunkStates(ctx, T, batch);
               const st = (await states)[j];

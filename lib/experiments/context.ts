@@ -65,6 +65,35 @@ export async function codeHash(): Promise<string> {
   return (await sha256(enc.encode(parts.join("")))).slice(0, 16);
 }
 
+/**
+ * A fingerprint of a checkpoint's weights: for each safetensors file, its size and the sha256 of
+ * its first and last MiB (header and data), so two checkpoints of one shape with other weights
+ * (another seed, a re-download) never share a cache.
+ */
+export async function weightsFingerprint(dir: string): Promise<string> {
+  const files = [...Deno.readDirSync(dir)]
+    .filter((e) => e.name.endsWith(".safetensors"))
+    .map((e) => e.name)
+    .sort();
+  const parts: string[] = [];
+  for (const name of files) {
+    const file = await Deno.open(`${dir}/${name}`, { read: true });
+    try {
+      const size = (await file.stat()).size;
+      const span = Math.min(size, 1 << 20);
+      const head = new Uint8Array(span), tail = new Uint8Array(span);
+      await file.seek(0, Deno.SeekMode.Start);
+      for (let got = 0; got < span;) got += (await file.read(head.subarray(got))) ?? span;
+      await file.seek(size - span, Deno.SeekMode.Start);
+      for (let got = 0; got < span;) got += (await file.read(tail.subarray(got))) ?? span;
+      parts.push(`${name}:${size}:${await sha256(head)}:${await sha256(tail)}`);
+    } finally {
+      file.close();
+    }
+  }
+  return (await sha256(new TextEncoder().encode(parts.join("\n")))).slice(0, 16);
+}
+
 async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
   const d = await crypto.subtle.digest("SHA-256", bytes);
   return Array.from(new Uint8Array(d), (x) => x.toString(16).padStart(2, "0")).join("");
@@ -138,9 +167,13 @@ export class ExperimentContext {
     const engine = await openEngine(dir, { ...sources, device: options.device ?? "auto" });
     const hash = await configHash(engine.config);
     const code = await codeHash();
+    const weights = await weightsFingerprint(dir);
     const key = (await sha256(
-      new TextEncoder().encode(JSON.stringify({ figure, params, model, hash, code })),
+      new TextEncoder().encode(JSON.stringify({ figure, params, model, hash, weights, code })),
     )).slice(0, 16);
+    // Open the session now, so the engine's name (and meta.json) tells the provider used even
+    // when every result comes from the cache.
+    await engine.run([0]);
     const cacheRoot = options.cacheDir ??
       (Deno.env.get("SOUP_CACHE")
         ? `${Deno.env.get("SOUP_CACHE")}/experiments`

@@ -201,7 +201,9 @@ export async function runMixingVsK(
   const methods = MIXING_METHODS.filter((m) => full.methods.includes(m));
   const sourceOptions = { mirror: options.mirror, offline: options.offline };
   const tasks: Task[] = [];
-  for (const name of full.tasks) tasks.push(await loadTask(name, sourceOptions));
+  for (const name of full.tasks) {
+    tasks.push(await loadTask(name, { ...sourceOptions, seed: full.seed }));
+  }
   const plans = tasks.map((t) => planMixingTask(t.name, t.items.length, full));
   const taskFiles = Object.fromEntries(tasks.map((t) => [t.name, t.sha256]));
 

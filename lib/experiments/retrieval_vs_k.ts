@@ -152,7 +152,7 @@ export async function runRetrievalVsK(
   checkParams(p);
   const sources = { mirror: options.mirror, offline: options.offline };
   const tasks: Task[] = [];
-  for (const name of p.tasks) tasks.push(await loadTask(name, sources));
+  for (const name of p.tasks) tasks.push(await loadTask(name, { ...sources, seed: p.seed }));
   const plans = tasks.map((task) => planRetrievalSets(task, p));
   const taskSha256 = Object.fromEntries(tasks.map((t) => [t.name, t.sha256]));
   const ctx = await ExperimentContext.open("retrieval", { ...p, taskSha256 }, options);

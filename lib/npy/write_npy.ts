@@ -158,6 +158,7 @@ export async function writeNpy(
   try {
     await atomicWrite(path, parts);
   } catch (err) {
+    if (err instanceof SoupError) throw err; // atomicWrite's own, already naming the path
     if (err instanceof Deno.errors.NotFound) {
       throw new NotFoundError(`Cannot write "${path}": its directory does not exist`, {
         file: path,

@@ -10,7 +10,8 @@
  * | meta.json   |         |                            | model id, config hash, token ids, ... |
  *
  * The folder is written under a temporary name and renamed into place, so a reader never sees
- * half of it.
+ * half of it. Replacing an existing folder takes two renames (old one aside, new one in): a
+ * crash between them leaves the old state as `<dir>.old-*` and no `<dir>`.
  *
  * @module
  */

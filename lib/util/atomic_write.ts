@@ -13,6 +13,8 @@
  * @module
  */
 
+import { NotFoundError } from "./errors.ts";
+
 /**
  * Writes `chunks` (one buffer or several, written in order) to `path` atomically.
  * The parent directory must exist. On failure the temporary file is removed.
@@ -39,6 +41,13 @@ export async function atomicWrite(
       file?.close();
     } catch { /* already closed */ }
     await Deno.remove(tmp).catch(() => {});
+    if (err instanceof Deno.errors.NotFound) {
+      const folder = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
+      throw new NotFoundError(`Cannot write "${path}": no folder "${folder}"`, {
+        file: path,
+        cause: err,
+      });
+    }
     throw err;
   }
 }
