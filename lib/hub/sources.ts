@@ -22,6 +22,8 @@ export interface SourceOptions {
   cacheDir?: string;
   /** Never touch the network. @default `$HF_HUB_OFFLINE` is "1" or "true" */
   offline?: boolean;
+  /** Hub endpoint to download from. @default `$HF_ENDPOINT`, else `https://huggingface.co` */
+  hubUrl?: string;
 }
 
 const PROJECT_ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
@@ -125,6 +127,7 @@ export async function downloadToHfCache(
       path: file,
       revision: options.revision,
       cacheDir: hfHubCacheDir(options),
+      hubUrl: (options.hubUrl ?? (Deno.env.get("HF_ENDPOINT") || undefined))?.replace(/\/+$/, ""),
       accessToken: Deno.env.get("HF_TOKEN") || undefined,
     });
   } catch (err) {
