@@ -16,6 +16,7 @@ import { formatCsv, type Row } from "../results/csv.ts";
 import { loadState, type MambaState, saveState, stateShapeOf } from "../states/state_dir.ts";
 import { loadTokenizer, type MambaTokenizer } from "../tokenizer/load_tokenizer.ts";
 import { atomicWrite } from "../util/atomic_write.ts";
+import { sha256Hex } from "../util/sha256.ts";
 
 const PROJECT_ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -94,10 +95,7 @@ export async function weightsFingerprint(dir: string): Promise<string> {
   return (await sha256(new TextEncoder().encode(parts.join("\n")))).slice(0, 16);
 }
 
-async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
-  const d = await crypto.subtle.digest("SHA-256", bytes);
-  return Array.from(new Uint8Array(d), (x) => x.toString(16).padStart(2, "0")).join("");
-}
+const sha256 = sha256Hex;
 
 /** One experiment run: engine, tokenizer, cache and output folder. */
 export class ExperimentContext {

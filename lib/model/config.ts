@@ -18,6 +18,7 @@
  */
 
 import { ConfigError, FormatError, NotFoundError } from "../util/errors.ts";
+import { sha256Hex } from "../util/sha256.ts";
 
 /** Architecture of a Mamba-1 model, as read from a HF `config.json`. */
 export interface MambaConfig {
@@ -291,7 +292,5 @@ export function toHfConfigJson(config: MambaConfig): Record<string, unknown> {
 export async function configHash(config: MambaConfig): Promise<string> {
   const keys = Object.keys(config).sort() as (keyof MambaConfig)[];
   const canonical = JSON.stringify(keys.map((k) => [k, config[k]]));
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(canonical));
-  return Array.from(new Uint8Array(digest).slice(0, 8), (b) => b.toString(16).padStart(2, "0"))
-    .join("");
+  return (await sha256Hex(canonical)).slice(0, 16);
 }

@@ -7,11 +7,7 @@
 import { FormatError } from "../util/errors.ts";
 import type { TaskItem } from "./types.ts";
 
-/** Lowercase hex sha256 of `bytes`. */
-export async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-}
+export { sha256Hex } from "../util/sha256.ts";
 
 /**
  * The pairs of a task file: a JSON array of objects with string `input` and `output` (other

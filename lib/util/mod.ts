@@ -3,3 +3,4 @@ export * from "./errors.ts";
 export * from "./atomic_write.ts";
 export * from "./random.ts";
 export * from "./concat.ts";
+export * from "./sha256.ts";
