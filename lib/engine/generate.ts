@@ -6,6 +6,7 @@
 
 import { Rng } from "../util/random.ts";
 import { SoupError } from "../util/errors.ts";
+import { softmaxParts } from "../util/softmax.ts";
 import type { MambaState } from "../states/state_dir.ts";
 import type { Engine } from "./types.ts";
 
@@ -67,10 +68,7 @@ export async function* generate(
   const rng = new Rng(seed);
   let { logits, state } = await engine.run(prompt, { state: options.state });
   for (let produced = 0; produced < maxTokens; produced++) {
-    let max = -Infinity, best = 0;
-    for (let i = 0; i < limit; i++) if (logits[i] > max) [max, best] = [logits[i], i];
-    let z = 0;
-    for (let i = 0; i < limit; i++) z += Math.exp(logits[i] - max);
+    const { max, argmax: best, sum: z } = softmaxParts(logits, limit);
     let id = best;
     if (temperature > 0) {
       let zt = 0;

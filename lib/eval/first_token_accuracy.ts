@@ -12,6 +12,7 @@ import { buildPrompt, buildQueryPrompt } from "../tasks/build_prompt.ts";
 import { firstTargetToken } from "../tasks/first_target_token.ts";
 import type { TaskItem, TokenEncoder } from "../tasks/types.ts";
 import { SoupError } from "../util/errors.ts";
+import { softmaxParts } from "../util/softmax.ts";
 
 /** Options of {@link evaluateFirstToken}. */
 export interface EvaluateOptions {
@@ -96,10 +97,7 @@ export async function evaluateFirstToken(
     for (const [j, out] of outs.entries()) {
       const index = start + j;
       const limit = Math.min(vocabLimit, out.logits.length);
-      let best = 0, max = -Infinity;
-      for (let v = 0; v < limit; v++) if (out.logits[v] > max) [max, best] = [out.logits[v], v];
-      let z = 0;
-      for (let v = 0; v < limit; v++) z += Math.exp(out.logits[v] - max);
+      const { max, argmax: best, sum: z } = softmaxParts(out.logits, limit);
       const target = targets[index];
       results.push({
         index,

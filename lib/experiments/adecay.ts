@@ -41,6 +41,7 @@ import { plotAdecay } from "../plot/adecay.ts";
 import type { Row } from "../results/csv.ts";
 import type { MambaState } from "../states/state_dir.ts";
 import { ConfigError } from "../util/errors.ts";
+import { softmaxParts } from "../util/softmax.ts";
 import { ExperimentContext, type ExperimentOptions } from "./context.ts";
 
 /**
@@ -371,11 +372,8 @@ async function documentLosses(
 
 /** `-log softmax(logits)[target]`, in float64. */
 function crossEntropy(logits: Float32Array, target: number): number {
-  let max = -Infinity;
-  for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
-  let z = 0;
-  for (let i = 0; i < logits.length; i++) z += Math.exp(logits[i] - max);
-  return Math.log(z) + max - logits[target];
+  const { max, sum } = softmaxParts(logits);
+  return Math.log(sum) + max - logits[target];
 }
 
 /**

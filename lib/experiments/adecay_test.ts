@@ -2,7 +2,8 @@ import { assert, assertEquals } from "../../tests/_assert.ts";
 import { loadNewsDocuments } from "../data/news.ts";
 import { openEngine } from "../engine/open_engine.ts";
 import { mirrorDir } from "../hub/sources.ts";
-import { tinyMambaConfig, writeRandomCheckpoint } from "../model/random_checkpoint.ts";
+import type { TinyConfigFields } from "../model/random_checkpoint.ts";
+import { experimentSetup } from "../../tests/_experiment.ts";
 import { readCsv } from "../results/csv.ts";
 import { loadTokenizer } from "../tokenizer/load_tokenizer.ts";
 import { ADECAY_METHODS, type AdecayParams, runAdecay } from "./adecay.ts";
@@ -14,20 +15,7 @@ const PARAMS: Partial<AdecayParams> = {
   batchSize: 2,
 };
 
-async function setup(fields: Parameters<typeof tinyMambaConfig>[0]) {
-  const dir = await Deno.makeTempDir({ prefix: "adecay-test-" });
-  await writeRandomCheckpoint(`${dir}/model`, tinyMambaConfig({ vocabSize: 50280, ...fields }));
-  const lines: string[] = [];
-  const options = {
-    model: `${dir}/model`,
-    device: "cpu" as const,
-    resultsDir: `${dir}/results`,
-    cacheDir: `${dir}/cache`,
-    log: (line: string) => lines.push(line),
-  };
-  const cacheOf = () => lines.filter((l) => l.includes(", cache ")).at(-1)!.split(", cache ")[1];
-  return { dir, options, lines, cacheOf };
-}
+const setup = (fields: TinyConfigFields) => experimentSetup("adecay-test-", fields);
 
 /** Mean cross-entropy of ids[from..] under the logits of one pass over ids from zeros. */
 function meanLoss(logits: Float32Array, ids: number[], from: number, vocab: number): number {

@@ -33,6 +33,7 @@ import { sampleDemoSets } from "../tasks/sample_demo_sets.ts";
 import { splitTask } from "../tasks/split_task.ts";
 import type { TaskItem } from "../tasks/types.ts";
 import { ConfigError } from "../util/errors.ts";
+import { softmaxParts } from "../util/softmax.ts";
 import { ExperimentContext, type ExperimentOptions } from "./context.ts";
 
 /**
@@ -308,13 +309,8 @@ function checkParams(p: TaskArithmeticParams): void {
 
 /** Softmax in float64. */
 function softmax(logits: Float32Array): Float64Array {
-  let max = -Infinity;
-  for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
-  const out = new Float64Array(logits.length);
-  let z = 0;
-  for (let i = 0; i < logits.length; i++) z += out[i] = Math.exp(logits[i] - max);
-  for (let i = 0; i < logits.length; i++) out[i] /= z;
-  return out;
+  const { max, sum } = softmaxParts(logits);
+  return Float64Array.from(logits, (x) => Math.exp(x - max) / sum);
 }
 
 /** The k most probable ids below `limit`, most probable first, ties by id. */

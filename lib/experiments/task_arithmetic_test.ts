@@ -1,7 +1,7 @@
 import { assert, assertEquals } from "../../tests/_assert.ts";
 import { openEngine } from "../engine/open_engine.ts";
 import { mirrorDir } from "../hub/sources.ts";
-import { tinyMambaConfig, writeRandomCheckpoint } from "../model/random_checkpoint.ts";
+import { experimentSetup } from "../../tests/_experiment.ts";
 import { readCsv } from "../results/csv.ts";
 import { buildPrompt } from "../tasks/build_prompt.ts";
 import type { TaskItem } from "../tasks/types.ts";
@@ -11,18 +11,8 @@ import { countingDemos, runTaskArithmetic, type TaskArithmeticParams } from "./t
 const PARAMS: Partial<TaskArithmeticParams> = { weights: [0, 0.5, 1], shots: 4, topK: 3 };
 
 async function setup() {
-  const dir = await Deno.makeTempDir({ prefix: "arithmetic-test-" });
-  await writeRandomCheckpoint(`${dir}/model`, tinyMambaConfig({ vocabSize: 50280 }));
-  const lines: string[] = [];
-  const options = {
-    model: `${dir}/model`,
-    device: "cpu" as const,
-    resultsDir: `${dir}/results`,
-    cacheDir: `${dir}/cache`,
-    log: (line: string) => lines.push(line),
-  };
-  const cacheOf = () => lines.filter((l) => l.includes(", cache ")).at(-1)!.split(", cache ")[1];
-  return { dir, options, cacheOf, out: `${dir}/results/arithmetic` };
+  const setup = await experimentSetup("arithmetic-test-");
+  return { ...setup, out: `${setup.dir}/results/arithmetic` };
 }
 
 function softmax(logits: Float32Array): number[] {

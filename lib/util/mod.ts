@@ -4,3 +4,4 @@ export * from "./atomic_write.ts";
 export * from "./random.ts";
 export * from "./concat.ts";
 export * from "./sha256.ts";
+export * from "./softmax.ts";
