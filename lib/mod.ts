@@ -9,6 +9,7 @@ export * from "./model/mod.ts";
 export * from "./tokenizer/mod.ts";
 export * from "./hub/mod.ts";
 export * from "./onnx/mod.ts";
+export * from "./scan/mod.ts";
 export * from "./engine/mod.ts";
 export * from "./states/mod.ts";
 export * from "./tasks/mod.ts";

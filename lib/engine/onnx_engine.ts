@@ -9,8 +9,11 @@
 import { type MambaConfig, readMambaConfig } from "../model/config.ts";
 import { SafetensorsCheckpoint } from "../model/safetensors.ts";
 import { validateCheckpoint } from "../model/weights.ts";
-import { buildMambaGraph } from "../onnx/mamba_graph.ts";
-import { type Feed, OrtSession, type Provider } from "../onnx/session.ts";
+import { buildMambaGraph, buildMambaSegments } from "../onnx/mamba_graph.ts";
+import { type Feed, gpuProviders, OrtSession, type Provider } from "../onnx/session.ts";
+import { padState } from "../scan/scan_kernel.ts";
+import { WasmScan } from "../scan/wasm_scan.ts";
+import { type ScanWeights, SegmentedMamba } from "./_segmented.ts";
 import { SoupError } from "../util/errors.ts";
 import { concat } from "../util/concat.ts";
 import {
@@ -27,8 +30,21 @@ export interface OnnxEngineOptions {
   provider?: Provider;
   /** Tokens per sequence in one session run; longer inputs are run in chunks. @default 256 */
   chunkSize?: number;
-  /** Threads for one operator on the CPU. @default onnxruntime's choice */
+  /** Threads for one operator on the CPU, and for the scan kernel. @default all cores */
   intraOpThreads?: number;
+  /**
+   * How the selective scan runs on the CPU: `wasm`, the WebAssembly SIMD kernel between
+   * onnxruntime segments of the model (fast), or `onnx`, onnxruntime's `LinearAttention`
+   * inside one graph. GPU providers always run the one graph. @default "wasm"
+   */
+  cpuScan?: "wasm" | "onnx";
+}
+
+/** Runs the model's feeds to its outputs: one onnxruntime session, or segments and the kernel. */
+interface Runner {
+  provider: string;
+  run(feeds: Record<string, Feed>): Promise<Record<string, Float32Array>>;
+  release(): Promise<void>;
 }
 
 /** An {@link Engine} on onnxruntime-node. */
@@ -40,7 +56,10 @@ export class OnnxEngine implements Engine {
   readonly #options: OnnxEngineOptions;
   readonly #tensors: SafetensorsCheckpoint["tensors"];
   readonly #locations: Map<string, string>;
-  #sessions = new Map<boolean, Promise<OrtSession>>();
+  readonly #scanWeights: ScanWeights;
+  #runners = new Map<boolean, Promise<Runner>>();
+  #segments = new Map<number, Promise<OrtSession>>();
+  #scan: Promise<WasmScan> | undefined;
   #provider: string | undefined;
 
   private constructor(
@@ -49,6 +68,7 @@ export class OnnxEngine implements Engine {
     weightsDir: string,
     tensors: SafetensorsCheckpoint["tensors"],
     locations: Map<string, string>,
+    scanWeights: ScanWeights,
     options: OnnxEngineOptions,
   ) {
     this.config = config;
@@ -56,6 +76,7 @@ export class OnnxEngine implements Engine {
     this.weightsDir = weightsDir;
     this.#tensors = tensors;
     this.#locations = locations;
+    this.#scanWeights = scanWeights;
     this.#options = options;
   }
 
@@ -84,7 +105,20 @@ export class OnnxEngine implements Engine {
       );
     }
     const locations = new Map(ckpt.files.map((f, i) => [f, real[i].slice(folders[0].length + 1)]));
-    return new OnnxEngine(config, model, folders[0], ckpt.tensors, locations, options);
+    // A = -exp(A_log) and D per layer for the CPU scan kernel (the state axis padded).
+    const { intermediateSize: dIn, stateSize: n } = config;
+    const nPad = padState(n);
+    const scanWeights: ScanWeights = { a: [], d: [] };
+    for (let i = 0; i < config.numHiddenLayers; i++) {
+      const aLog = await ckpt.readFloat32(`backbone.layers.${i}.mixer.A_log`);
+      const a = new Float32Array(dIn * nPad);
+      for (let c = 0; c < dIn; c++) {
+        for (let j = 0; j < n; j++) a[c * nPad + j] = -Math.exp(aLog[c * n + j]);
+      }
+      scanWeights.a.push(a);
+      scanWeights.d.push(await ckpt.readFloat32(`backbone.layers.${i}.mixer.D`));
+    }
+    return new OnnxEngine(config, model, folders[0], ckpt.tensors, locations, scanWeights, options);
   }
 
   /** The implementation and the provider actually used (after the first run). */
@@ -103,18 +137,85 @@ export class OnnxEngine implements Engine {
     });
   }
 
-  #session(allLogits: boolean): Promise<OrtSession> {
-    let s = this.#sessions.get(allLogits);
-    if (s === undefined) {
-      s = OrtSession.create(this.modelBytes(allLogits), {
-        provider: this.#options.provider ?? "cpu",
-        intraOpThreads: this.#options.intraOpThreads,
-        externalDataFolder: this.weightsDir,
-      });
-      s.then((session) => (this.#provider = session.provider), () => {});
-      this.#sessions.set(allLogits, s);
+  /**
+   * The encoded segments of the model cut at every scan (the CPU path with the WebAssembly
+   * kernel): L layer segments and the head for this output variant.
+   */
+  segmentBytes(allLogits: boolean): Uint8Array[] {
+    return buildMambaSegments(this.config, this.#tensors, {
+      allLogits,
+      locationOf: (file) => this.#locations.get(file)!,
+      statePad: padState(this.config.stateSize),
+    });
+  }
+
+  #open(model: Uint8Array, provider: Provider, spin = true): Promise<OrtSession> {
+    return OrtSession.create(model, {
+      provider,
+      intraOpThreads: this.#options.intraOpThreads,
+      externalDataFolder: this.weightsDir,
+      allowSpinning: spin,
+    });
+  }
+
+  /** One graph on `provider`, LinearAttention as the scan. */
+  async #oneGraph(allLogits: boolean, provider: Provider): Promise<Runner> {
+    const session = await this.#open(this.modelBytes(allLogits), provider);
+    return {
+      provider: session.provider,
+      run: (feeds) => session.run(feeds),
+      release: () => session.release(),
+    };
+  }
+
+  /** Segments on the CPU joined by the WebAssembly scan; layer segments shared by variants. */
+  async #segmented(allLogits: boolean): Promise<Runner> {
+    const bytes = this.segmentBytes(allLogits);
+    const nl = this.config.numHiddenLayers;
+    const segment = (key: number, i: number) => {
+      let s = this.#segments.get(key);
+      if (s === undefined) {
+        s = this.#open(bytes[i], "cpu", false);
+        this.#segments.set(key, s);
+      }
+      return s;
+    };
+    const layers = await Promise.all(Array.from({ length: nl }, (_, i) => segment(i, i)));
+    const head = await segment(allLogits ? -2 : -1, nl);
+    this.#scan ??= WasmScan.create(this.config.intermediateSize, this.config.stateSize, {
+      threads: this.#options.intraOpThreads,
+    });
+    const model = new SegmentedMamba(
+      this.config,
+      { layers, head },
+      await this.#scan,
+      this.#scanWeights,
+    );
+    return { provider: "cpu", run: (feeds) => model.run(feeds), release: async () => {} };
+  }
+
+  #runner(allLogits: boolean): Promise<Runner> {
+    let r = this.#runners.get(allLogits);
+    if (r === undefined) {
+      const provider = this.#options.provider ?? "cpu";
+      const wasm = (this.#options.cpuScan ?? "wasm") === "wasm";
+      r = (async () => {
+        if (!wasm || (provider !== "cpu" && provider !== "auto")) {
+          return await this.#oneGraph(allLogits, provider);
+        }
+        if (provider === "auto") {
+          for (const gpu of gpuProviders()) {
+            try {
+              return await this.#oneGraph(allLogits, gpu);
+            } catch { /* next provider, then the CPU */ }
+          }
+        }
+        return await this.#segmented(allLogits);
+      })();
+      r.then((runner) => (this.#provider = runner.provider), () => {});
+      this.#runners.set(allLogits, r);
     }
-    return s;
+    return r;
   }
 
   async run(ids: readonly number[], options: RunOptions = {}): Promise<RunResult> {
@@ -149,7 +250,7 @@ export class OnnxEngine implements Engine {
       }
     }
     const allLogits = options.allLogits ?? false;
-    const session = await this.#session(allLogits);
+    const session = await this.#runner(allLogits);
     const states = sequences.map((_, s) => {
       const st = options.states?.[s];
       if (st === undefined) return zeroState(c);
@@ -213,7 +314,11 @@ export class OnnxEngine implements Engine {
   }
 
   async close(): Promise<void> {
-    for (const s of this.#sessions.values()) await (await s.catch(() => undefined))?.release();
-    this.#sessions.clear();
+    for (const r of this.#runners.values()) await (await r.catch(() => undefined))?.release();
+    for (const s of this.#segments.values()) await (await s.catch(() => undefined))?.release();
+    (await this.#scan?.catch(() => undefined))?.close();
+    this.#runners.clear();
+    this.#segments.clear();
+    this.#scan = undefined;
   }
 }

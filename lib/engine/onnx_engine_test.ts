@@ -67,8 +67,11 @@ const CONFIGS: [string, TinyConfigFields, { dtype?: "F32" | "F16" | "BF16"; shar
   }, { dtype: "BF16" }],
 ];
 
+/** The two CPU paths: the WebAssembly scan between segments, and the one LinearAttention graph. */
+const SCANS = ["wasm", "onnx"] as const;
+
 for (const [name, fields, opts] of CONFIGS) {
-  Deno.test(`the ONNX graph agrees with the reference forward: ${name}`, async () => {
+  Deno.test(`the ONNX engine agrees with the reference forward: ${name}`, async () => {
     const dir = await Deno.makeTempDir();
     const config = tinyMambaConfig(fields);
     await writeRandomCheckpoint(dir, config, {
@@ -76,75 +79,103 @@ for (const [name, fields, opts] of CONFIGS) {
       dtype: opts.dtype,
       maxShardBytes: opts.shard,
     });
-    const onnx = await OnnxEngine.load(dir);
     const ref = await ReferenceEngine.load(dir);
     const rng = new Rng(3);
     const ids = Array.from({ length: 11 }, () => rng.int(config.vocabSize));
-    for (const state of [undefined, randomState(fields, 9)]) {
+    for (
+      const [cpuScan, state] of SCANS.flatMap((s) =>
+        [[s, undefined], [s, randomState(fields, 9)]] as const
+      )
+    ) {
+      const onnx = await OnnxEngine.load(dir, { cpuScan });
       const a = await onnx.run(ids, { state, allLogits: true });
       const b = await ref.run(ids, { state, allLogits: true });
-      const tag = state ? "from a state" : "from zeros";
+      const tag = `${cpuScan} scan, ${state ? "from a state" : "from zeros"}`;
       assertNear(a.logits, b.logits, `logits ${tag}`);
       assertNear(a.state.conv, b.state.conv, `conv ${tag}`);
       assertNear(a.state.ssm, b.state.ssm, `ssm ${tag}`);
       assertNear(a.state.decay, b.state.decay, `decay ${tag}`);
       const last = await onnx.run(ids, { state });
       assertNear(last.logits, b.logits.subarray(10 * config.vocabSize), `last logits ${tag}`);
+      await onnx.close();
     }
-    await onnx.close();
   });
 }
 
-Deno.test("OnnxEngine resumed from a state, in chunks of any size, equals one pass", async () => {
-  const dir = await Deno.makeTempDir();
-  const config = tinyMambaConfig({ numHiddenLayers: 2, convKernel: 4 });
-  await writeRandomCheckpoint(dir, config, { seed: 2 });
-  const whole = await OnnxEngine.load(dir, { chunkSize: 1000 });
-  const ids = Array.from({ length: 23 }, (_, i) => (i * 7) % 64);
-  const one = await whole.run(ids, { allLogits: true });
-  for (const chunkSize of [1, 2, 5]) {
-    const chunked = await OnnxEngine.load(dir, { chunkSize });
-    const c = await chunked.run(ids, { allLogits: true });
-    assertNear(c.logits, one.logits, `logits, chunks of ${chunkSize}`, 1e-5);
-    assertNear(c.state.ssm, one.state.ssm, `ssm, chunks of ${chunkSize}`, 1e-5);
-    assertNear(c.state.decay, one.state.decay, `decay, chunks of ${chunkSize}`, 1e-5);
-    await chunked.close();
-  }
-  for (const cut of [1, 3, 4, 20]) {
-    const a = await whole.run(ids.slice(0, cut));
-    const b = await whole.run(ids.slice(cut), { state: a.state });
-    assertNear(
-      b.logits,
-      one.logits.subarray((ids.length - 1) * 64),
-      `logits after cut ${cut}`,
-      1e-5,
-    );
-    assertNear(b.state.conv, one.state.conv, `conv after cut ${cut}`, 1e-5);
-    assertNear(b.state.ssm, one.state.ssm, `ssm after cut ${cut}`, 1e-5);
-    const sum = a.state.decay.map((x, i) => x + b.state.decay[i]);
-    assertNear(sum, one.state.decay, `decay sums after cut ${cut}`, 1e-5);
-  }
-  await whole.close();
-});
-
-Deno.test("OnnxEngine.runBatch() gives each sequence what it gives alone", async () => {
-  const dir = await Deno.makeTempDir();
-  const fields = { numHiddenLayers: 2, convKernel: 3, stateSize: 5 };
-  await writeRandomCheckpoint(dir, tinyMambaConfig(fields), { seed: 4 });
-  const engine = await OnnxEngine.load(dir, { chunkSize: 4 });
-  const seqs = [[1, 2, 3, 4, 5, 6, 7, 8, 9], [10], [11, 12, 13], [14, 15, 16, 17, 18]];
-  const states = [undefined, randomState(fields, 1), undefined, randomState(fields, 2)];
-  for (const allLogits of [false, true]) {
-    const batch = await engine.runBatch(seqs, { states, allLogits });
-    for (const [s, seq] of seqs.entries()) {
-      const alone = await engine.run(seq, { state: states[s], allLogits });
-      assertNear(batch[s].logits, alone.logits, `logits of sequence ${s}`, 1e-6);
-      assertNear(batch[s].state.conv, alone.state.conv, `conv of sequence ${s}`, 1e-6);
-      assertNear(batch[s].state.ssm, alone.state.ssm, `ssm of sequence ${s}`, 1e-6);
-      assertNear(batch[s].state.decay, alone.state.decay, `decay of sequence ${s}`, 1e-6);
+for (const cpuScan of SCANS) {
+  Deno.test(`OnnxEngine (${cpuScan} scan) resumed from a state, in chunks of any size, equals one pass`, async () => {
+    const dir = await Deno.makeTempDir();
+    const config = tinyMambaConfig({ numHiddenLayers: 2, convKernel: 4 });
+    await writeRandomCheckpoint(dir, config, { seed: 2 });
+    const whole = await OnnxEngine.load(dir, { chunkSize: 1000, cpuScan });
+    const ids = Array.from({ length: 23 }, (_, i) => (i * 7) % 64);
+    const one = await whole.run(ids, { allLogits: true });
+    for (const chunkSize of [1, 2, 5]) {
+      const chunked = await OnnxEngine.load(dir, { chunkSize, cpuScan });
+      const c = await chunked.run(ids, { allLogits: true });
+      assertNear(c.logits, one.logits, `logits, chunks of ${chunkSize}`, 1e-5);
+      assertNear(c.state.ssm, one.state.ssm, `ssm, chunks of ${chunkSize}`, 1e-5);
+      assertNear(c.state.decay, one.state.decay, `decay, chunks of ${chunkSize}`, 1e-5);
+      await chunked.close();
     }
+    for (const cut of [1, 3, 4, 20]) {
+      const a = await whole.run(ids.slice(0, cut));
+      const b = await whole.run(ids.slice(cut), { state: a.state });
+      assertNear(
+        b.logits,
+        one.logits.subarray((ids.length - 1) * 64),
+        `logits after cut ${cut}`,
+        1e-5,
+      );
+      assertNear(b.state.conv, one.state.conv, `conv after cut ${cut}`, 1e-5);
+      assertNear(b.state.ssm, one.state.ssm, `ssm after cut ${cut}`, 1e-5);
+      const sum = a.state.decay.map((x, i) => x + b.state.decay[i]);
+      assertNear(sum, one.state.decay, `decay sums after cut ${cut}`, 1e-5);
+    }
+    await whole.close();
+  });
+
+  Deno.test(`OnnxEngine.runBatch() (${cpuScan} scan) gives each sequence what it gives alone`, async () => {
+    const dir = await Deno.makeTempDir();
+    const fields = { numHiddenLayers: 2, convKernel: 3, stateSize: 5 };
+    await writeRandomCheckpoint(dir, tinyMambaConfig(fields), { seed: 4 });
+    const engine = await OnnxEngine.load(dir, { chunkSize: 4, cpuScan });
+    const seqs = [[1, 2, 3, 4, 5, 6, 7, 8, 9], [10], [11, 12, 13], [14, 15, 16, 17, 18]];
+    const states = [undefined, randomState(fields, 1), undefined, randomState(fields, 2)];
+    for (const allLogits of [false, true]) {
+      const batch = await engine.runBatch(seqs, { states, allLogits });
+      for (const [s, seq] of seqs.entries()) {
+        const alone = await engine.run(seq, { state: states[s], allLogits });
+        assertNear(batch[s].logits, alone.logits, `logits of sequence ${s}`, 1e-6);
+        assertNear(batch[s].state.conv, alone.state.conv, `conv of sequence ${s}`, 1e-6);
+        assertNear(batch[s].state.ssm, alone.state.ssm, `ssm of sequence ${s}`, 1e-6);
+        assertNear(batch[s].state.decay, alone.state.decay, `decay of sequence ${s}`, 1e-6);
+      }
+    }
+    await engine.close();
+  });
+}
+
+Deno.test("the two CPU scans agree, with the kernel on 1, 2 or 3 threads", async () => {
+  const dir = await Deno.makeTempDir();
+  const fields = { numHiddenLayers: 2, intermediateSize: 41, stateSize: 6 };
+  await writeRandomCheckpoint(dir, tinyMambaConfig(fields), { seed: 8 });
+  const onnx = await OnnxEngine.load(dir, { cpuScan: "onnx" });
+  const seqs = [[3, 1, 4, 1, 5, 9, 2, 6], [5, 3], [5, 8, 9, 7, 9]];
+  const want = await onnx.runBatch(seqs, { allLogits: true });
+  await onnx.close();
+  for (const intraOpThreads of [1, 2, 3]) {
+    const wasm = await OnnxEngine.load(dir, { cpuScan: "wasm", intraOpThreads });
+    const got = await wasm.runBatch(seqs, { allLogits: true });
+    for (const s of seqs.keys()) {
+      const tag = `sequence ${s}, ${intraOpThreads} threads`;
+      assertNear(got[s].logits, want[s].logits, `logits of ${tag}`, 1e-5);
+      assertNear(got[s].state.ssm, want[s].state.ssm, `ssm of ${tag}`, 1e-5);
+      assertNear(got[s].state.decay, want[s].state.decay, `decay of ${tag}`, 1e-5);
+      assertEquals(got[s].state.conv, want[s].state.conv, `conv of ${tag}`);
+    }
+    await wasm.close();
   }
-  await engine.close();
 });
 
 Deno.test("the ONNX model stays small: weights are referenced, not copied", async () => {
@@ -159,6 +190,10 @@ Deno.test("the ONNX model stays small: weights are referenced, not copied", asyn
       bytes < 64_000 && bytes * 100 < weights,
       `model ${bytes} bytes for ${weights} bytes of weights`,
     );
+    const segments = engine.segmentBytes(all);
+    assertEquals(segments.length, 5);
+    const total = segments.reduce((sum, seg) => sum + seg.length, 0);
+    assert(total * 100 < weights, `segments ${total} bytes for ${weights} bytes of weights`);
   }
 });
 

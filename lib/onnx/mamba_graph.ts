@@ -7,7 +7,7 @@
  * - b: batch, l: tokens in this call, V: vocabulary rows, L: layers
  * - d: model width (D), d_in: inner width (E*D), n: state size (N), K: conv width, r: dt_rank
  *
- * Inputs: `input_ids` (b, l) int64; `lengths` (b) int64, the real tokens of each row (the rest
+ * {@link buildMambaGraph} inputs: `input_ids` (b, l) int64; `lengths` (b) int64, the real tokens of each row (the rest
  * is right padding, which changes no state); per layer `past_conv.{i}` (b, d_in, K) and
  * `past_ssm.{i}` (b, d_in, n), HF `cache_params` meaning.
  * Outputs: `logits` (b, V) after each row's last real token, or (b, l, V) for every position;
@@ -26,7 +26,7 @@ import type { MambaConfig } from "../model/config.ts";
 import type { TensorInfo } from "../model/safetensors.ts";
 import { DT, float, GraphBuilder } from "./graph_builder.ts";
 
-/** Options of {@link buildMambaGraph}. */
+/** Options of {@link buildMambaGraph} and {@link buildMambaSegments}. */
 export interface MambaGraphOptions {
   /** Emit logits for every position (b, l, V) instead of the last real one (b, V). */
   allLogits: boolean;
@@ -36,15 +36,32 @@ export interface MambaGraphOptions {
 
 const ONNX_TYPE = { F32: DT.FLOAT, F16: DT.FLOAT16, BF16: DT.BFLOAT16 } as Record<string, number>;
 
-/** Builds the encoded ONNX model. `tensors` are the checkpoint's tensors by HF name. */
-export function buildMambaGraph(
+/** What a mixer computes before its scan, on (b*l) rows. */
+interface PreScan {
+  /** Conv output after SiLU (b*l, d_in): the scan's input x. */
+  u: string;
+  /** dt_proj output with its bias, before softplus (b*l, d_in). */
+  dtRaw: string;
+  /** Input-dependent B and C (b*l, n). */
+  bMat: string;
+  cMat: string;
+  /** SiLU of the gate branch (b*l, d_in). */
+  gate: string;
+}
+
+/**
+ * The pieces of the Mamba graph on one {@link GraphBuilder}: inputs, weights and the parts of
+ * a block before and after the selective scan. {@link buildMambaGraph} joins them with the
+ * scan as an onnxruntime operator; {@link buildMambaSegments} cuts the model at every scan.
+ */
+function mambaParts(
+  g: GraphBuilder,
   config: MambaConfig,
   tensors: ReadonlyMap<string, TensorInfo>,
   options: MambaGraphOptions,
-): Uint8Array {
-  const g = new GraphBuilder();
+) {
   const { hiddenSize: d, intermediateSize: dIn, stateSize: n, convKernel: k } = config;
-  const { timeStepRank: r, vocabSize: v, numHiddenLayers: nl, layerNormEpsilon: eps } = config;
+  const { timeStepRank: r, vocabSize: v, layerNormEpsilon: eps } = config;
 
   /** A weight as float32, straight from the safetensors file. */
   const weight = (name: string): string => {
@@ -56,18 +73,42 @@ export function buildMambaGraph(
     return type === DT.FLOAT ? ext : g.op1("Cast", [ext], { to: DT.FLOAT });
   };
   const optionalWeight = (name: string) => (tensors.has(name) ? weight(name) : "");
+  /**
+   * Rows [start, start + count) of a weight (along its first axis), as float32: its own
+   * external initializer over that byte range, so no Split runs at inference time.
+   */
+  const weightRows = (name: string, start: number, count: number): string => {
+    const t = tensors.get(name);
+    if (t === undefined) throw new Error(`tensor "${name}" is missing`);
+    const type = ONNX_TYPE[t.dtype];
+    if (type === undefined) throw new Error(`tensor "${name}" has unsupported dtype ${t.dtype}`);
+    const rowBytes = t.byteLength / t.shape[0];
+    const ext = g.external(
+      `${name}[${start}:${start + count}]`,
+      type,
+      [count, ...t.shape.slice(1)],
+      options.locationOf(t.file),
+      t.offset + start * rowBytes,
+      count * rowBytes,
+    );
+    return type === DT.FLOAT ? ext : g.op1("Cast", [ext], { to: DT.FLOAT });
+  };
+  const optionalRows = (name: string, start: number, count: number) =>
+    tensors.has(name) ? weightRows(name, start, count) : "";
 
-  // Inputs.
+  // Inputs every graph takes.
   const ids = g.input("input_ids", DT.INT64, ["batch", "sequence"]);
   const lengths = g.input("lengths", DT.INT64, ["batch"]);
   const idsShape = g.op1("Shape", [ids]); // [b, l]
   const shapeBy = (...tail: number[]) => g.op1("Concat", [idsShape, g.int64s(tail)], { axis: 0 });
-  // mask (b*l, 1): 1 for real tokens, 0 for right padding.
   const seqLen = g.op1("Gather", [idsShape, g.int64s([1], [])], { axis: 0 }); // l
-  const positions = g.op1("Range", [g.int64s([0], []), seqLen, g.int64s([1], [])]); // (l)
-  const lengthsCol = g.op1("Unsqueeze", [lengths, g.int64s([1])]); // (b, 1)
-  const isReal = g.op1("Less", [g.op1("Unsqueeze", [positions, g.int64s([0])]), lengthsCol]);
-  const mask = g.op1("Reshape", [g.op1("Cast", [isReal], { to: DT.FLOAT }), g.int64s([-1, 1])]);
+  /** mask (b*l, 1): 1 for real tokens, 0 for right padding. */
+  const mask = () => {
+    const positions = g.op1("Range", [g.int64s([0], []), seqLen, g.int64s([1], [])]); // (l)
+    const lengthsCol = g.op1("Unsqueeze", [lengths, g.int64s([1])]); // (b, 1)
+    const isReal = g.op1("Less", [g.op1("Unsqueeze", [positions, g.int64s([0])]), lengthsCol]);
+    return g.op1("Reshape", [g.op1("Cast", [isReal], { to: DT.FLOAT }), g.int64s([-1, 1])]);
+  };
 
   /** RMSNorm, HF `MambaRMSNorm`: x / sqrt(mean(x^2) + eps) * w. (rows, d) -> (rows, d) */
   const rmsNorm = (x: string, w: string) =>
@@ -77,13 +118,33 @@ export function buildMambaGraph(
   const linear = (x: string, w: string, bias = "") =>
     g.op1("Gemm", bias ? [x, w, bias] : [x, w], { transB: 1 });
 
-  /** HF `MambaMixer.slow_forward` on (b*l, d) rows; returns (b*l, d). */
-  const mixer = (i: number, hs: string): string => {
+  /** Embedding rows of the input ids (b*l, d). */
+  const embed = () =>
+    g.op1(
+      "Gather",
+      [weight("backbone.embeddings.weight"), g.op1("Reshape", [ids, g.int64s([-1])])],
+      {
+        axis: 0,
+      },
+    );
+
+  /**
+   * HF `MambaMixer.slow_forward` up to the scan, on block i's input h (b*l, d): norm,
+   * in_proj, causal conv (with `present_conv.{i}` as an output), x_proj and dt_proj.
+   */
+  const preScan = (i: number, h: string): PreScan => {
     const p = `backbone.layers.${i}.mixer`;
+    const hs = rmsNorm(h, weight(`backbone.layers.${i}.norm.weight`));
     const pastConv = g.input(`past_conv.${i}`, DT.FLOAT, ["batch", dIn, k]);
-    const pastSsm = g.input(`past_ssm.${i}`, DT.FLOAT, ["batch", dIn, n]);
-    const xz = linear(hs, weight(`${p}.in_proj.weight`), optionalWeight(`${p}.in_proj.bias`)); // (b*l, 2 d_in)
-    const [x, z] = g.op("Split", [xz, g.int64s([dIn, dIn])], { axis: 1 }, { count: 2 }); // (b*l, d_in) x2
+    // in_proj as two products, for x and for the gate z (its two halves of rows).
+    const inProj = (start: number) =>
+      linear(
+        hs,
+        weightRows(`${p}.in_proj.weight`, start, dIn),
+        optionalRows(`${p}.in_proj.bias`, start, dIn),
+      );
+    const x = inProj(0); // (b*l, d_in)
+    const z = inProj(dIn); // (b*l, d_in)
 
     // Causal depthwise conv over [past K inputs | new inputs]; the state is the last K inputs.
     const xT = g.op1("Transpose", [g.op1("Reshape", [x, shapeBy(dIn)])], { perm: [0, 2, 1] }); // (b, d_in, l)
@@ -100,24 +161,16 @@ export function buildMambaGraph(
       g.op1("Unsqueeze", [lengths, g.int64s([1, 2])]), // (b, 1, 1)
       g.int64s(Array.from({ length: k }, (_, j) => j), [1, 1, k]),
     ]); // (b, 1, K)
+    const batchDims = g.op1("Slice", [idsShape, g.int64s([0]), g.int64s([1])]); // [b]
     const idxFull = g.op1("Expand", [
       gatherIdx,
-      g.op1("Concat", [
-        g.op1("Slice", [idsShape, g.int64s([0]), g.int64s([1])]),
-        g.int64s([dIn, k]),
-      ], {
-        axis: 0,
-      }),
+      g.op1("Concat", [batchDims, g.int64s([dIn, k])], { axis: 0 }),
     ]); // (b, d_in, K)
     g.output(
       g.op1("GatherElements", [window, idxFull], { axis: 2 }),
       `present_conv.${i}`,
       DT.FLOAT,
-      [
-        "batch",
-        dIn,
-        k,
-      ],
+      ["batch", dIn, k],
     );
     const u = g.op1("Reshape", [
       g.op1("Transpose", [silu(conv)], { perm: [0, 2, 1] }),
@@ -130,32 +183,98 @@ export function buildMambaGraph(
       count: 3,
     });
     const dtRaw = linear(dtIn, weight(`${p}.dt_proj.weight`), weight(`${p}.dt_proj.bias`)); // (b*l, d_in)
-    const delta = g.op1("Mul", [g.op1("Softplus", [dtRaw]), mask]); // (b*l, d_in); 0 on padding
-    const aNeg = g.op1("Neg", [g.op1("Exp", [weight(`${p}.A_log`)])]); // A = -exp(A_log) (d_in, n)
+    return { u, dtRaw, bMat, cMat, gate: silu(z) };
+  };
+
+  /** A = -exp(A_log) of layer i (d_in, n) and its skip weights D (d_in). */
+  const ssmParams = (i: number) => {
+    const p = `backbone.layers.${i}.mixer`;
+    return {
+      aNeg: g.op1("Neg", [g.op1("Exp", [weight(`${p}.A_log`)])]),
+      dSkip: weight(`${p}.D`),
+    };
+  };
+
+  /** HF `MambaBlock` after the scan: h + out_proj(y), y the gated scan output (b*l, d_in). */
+  const postScan = (i: number, h: string, y: string) => {
+    const p = `backbone.layers.${i}.mixer`;
+    return g.op1("Add", [
+      h,
+      linear(y, weight(`${p}.out_proj.weight`), optionalWeight(`${p}.out_proj.bias`)),
+    ]); // (b*l, d)
+  };
+
+  /** Final norm and the tied (or own) head: `logits` for every position or the last real one. */
+  const head = (h: string) => {
+    const lmHead = config.tieWordEmbeddings
+      ? weight("backbone.embeddings.weight")
+      : weight("lm_head.weight");
+    const normF = weight("backbone.norm_f.weight");
+    if (options.allLogits) {
+      const logits = linear(rmsNorm(h, normF), lmHead); // (b*l, V)
+      g.output(g.op1("Reshape", [logits, shapeBy(v)]), "logits", DT.FLOAT, [
+        "batch",
+        "sequence",
+        v,
+      ]);
+    } else {
+      // Row of each sequence's last real token: b_index * l + lengths - 1.
+      const batch = g.op1("Slice", [idsShape, g.int64s([0]), g.int64s([1])]); // [b]
+      const rowStart = g.op1("Mul", [
+        g.op1("Range", [
+          g.int64s([0], []),
+          g.op1("Squeeze", [batch, g.int64s([0])]),
+          g.int64s([1], []),
+        ]),
+        seqLen,
+      ]);
+      const last = g.op1("Sub", [g.op1("Add", [rowStart, lengths]), g.int64s([1], [])]); // (b)
+      const hLast = g.op1("Gather", [h, last], { axis: 0 }); // (b, d)
+      g.output(linear(rmsNorm(hLast, normF), lmHead), "logits", DT.FLOAT, ["batch", v]);
+    }
+  };
+
+  return { shapeBy, mask, embed, preScan, ssmParams, postScan, head, d, dIn, n };
+}
+
+const describe = (c: MambaConfig) =>
+  `Mamba-1, ${c.numHiddenLayers} layers, d ${c.hiddenSize}, d_in ${c.intermediateSize}, n ${c.stateSize}, K ${c.convKernel}, dt_rank ${c.timeStepRank}, vocab ${c.vocabSize}`;
+
+/** Builds the encoded ONNX model. `tensors` are the checkpoint's tensors by HF name. */
+export function buildMambaGraph(
+  config: MambaConfig,
+  tensors: ReadonlyMap<string, TensorInfo>,
+  options: MambaGraphOptions,
+): Uint8Array {
+  const g = new GraphBuilder();
+  const m = mambaParts(g, config, tensors, options);
+  const { shapeBy, dIn, n } = m;
+  const mask = m.mask();
+
+  /** The selective scan of layer i as gated linear attention, one head per channel. */
+  const scan = (i: number, pre: PreScan): string => {
+    const pastSsm = g.input(`past_ssm.${i}`, DT.FLOAT, ["batch", dIn, n]);
+    const { aNeg, dSkip } = m.ssmParams(i);
+    const delta = g.op1("Mul", [g.op1("Softplus", [pre.dtRaw]), mask]); // (b*l, d_in); 0 on padding
     g.output(
       g.op1("ReduceSum", [g.op1("Reshape", [delta, shapeBy(dIn)]), g.int64s([1])], { keepdims: 0 }),
       `delta_sum.${i}`,
       DT.FLOAT,
       ["batch", dIn],
     );
-
-    // Selective scan as gated linear attention, one head per channel.
     const logDecay = g.op1("Mul", [g.op1("Unsqueeze", [delta, g.int64s([2])]), aNeg]); // (b*l, d_in, n)
-    const value = g.op1("Mul", [delta, u]); // (b*l, d_in)
+    const value = g.op1("Mul", [delta, pre.u]); // (b*l, d_in)
     const [yScan, state] = g.op(
       "LinearAttention",
       [
-        g.op1("Reshape", [cMat, shapeBy(n)]), // query (b, l, n)
-        g.op1("Reshape", [bMat, shapeBy(n)]), // key (b, l, n): one key head shared by all channels
+        g.op1("Reshape", [pre.cMat, shapeBy(n)]), // query (b, l, n)
+        g.op1("Reshape", [pre.bMat, shapeBy(n)]), // key (b, l, n): one key head shared by all channels
         g.op1("Reshape", [value, shapeBy(dIn)]), // value (b, l, d_in)
         g.op1("Reshape", [pastSsm, g.int64s([0, dIn, n, 1])]), // past (b, d_in, n, 1)
         g.op1("Reshape", [logDecay, shapeBy(dIn * n)]), // decay (b, l, d_in*n)
       ],
       { update_rule: "gated", scale: float(1), q_num_heads: 1, kv_num_heads: dIn },
-      {
-        domain: "com.microsoft",
-        count: 2,
-      },
+      { domain: "com.microsoft", count: 2 },
     );
     g.output(g.op1("Reshape", [state, g.int64s([0, dIn, n])]), `present_ssm.${i}`, DT.FLOAT, [
       "batch",
@@ -164,43 +283,53 @@ export function buildMambaGraph(
     ]);
     const y = g.op1("Add", [
       g.op1("Reshape", [yScan, g.int64s([-1, dIn])]),
-      g.op1("Mul", [u, weight(`${p}.D`)]),
+      g.op1("Mul", [pre.u, dSkip]),
     ]); // (b*l, d_in)
-    const gated = g.op1("Mul", [y, silu(z)]);
-    return linear(gated, weight(`${p}.out_proj.weight`), optionalWeight(`${p}.out_proj.bias`)); // (b*l, d)
+    return g.op1("Mul", [y, pre.gate]);
   };
 
-  /** HF `MambaBlock`: h + mixer(norm(h)). */
-  const block = (i: number, h: string) =>
-    g.op1("Add", [h, mixer(i, rmsNorm(h, weight(`backbone.layers.${i}.norm.weight`)))]);
+  let h = m.embed(); // (b*l, d)
+  for (let i = 0; i < config.numHiddenLayers; i++) h = m.postScan(i, h, scan(i, m.preScan(i, h)));
+  m.head(h);
+  return g.encode({ "": 21, "com.microsoft": 1 }, "mamba", describe(config));
+}
 
-  // Model: embeddings, blocks, final norm, tied (or own) head.
-  const embeddings = weight("backbone.embeddings.weight"); // (V, d)
-  let h = g.op1("Gather", [embeddings, g.op1("Reshape", [ids, g.int64s([-1])])], { axis: 0 }); // (b*l, d)
-  for (let i = 0; i < nl; i++) h = block(i, h);
-  const head = config.tieWordEmbeddings ? embeddings : weight("lm_head.weight");
-  const normF = weight("backbone.norm_f.weight");
-  if (options.allLogits) {
-    const logits = linear(rmsNorm(h, normF), head); // (b*l, V)
-    g.output(g.op1("Reshape", [logits, shapeBy(v)]), "logits", DT.FLOAT, ["batch", "sequence", v]);
-  } else {
-    // Row of each sequence's last real token: b_index * l + lengths - 1.
-    const batch = g.op1("Slice", [idsShape, g.int64s([0]), g.int64s([1])]); // [b]
-    const rowStart = g.op1("Mul", [
-      g.op1("Range", [
-        g.int64s([0], []),
-        g.op1("Squeeze", [batch, g.int64s([0])]),
-        g.int64s([1], []),
-      ]),
-      seqLen,
-    ]);
-    const last = g.op1("Sub", [g.op1("Add", [rowStart, lengths]), g.int64s([1], [])]); // (b)
-    const hLast = g.op1("Gather", [h, last], { axis: 0 }); // (b, d)
-    g.output(linear(rmsNorm(hLast, normF), head), "logits", DT.FLOAT, ["batch", v]);
-  }
-  return g.encode(
-    { "": 21, "com.microsoft": 1 },
-    "mamba",
-    `Mamba-1, ${nl} layers, d ${d}, d_in ${dIn}, n ${n}, K ${k}, dt_rank ${r}, vocab ${v}`,
-  );
+/**
+ * The model cut at every selective scan, for running the scan outside onnxruntime: L + 1
+ * encoded models. Every segment takes `input_ids` (b, l) and `lengths` (b); segment i > 0
+ * also takes `hidden` (b*l, d), the residual stream entering layer i - 1, and `scan_out`
+ * (b*l, d_in), that layer's gated scan output, and adds out_proj(scan_out). Segment i < L then
+ * runs layer i up to its scan (input `past_conv.{i}`) and outputs `hidden_out` (its residual
+ * input), `present_conv.{i}`, `u`, `dt` (before softplus), `B`, `C` (b*l, n padded with zero
+ * columns to `statePad`) and `gate` (SiLU of the gate branch). Segment L outputs `logits`.
+ */
+export function buildMambaSegments(
+  config: MambaConfig,
+  tensors: ReadonlyMap<string, TensorInfo>,
+  options: MambaGraphOptions & { statePad: number },
+): Uint8Array[] {
+  const nl = config.numHiddenLayers;
+  return Array.from({ length: nl + 1 }, (_, i) => {
+    const g = new GraphBuilder();
+    const m = mambaParts(g, config, tensors, options);
+    const h = i === 0 ? m.embed() : m.postScan(
+      i - 1,
+      g.input("hidden", DT.FLOAT, ["rows", m.d]),
+      g.input("scan_out", DT.FLOAT, ["rows", m.dIn]),
+    );
+    if (i === nl) {
+      m.head(h);
+    } else {
+      const pre = m.preScan(i, h);
+      const pad = options.statePad - m.n;
+      const padded = (x: string) => pad === 0 ? x : g.op1("Pad", [x, g.int64s([0, 0, 0, pad])]); // (b*l, n + pad)
+      g.output(h, "hidden_out", DT.FLOAT, ["rows", m.d]);
+      g.output(pre.u, "u", DT.FLOAT, ["rows", m.dIn]);
+      g.output(pre.dtRaw, "dt", DT.FLOAT, ["rows", m.dIn]);
+      g.output(padded(pre.bMat), "B", DT.FLOAT, ["rows", options.statePad]);
+      g.output(padded(pre.cMat), "C", DT.FLOAT, ["rows", options.statePad]);
+      g.output(pre.gate, "gate", DT.FLOAT, ["rows", m.dIn]);
+    }
+    return g.encode({ "": 21 }, `mamba_segment_${i}`, `${describe(config)}, segment ${i} of ${nl}`);
+  });
 }

@@ -36,6 +36,11 @@ export interface SessionOptions {
    * onnxruntime resolves links and refuses data outside this folder.
    */
   externalDataFolder?: string;
+  /**
+   * Whether onnxruntime's worker threads spin while waiting for work. Turn it off when other
+   * code runs between session runs on the same cores. @default true
+   */
+  allowSpinning?: boolean;
 }
 
 /** Providers onnxruntime-node can load here: bundled ones, and cuda when its library is present. */
@@ -82,6 +87,14 @@ export function hasVulkan(): boolean {
   });
 }
 
+/** The GPU providers `auto` tries, best first: those whose libraries are present here. */
+export function gpuProviders(): ("cuda" | "webgpu")[] {
+  return [
+    ...(hasCudaProvider() ? ["cuda" as const] : []),
+    ...(hasVulkan() ? ["webgpu" as const] : []),
+  ];
+}
+
 /** An onnxruntime session with checked feeds. */
 export class OrtSession {
   readonly #session: ort.InferenceSession;
@@ -125,11 +138,7 @@ export class OrtSession {
       );
     }
     const order: Exclude<Provider, "auto">[] = requested === "auto"
-      ? [
-        ...(hasCudaProvider() ? ["cuda" as const] : []),
-        ...(hasVulkan() ? ["webgpu" as const] : []),
-        "cpu",
-      ]
+      ? [...gpuProviders(), "cpu"]
       : [requested];
     const failures: string[] = [];
     for (const provider of order) {
@@ -139,15 +148,14 @@ export class OrtSession {
           graphOptimizationLevel: "all",
           ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),
           logSeverityLevel: 3,
-          ...(options.externalDataFolder
-            ? {
-              extra: {
-                session: {
-                  model_external_initializers_file_folder_path: options.externalDataFolder,
-                },
-              },
-            }
-            : {}),
+          extra: {
+            session: {
+              ...(options.externalDataFolder
+                ? { model_external_initializers_file_folder_path: options.externalDataFolder }
+                : {}),
+              ...(options.allowSpinning === false ? { intra_op: { allow_spinning: "0" } } : {}),
+            },
+          },
         };
         const session = typeof model === "string"
           ? await ort.InferenceSession.create(model, sessionOptions)
@@ -176,10 +184,12 @@ export class OrtSession {
   /**
    * Runs the session. Feeds must name exactly the session's inputs, with dims that agree
    * with the declared ones; otherwise a {@link SoupError} lists what is missing or wrong.
+   * Outputs named in `into` are written into those buffers (which must have the output's
+   * exact dims and must not be backed by shared memory) instead of new ones.
    */
   async run(
     feeds: Record<string, Feed>,
-    outputs?: string[],
+    into: Record<string, Feed> = {},
   ): Promise<Record<string, Float32Array>> {
     const missing = [...this.inputs.keys()].filter((n) => !(n in feeds));
     const unknown = Object.keys(feeds).filter((n) => !this.inputs.has(n));
@@ -209,9 +219,18 @@ export class OrtSession {
     for (const [name, f] of Object.entries(feeds)) {
       ortFeeds[name] = new ort.Tensor(f.type, f.data, f.dims);
     }
-    const result = outputs === undefined
-      ? await this.#session.run(ortFeeds)
-      : await this.#session.run(ortFeeds, outputs);
+    let result: ort.InferenceSession.ReturnType;
+    if (Object.keys(into).length === 0) {
+      result = await this.#session.run(ortFeeds);
+    } else {
+      // Every output is fetched; those in `into` land in the given (non-shared) buffers.
+      const fetches: Record<string, ort.Tensor | null> = {};
+      for (const name of this.#session.outputNames) {
+        const f = into[name];
+        fetches[name] = f === undefined ? null : new ort.Tensor(f.type, f.data, f.dims);
+      }
+      result = await this.#session.run(ortFeeds, fetches);
+    }
     const out: Record<string, Float32Array> = {};
     for (const [name, tensor] of Object.entries(result)) {
       out[name] = tensor.data as Float32Array;
