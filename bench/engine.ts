@@ -1,7 +1,9 @@
 /**
  * Prefill speed of the ONNX engine on the CPU for a mamba-130m-shaped random checkpoint
  * (24 layers, d 768, d_in 1536, n 16, vocab 50280), next to onnxruntime's own large-MatMul
- * rate measured in the same run: the fraction of that roofline the engine reaches.
+ * rate measured in the same run: the fraction of that roofline the engine reaches, for the
+ * default CPU path (the WebAssembly scan kernel between onnxruntime segments) and for the one
+ * graph whose scan is onnxruntime's LinearAttention. Times are medians of 5 (3) runs.
  *
  * @module
  */
@@ -38,6 +40,11 @@ export async function matmulRoofline(m = 2048, k = 768, n = 3072, pairs = 4): Pr
   return (pairs * 2 * 2 * m * k * n) / seconds / 1e9;
 }
 
+const SCAN_NAMES = {
+  wasm: "WebAssembly scan (default)",
+  onnx: "onnxruntime LinearAttention",
+};
+
 /** Multiply-adds of the matrix products per token (all layers), the bulk of the work. */
 function flopsPerToken(d: number, dIn: number, n: number, r: number, layers: number): number {
   return 2 * layers * (d * 2 * dIn + dIn * (r + 2 * n) + r * dIn + dIn * d);
@@ -62,22 +69,28 @@ export async function benchEngine(): Promise<void> {
       `onnxruntime CPU MatMul 2048x768 @ 768x3072: ${roofline.toFixed(1)} GFLOP/s (roofline)`,
     );
     const perToken = flopsPerToken(768, 1536, 16, 48, 24);
+    const rate = new Map<string, number>();
     for (const [batch, length] of [[1, 256], [8, 256], [32, 64]]) {
-      const engine = await OnnxEngine.load(dir, { chunkSize: length });
       const seqs = Array.from(
         { length: batch },
         (_, s) => Array.from({ length }, (_, t) => (s * 131 + t * 7919) % 50277),
       );
-      const seconds = await time(() => engine.runBatch(seqs), 3);
       const tokens = batch * length;
-      const gflops = (tokens * perToken) / seconds / 1e9;
-      console.log(
-        `prefill batch ${batch} x ${length} tokens: ${(tokens / seconds).toFixed(0)} tokens/s, ` +
-          `${gflops.toFixed(1)} GFLOP/s = ${
-            (100 * gflops / roofline).toFixed(0)
-          }% of the MatMul roofline`,
-      );
-      await engine.close();
+      for (const cpuScan of ["wasm", "onnx"] as const) {
+        const engine = await OnnxEngine.load(dir, { chunkSize: length, cpuScan });
+        const seconds = await time(() => engine.runBatch(seqs), cpuScan === "wasm" ? 5 : 3);
+        await engine.close();
+        const gflops = (tokens * perToken) / seconds / 1e9;
+        rate.set(`${batch}x${length} ${cpuScan}`, tokens / seconds);
+        console.log(
+          `prefill batch ${batch} x ${length} tokens, ${SCAN_NAMES[cpuScan]}: ` +
+            `${(tokens / seconds).toFixed(0)} tokens/s, ${gflops.toFixed(1)} GFLOP/s = ${
+              (100 * gflops / roofline).toFixed(0)
+            }% of the MatMul roofline`,
+        );
+      }
+      const speedup = rate.get(`${batch}x${length} wasm`)! / rate.get(`${batch}x${length} onnx`)!;
+      console.log(`  WebAssembly scan / LinearAttention: ${speedup.toFixed(2)}x`);
     }
   } finally {
     await Deno.remove(dir, { recursive: true });

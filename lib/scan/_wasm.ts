@@ -43,6 +43,7 @@ const section = (id: number, body: number[]): number[] => [id, ...uleb(body.leng
 /** SIMD opcodes used (after the 0xfd prefix), from the WebAssembly 2.0 binary format. */
 const SIMD = {
   load: 0,
+  load32_splat: 9,
   store: 11,
   const: 12,
   shuffle: 13,
@@ -125,8 +126,14 @@ export class Code {
   i32Mul(): this {
     return this.#op(0x6c);
   }
+  i32Sub(): this {
+    return this.#op(0x6b);
+  }
   i32LtS(): this {
     return this.#op(0x48);
+  }
+  i32Eqz(): this {
+    return this.#op(0x45);
   }
   /** `select`: the first of two values when the i32 on top is not 0, else the second. */
   select(): this {
@@ -148,6 +155,10 @@ export class Code {
   /** v128.load, alignment hint 1 (4-byte aligned data). */
   v128Load(offset = 0): this {
     return this.#simd(SIMD.load, 2, ...uleb(offset));
+  }
+  /** v128.load32_splat: the f32 at the address plus `offset` in all four lanes. */
+  loadSplat(offset = 0): this {
+    return this.#simd(SIMD.load32_splat, 2, ...uleb(offset));
   }
   v128Store(offset = 0): this {
     return this.#simd(SIMD.store, 2, ...uleb(offset));
@@ -212,6 +223,12 @@ export class Code {
     fn();
     return this.#op(0x0b);
   }
+  /** `if ... end` with a void result, on the i32 on the stack (not 0: run `fn`). */
+  if(fn: () => void): this {
+    this.#op(0x04, 0x40);
+    fn();
+    return this.#op(0x0b);
+  }
   /** `loop ... end` with a void result. */
   loop(fn: () => void): this {
     this.#op(0x03, 0x40);
@@ -239,7 +256,7 @@ export class Code {
         this.get(i);
         to();
         this.i32LtS();
-        this.#op(0x45); // i32.eqz
+        this.i32Eqz();
         this.brIf(1);
         body();
         this.get(i).i32(step).i32Add().set(i);

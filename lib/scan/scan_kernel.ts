@@ -52,6 +52,8 @@ export const SCAN_PARAMS = [
   "h",
   "y",
   "dsum",
+  "du",
+  "scratch",
   "c0",
   "c1",
 ] as const;
@@ -61,7 +63,13 @@ const LOG2E = Math.LOG2E;
 const EXP2_MIN = -126;
 /** Tokens per block of the recurrence. */
 const TOKEN_BLOCK = 16;
-const MAGIC = 12582912; // 1.5 * 2^23: adding it rounds to an integer held in the low bits
+/** Bytes of scratch memory one call of the kernel needs (its `scratch` parameter). */
+export const SCRATCH_BYTES = TOKEN_BLOCK * 64;
+/**
+ * 1.5 * 2^23 + 127: adding it to x in [-126, 0] rounds x to an integer (float32 spacing is 1
+ * there) and leaves 127 + round(x), the biased exponent of 2^round(x), in the low bits.
+ */
+const MAGIC = 1.5 * 2 ** 23 + 127;
 /**
  * 2^f for |f| <= 1/2 as a degree-6 polynomial, highest power first: a least-squares fit of the
  * relative error on Chebyshev nodes, reweighted towards minimax (max relative error 1.9e-9,
@@ -98,8 +106,6 @@ function emitConsts(c: Code): Consts {
     k[name] = c.local(T.v128);
     c.f32x4(value).set(k[name]);
   }
-  k.bias = c.local(T.v128);
-  c.i32x4(127).set(k.bias);
   return k;
 }
 
@@ -129,7 +135,7 @@ function emitExp2(
   fma: boolean,
 ): void {
   c.get(x).get(k.min).vPmax().tee(tmp.xc); // a < b ? b : a  -> max(x, -126)
-  c.get(k.magic).vAdd().tee(tmp.j); // magic + round(x)
+  c.get(k.magic).vAdd().tee(tmp.j); // MAGIC + round(x), exactly
   c.get(k.magic).vSub().set(tmp.f); // round(x)
   c.get(tmp.xc).get(tmp.f).vSub().set(tmp.f); // f = x - round(x), exact, |f| <= 1/2
   c.get(k.e0);
@@ -138,9 +144,9 @@ function emitExp2(
     if (fma) c.get(tmp.f).get(coef).vMadd();
     else c.get(tmp.f).vMul().get(coef).vAdd();
   }
-  // 2^round(x): the low bits of magic + round(x) are round(x); shifted into the exponent field
-  // with its bias (the high bits of magic shift out).
-  c.get(tmp.j).get(k.bias).iAdd().i32(23).iShl();
+  // 2^round(x): the low bits of MAGIC + round(x) are 127 + round(x), the biased exponent;
+  // shifted into the exponent field (the high bits of MAGIC shift out).
+  c.get(tmp.j).i32(23).iShl();
   c.vMul();
 }
 
@@ -172,26 +178,28 @@ export function buildScanKernel(
   const i32 = () => c.local(T.i32);
   const v128 = () => c.local(T.v128);
   const row = i32(), t = i32(), ch = i32(), len = i32(), off = i32(), bc = i32(), base = i32();
-  const tb = i32(), tEnd = i32(), dsumAt = i32();
+  const tb = i32(), tEnd = i32(), dsumAt = i32(), g = i32(), gEnd = i32(), sc = i32();
+  const partial = i32();
   const tmp = { j: v128(), f: v128(), xc: v128() };
   const k = emitConsts(c);
   const x = v128(), e = v128(), s = v128(), s2 = v128(), dv = v128(), duv = v128(), acc = v128();
+  const dsv = v128();
   const hs = Array.from({ length: q }, () => v128());
   const as = Array.from({ length: q }, () => v128());
-  const delta = c.local(T.f32), uu = c.local(T.f32), dsum = c.local(T.f32), dd = c.local(T.f32);
 
   /** Pushes the byte offset of element (row, t, ch) of a (rows, T, dIn) array. */
-  const at3 = () =>
-    c.get(row).get(p.tokens).i32Mul().get(t).i32Add().i32(dIn).i32Mul().get(ch).i32Add().i32(4)
-      .i32Mul();
+  const at3 = (channel = ch) =>
+    c.get(row).get(p.tokens).i32Mul().get(t).i32Add().i32(dIn).i32Mul().get(channel).i32Add()
+      .i32(4).i32Mul();
 
   c.for(row, () => c.i32(0), () => c.get(p.rows), () => {
     c.get(p.lens).get(row).i32(4).i32Mul().i32Add();
     c.bytes.push(0x28, 2, 0); // i32.load
     c.set(len);
 
-    // Pass 1: delta = softplus(dt) for this worker's channels, four at a time. Vectors that
-    // run past c1 compute the same values their owner computes (same input, same output).
+    // Pass 1: delta = softplus(dt) and delta u for this worker's channels, four at a time.
+    // Vectors that run past c1 compute the same values their owner computes (same input,
+    // same output).
     c.for(t, () => c.i32(0), () => c.get(len), () => {
       c.for(ch, () => c.get(p.c0), () => c.get(p.c1), () => {
         at3().set(off);
@@ -206,12 +214,16 @@ export function buildScanKernel(
         c.get(x).get(k.zero).vPmax().vAdd();
         c.set(e);
         c.get(p.delta).get(off).i32Add().get(e).v128Store();
+        c.get(p.du).get(off).i32Add().get(e).get(p.u).get(off).i32Add().v128Load().vMul()
+          .v128Store();
       }, 4);
     });
 
     // Pass 2: the recurrence in blocks of TOKEN_BLOCK tokens (so that the strided rows a
-    // block touches stay in cache and in the TLB), one channel at a time inside a block, its
-    // n states in q vectors.
+    // block touches stay in cache and in the TLB), in groups of four channels: one channel at
+    // a time inside a group, its n states in q vectors, leaving per token the vector whose
+    // lanes sum to C h in the scratch; then per token the four channels' sums at once, with
+    // the D term and the gate.
     c.for(ch, () => c.get(p.c0), () => c.get(p.c1), () => {
       c.get(row).i32(dIn).i32Mul().get(ch).i32Add().i32(4).i32Mul().get(p.dsum).i32Add();
       c.f32(0).f32Store();
@@ -219,60 +231,94 @@ export function buildScanKernel(
     c.for(tb, () => c.i32(0), () => c.get(len), () => {
       c.get(tb).i32(TOKEN_BLOCK).i32Add().tee(tEnd).get(len).get(tEnd).get(len).i32LtS().select();
       c.set(tEnd);
-      c.for(ch, () => c.get(p.c0), () => c.get(p.c1), () => {
-        // h for (row, ch), A for ch, D and the running delta sum into locals.
-        c.get(row).i32(dIn).i32Mul().get(ch).i32Add().i32(nPad * 4).i32Mul().get(p.h).i32Add()
-          .set(base);
-        for (let v = 0; v < q; v++) c.get(base).v128Load(16 * v).set(hs[v]);
-        c.get(ch).i32(nPad * 4).i32Mul().get(p.a).i32Add().set(bc);
-        for (let v = 0; v < q; v++) c.get(bc).v128Load(16 * v).get(k.log2e).vMul().set(as[v]);
-        c.get(p.d).get(ch).i32(4).i32Mul().i32Add().f32Load().set(dd);
-        c.get(row).i32(dIn).i32Mul().get(ch).i32Add().i32(4).i32Mul().get(p.dsum).i32Add()
-          .set(dsumAt);
-        c.get(dsumAt).f32Load().set(dsum);
-        c.get(tb).set(t);
-        at3().set(off);
-        c.get(row).get(p.tokens).i32Mul().get(t).i32Add().i32(nPad * 4).i32Mul().set(bc);
-        c.for(t, () => c.get(tb), () => c.get(tEnd), () => {
-          c.get(p.delta).get(off).i32Add().f32Load().tee(delta);
-          c.get(dsum).f32Add().set(dsum);
-          c.get(p.u).get(off).i32Add().f32Load().set(uu);
-          c.get(delta).splat().set(dv);
-          c.get(delta).get(uu).f32Mul().splat().set(duv);
-          for (let v = 0; v < q; v++) {
-            c.get(dv).get(as[v]).vMul().set(x);
-            // h = 2^(delta A log2 e) h + (delta u) B
-            madd(
-              c,
-              fma,
-              () => c.get(duv),
-              () => c.get(p.b).get(bc).i32Add().v128Load(16 * v),
-              () => {
-                emitExp2(c, x, k, tmp, fma);
-                c.get(hs[v]).vMul();
-              },
-            );
-            c.tee(hs[v]);
-            // acc += C h
-            c.get(p.c).get(bc).i32Add().v128Load(16 * v);
-            if (v === 0) c.vMul();
-            else if (fma) c.get(acc).vMadd();
-            else c.vMul().get(acc).vAdd();
-            c.set(acc);
-          }
-          // Sum of the four lanes, plus D u, times the gate.
-          c.get(acc).get(acc).get(acc).shuffleF32([2, 3, 0, 1]).vAdd().set(acc);
-          c.get(acc).get(acc).get(acc).shuffleF32([1, 0, 3, 2]).vAdd().extract(0);
-          c.get(dd).get(uu).f32Mul().f32Add();
-          c.get(p.gate).get(off).i32Add().f32Load().f32Mul().set(uu);
-          c.get(p.y).get(off).i32Add().get(uu).f32Store();
-          // Next token: its (row, t, ch) element and its B and C rows.
-          c.get(off).i32(dIn * 4).i32Add().set(off);
-          c.get(bc).i32(nPad * 4).i32Add().set(bc);
+      c.for(g, () => c.get(p.c0), () => c.get(p.c1), () => {
+        c.get(g).i32(4).i32Add().tee(gEnd).get(p.c1).get(gEnd).get(p.c1).i32LtS().select();
+        c.set(gEnd);
+        c.for(ch, () => c.get(g), () => c.get(gEnd), () => {
+          // h for (row, ch), A for ch and the running delta sum into locals.
+          c.get(row).i32(dIn).i32Mul().get(ch).i32Add().i32(nPad * 4).i32Mul().get(p.h)
+            .i32Add().set(base);
+          for (let v = 0; v < q; v++) c.get(base).v128Load(16 * v).set(hs[v]);
+          c.get(ch).i32(nPad * 4).i32Mul().get(p.a).i32Add().set(bc);
+          for (let v = 0; v < q; v++) c.get(bc).v128Load(16 * v).get(k.log2e).vMul().set(as[v]);
+          c.get(k.zero).set(dsv);
+          c.get(tb).set(t);
+          at3().set(off);
+          c.get(row).get(p.tokens).i32Mul().get(t).i32Add().i32(nPad * 4).i32Mul().set(bc);
+          c.get(ch).get(g).i32Sub().i32(16).i32Mul().get(p.scratch).i32Add().set(sc);
+          c.for(t, () => c.get(tb), () => c.get(tEnd), () => {
+            c.get(p.delta).get(off).i32Add().loadSplat().tee(dv);
+            c.get(dsv).vAdd().set(dsv);
+            c.get(p.du).get(off).i32Add().loadSplat().set(duv);
+            for (let v = 0; v < q; v++) {
+              c.get(dv).get(as[v]).vMul().set(x);
+              // h = 2^(delta A log2 e) h + (delta u) B
+              madd(
+                c,
+                fma,
+                () => c.get(duv),
+                () => c.get(p.b).get(bc).i32Add().v128Load(16 * v),
+                () => {
+                  emitExp2(c, x, k, tmp, fma);
+                  c.get(hs[v]).vMul();
+                },
+              );
+              c.tee(hs[v]);
+              // acc += C h
+              c.get(p.c).get(bc).i32Add().v128Load(16 * v);
+              if (v === 0) c.vMul();
+              else if (fma) c.get(acc).vMadd();
+              else c.vMul().get(acc).vAdd();
+              c.set(acc);
+            }
+            c.get(sc).get(acc).v128Store();
+            // Next token: its (row, t, ch) element, its B and C rows, its scratch slot.
+            c.get(off).i32(dIn * 4).i32Add().set(off);
+            c.get(bc).i32(nPad * 4).i32Add().set(bc);
+            c.get(sc).i32(64).i32Add().set(sc);
+          });
+          for (let v = 0; v < q; v++) c.get(base).get(hs[v]).v128Store(16 * v);
+          c.get(row).i32(dIn).i32Mul().get(ch).i32Add().i32(4).i32Mul().get(p.dsum).i32Add()
+            .tee(dsumAt);
+          c.get(dsumAt).f32Load().get(dsv).extract(0).f32Add().f32Store();
         });
-        for (let v = 0; v < q; v++) c.get(base).get(hs[v]).v128Store(16 * v);
-        c.get(dsumAt).get(dsum).f32Store();
-      });
+        // y for the group's channels: the lane sums of the four scratch vectors of a token
+        // (a 4 x 4 transpose), plus D u, times the gate. Lanes past c1 are not stored.
+        c.get(p.scratch).set(sc);
+        c.for(t, () => c.get(tb), () => c.get(tEnd), () => {
+          const pair = (v0: number, v1: number) => {
+            c.get(sc).v128Load(16 * v0).get(sc).v128Load(16 * v1).shuffleF32([0, 4, 1, 5]);
+            c.get(sc).v128Load(16 * v0).get(sc).v128Load(16 * v1).shuffleF32([2, 6, 3, 7]);
+            c.vAdd();
+          };
+          pair(0, 1);
+          c.set(x); // [a0 02, a1 02, a0 13, a1 13] (lane sums by pairs)
+          pair(2, 3);
+          c.set(e);
+          c.get(x).get(e).shuffleF32([0, 1, 4, 5]).get(x).get(e).shuffleF32([2, 3, 6, 7]).vAdd();
+          c.set(acc);
+          at3(g).set(off);
+          madd(
+            c,
+            fma,
+            () => c.get(p.d).get(g).i32(4).i32Mul().i32Add().v128Load(),
+            () => c.get(p.u).get(off).i32Add().v128Load(),
+            () => c.get(acc),
+          );
+          c.get(p.gate).get(off).i32Add().v128Load().vMul().set(acc);
+          c.get(p.y).get(off).i32Add().set(off);
+          c.get(gEnd).get(g).i32Sub().i32(4).i32LtS().tee(partial).if(() => {
+            c.get(off).get(acc).extract(0).f32Store();
+            for (let j = 1; j < 4; j++) {
+              c.get(g).i32(j).i32Add().get(gEnd).i32LtS().if(() =>
+                c.get(off).get(acc).extract(j).f32Store(4 * j)
+              );
+            }
+          });
+          c.get(partial).i32Eqz().if(() => c.get(off).get(acc).v128Store());
+          c.get(sc).i32(64).i32Add().set(sc);
+        });
+      }, 4);
     }, TOKEN_BLOCK);
     // Padded tokens: y = 0.
     c.for(t, () => c.get(len), () => c.get(p.tokens), () => {

@@ -6,7 +6,7 @@
  */
 
 import { SoupError } from "../util/errors.ts";
-import { buildScanKernel, padState, SCAN_PARAMS } from "./scan_kernel.ts";
+import { buildScanKernel, padState, SCAN_PARAMS, SCRATCH_BYTES } from "./scan_kernel.ts";
 
 /** One layer's scan inputs, as onnxruntime gives them (C order, float32). */
 export interface ScanInputs {
@@ -184,6 +184,8 @@ export class WasmScan {
       h: alloc(rows * dIn * nPad),
       y: alloc(flat),
       dsum: alloc(rows * dIn),
+      du: alloc(flat),
+      scratch: alloc(this.threads * SCRATCH_BYTES / 4),
     };
     const pages = Math.ceil(top / PAGE);
     const have = this.#memory.buffer.byteLength / PAGE;
@@ -203,15 +205,16 @@ export class WasmScan {
 
     // Channel ranges in multiples of 4 (the softplus pass works four channels at a time).
     const per = Math.ceil(dIn / this.threads / 4) * 4;
-    const args = (c0: number, c1: number) => {
-      const named: Record<string, number> = { ...at, rows, tokens, c0, c1 };
+    const args = (thread: number, c0: number, c1: number) => {
+      const scratch = at.scratch + thread * SCRATCH_BYTES;
+      const named: Record<string, number> = { ...at, scratch, rows, tokens, c0, c1 };
       return SCAN_PARAMS.map((p) => named[p]);
     };
     const pending = this.#workers.map((w, i) => {
       const c0 = Math.min(dIn, (i + 1) * per), c1 = Math.min(dIn, (i + 2) * per);
-      return c0 < c1 ? call(w, { args: args(c0, c1) }) : Promise.resolve();
+      return c0 < c1 ? call(w, { args: args(i + 1, c0, c1) }) : Promise.resolve();
     });
-    this.#scan(...args(0, Math.min(dIn, per)));
+    this.#scan(...args(0, 0, Math.min(dIn, per)));
     await Promise.all(pending);
     return {
       y: f32(at.y, flat),
