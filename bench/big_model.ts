@@ -38,9 +38,11 @@ export async function benchBigModel(dir = "/tmp/soup-mamba-2.8b-random"): Promis
   const t1 = performance.now();
   const { logits } = await engine.run(ids);
   const run = (performance.now() - t1) / 1000;
+  const segments = engine.segmentBytes(false).reduce((sum, seg) => sum + seg.length, 0);
   console.log(
     `mamba-2.8b shape: ${gb(bytes)} GB of fp32 weights loaded in ${load.toFixed(0)} s; ` +
-      `model bytes ${engine.modelBytes(false).length}; ${ids.length} tokens in ${
+      `model bytes: one graph ${engine.modelBytes(false).length}, ` +
+      `${config.numHiddenLayers + 1} CPU segments ${segments} in all; ${ids.length} tokens in ${
         run.toFixed(1)
       } s ` +
       `(${(ids.length / run).toFixed(1)} tokens/s); process memory ${

@@ -158,10 +158,14 @@ for (const cpuScan of SCANS) {
 
 Deno.test("the two CPU scans agree, with the kernel on 1, 2 or 3 threads", async () => {
   const dir = await Deno.makeTempDir();
-  const fields = { numHiddenLayers: 2, intermediateSize: 41, stateSize: 6 };
+  // d_in 522 and a first chunk of 3 x 256 tokens: enough work for the kernel's workers to
+  // take part (2^20 state updates); the second chunk (3 x 44 tokens) runs on one thread.
+  const fields = { numHiddenLayers: 2, hiddenSize: 64, intermediateSize: 522, stateSize: 6 };
   await writeRandomCheckpoint(dir, tinyMambaConfig(fields), { seed: 8 });
   const onnx = await OnnxEngine.load(dir, { cpuScan: "onnx" });
-  const seqs = [[3, 1, 4, 1, 5, 9, 2, 6], [5, 3], [5, 8, 9, 7, 9]];
+  const seq = (len: number, seed: number) =>
+    Array.from({ length: len }, (_, t) => (t * 7919 + seed * 131) % 61);
+  const seqs = [seq(300, 1), seq(2, 2), seq(170, 3)];
   const want = await onnx.runBatch(seqs, { allLogits: true });
   await onnx.close();
   for (const intraOpThreads of [1, 2, 3]) {

@@ -50,6 +50,24 @@ function hasRelaxedSimd(dIn: number, n: number): boolean {
 }
 
 const PAGE = 65536;
+/**
+ * Default {@link WasmScanOptions.minParallelWork}: about a millisecond of work for one thread,
+ * more than a round trip to the workers costs.
+ */
+const PARALLEL_MIN = 2 ** 20;
+
+/** Options of {@link WasmScan.create}. */
+export interface WasmScanOptions {
+  /** Threads, this one included. @default the number of CPU cores */
+  threads?: number;
+  /** Whether to use relaxed-SIMD multiply-add. @default whether this engine has it */
+  fma?: boolean;
+  /**
+   * State updates (rows x tokens x d_in x padded n) below which a run stays on the calling
+   * thread (one token while generating, say). @default 2^20
+   */
+  minParallelWork?: number;
+}
 
 /**
  * The scan kernel for one (d_in, n) shape, with its memory and workers.
@@ -82,6 +100,7 @@ export class WasmScan {
   readonly #memory: WebAssembly.Memory;
   readonly #scan: (...args: number[]) => void;
   readonly #workers: Worker[];
+  readonly #minParallelWork: number;
 
   private constructor(
     dIn: number,
@@ -90,8 +109,10 @@ export class WasmScan {
     memory: WebAssembly.Memory,
     scan: (...args: number[]) => void,
     workers: Worker[],
+    minParallelWork: number,
   ) {
     this.dIn = dIn;
+    this.#minParallelWork = minParallelWork;
     this.n = n;
     this.nPad = padState(n);
     this.fma = fma;
@@ -101,14 +122,11 @@ export class WasmScan {
     this.threads = workers.length + 1;
   }
 
-  /**
-   * Compiles the kernel for inner width `dIn` and state size `n`. `threads` defaults to the
-   * number of CPU cores; `fma` (relaxed-SIMD multiply-add) to whether this engine has it.
-   */
+  /** Compiles the kernel for inner width `dIn` and state size `n` and starts its workers. */
   static async create(
     dIn: number,
     n: number,
-    options: { threads?: number; fma?: boolean } = {},
+    options: WasmScanOptions = {},
   ): Promise<WasmScan> {
     const threads = Math.max(
       1,
@@ -139,6 +157,7 @@ export class WasmScan {
       memory,
       instance.exports.scan as (...a: number[]) => void,
       workers,
+      options.minParallelWork ?? PARALLEL_MIN,
     );
   }
 
@@ -204,7 +223,8 @@ export class WasmScan {
     f32(at.h, rows * dIn * nPad).set(inputs.h);
 
     // Channel ranges in multiples of 4 (the softplus pass works four channels at a time).
-    const per = Math.ceil(dIn / this.threads / 4) * 4;
+    const threads = rows * tokens * dIn * nPad < this.#minParallelWork ? 1 : this.threads;
+    const per = Math.ceil(dIn / threads / 4) * 4;
     const args = (thread: number, c0: number, c1: number) => {
       const scratch = at.scratch + thread * SCRATCH_BYTES;
       const named: Record<string, number> = { ...at, scratch, rows, tokens, c0, c1 };

@@ -89,7 +89,8 @@ for (const [name, dIn, n, lengths, tokens] of SHAPES) {
   for (const fma of [true, false]) {
     for (const threads of [1, 3]) {
       Deno.test(`WasmScan agrees with a float64 scan: ${name}, fma ${fma}, ${threads} threads`, async () => {
-        const scan = await WasmScan.create(dIn, n, { threads, fma });
+        // minParallelWork 0: the workers take part even in these small runs.
+        const scan = await WasmScan.create(dIn, n, { threads, fma, minParallelWork: 0 });
         try {
           const x = randomInputs(dIn, n, lengths, tokens, dIn * 100 + n);
           const want = reference(dIn, n, x);
@@ -112,6 +113,14 @@ for (const [name, dIn, n, lengths, tokens] of SHAPES) {
           // Inputs are not changed, so a second run gives the same.
           const again = await scan.run(x);
           assertEquals(again.y, got.y);
+          // Below the default minParallelWork the calling thread runs alone: same values.
+          const alone = await WasmScan.create(dIn, n, { threads, fma });
+          try {
+            const one = await alone.run(x);
+            assertEquals([one.y, one.h, one.deltaSum], [got.y, got.h, got.deltaSum]);
+          } finally {
+            alone.close();
+          }
         } finally {
           scan.close();
         }
