@@ -8,6 +8,7 @@
  */
 
 import type { MambaConfig } from "../model/config.ts";
+import { SafetensorsCheckpoint } from "../model/safetensors.ts";
 import type { Feed, OrtSession } from "../onnx/session.ts";
 import type { WasmScan } from "../scan/wasm_scan.ts";
 
@@ -15,6 +16,32 @@ import type { WasmScan } from "../scan/wasm_scan.ts";
 export interface ScanWeights {
   a: Float32Array[];
   d: Float32Array[];
+}
+
+/** `rows` rows of `from` values as rows of `to` values, zero-filled or cut (C order). */
+function restride(src: Float32Array, rows: number, from: number, to: number): Float32Array {
+  if (from === to) return src.slice(0, rows * to);
+  const out = new Float32Array(rows * to);
+  const width = Math.min(from, to);
+  for (let r = 0; r < rows; r++) out.set(src.subarray(r * from, r * from + width), r * to);
+  return out;
+}
+
+/** Reads A = -exp(A_log) (state axis padded to `nPad`) and D of every layer from `dir`. */
+export async function readScanWeights(
+  dir: string,
+  config: MambaConfig,
+  nPad: number,
+): Promise<ScanWeights> {
+  const { intermediateSize: dIn, stateSize: n } = config;
+  using ckpt = await SafetensorsCheckpoint.open(dir);
+  const weights: ScanWeights = { a: [], d: [] };
+  for (let i = 0; i < config.numHiddenLayers; i++) {
+    const aLog = await ckpt.readFloat32(`backbone.layers.${i}.mixer.A_log`);
+    weights.a.push(restride(aLog.map((x) => -Math.exp(x)), dIn, n, nPad));
+    weights.d.push(await ckpt.readFloat32(`backbone.layers.${i}.mixer.D`));
+  }
+  return weights;
 }
 
 /** The segments of one model variant and the kernel that joins them. */
@@ -50,7 +77,6 @@ export class SegmentedMamba {
     const base = { input_ids: feeds.input_ids, lengths: feeds.lengths };
     const out: Record<string, Float32Array> = {};
     let carry: Record<string, Feed> = {};
-    const h = new Float32Array(b * dIn * nPad);
     const rows = b * l;
     const d = this.#config.hiddenSize;
     if (rows !== this.#rows) {
@@ -82,8 +108,6 @@ export class SegmentedMamba {
       });
       out[`present_conv.${i}`] = seg[`present_conv.${i}`];
       const past = feeds[`past_ssm.${i}`].data as Float32Array; // (b, d_in, n)
-      if (nPad === n) h.set(past);
-      else for (let r = 0; r < b * dIn; r++) h.set(past.subarray(r * n, (r + 1) * n), r * nPad);
       const res = await this.#scan.run({
         rows: b,
         tokens: l,
@@ -95,14 +119,9 @@ export class SegmentedMamba {
         c: buf.C,
         a: this.#weights.a[i],
         d: this.#weights.d[i],
-        h,
+        h: restride(past, b * dIn, n, nPad),
       });
-      const present = new Float32Array(b * dIn * n);
-      if (nPad === n) present.set(res.h);
-      else {for (let r = 0; r < b * dIn; r++) {
-          present.set(res.h.subarray(r * nPad, r * nPad + n), r * n);
-        }}
-      out[`present_ssm.${i}`] = present;
+      out[`present_ssm.${i}`] = restride(res.h, b * dIn, nPad, n);
       out[`delta_sum.${i}`] = res.deltaSum.slice();
       buf.y.set(res.y);
       carry = { hidden: f(hidden, d), scan_out: f(buf.y, dIn) };

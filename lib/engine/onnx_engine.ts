@@ -13,7 +13,7 @@ import { buildMambaGraph, buildMambaSegments } from "../onnx/mamba_graph.ts";
 import { type Feed, gpuProviders, OrtSession, type Provider } from "../onnx/session.ts";
 import { padState } from "../scan/scan_kernel.ts";
 import { WasmScan } from "../scan/wasm_scan.ts";
-import { type ScanWeights, SegmentedMamba } from "./_segmented.ts";
+import { readScanWeights, type ScanWeights, SegmentedMamba } from "./_segmented.ts";
 import { SoupError } from "../util/errors.ts";
 import { concat } from "../util/concat.ts";
 import {
@@ -56,19 +56,21 @@ export class OnnxEngine implements Engine {
   readonly #options: OnnxEngineOptions;
   readonly #tensors: SafetensorsCheckpoint["tensors"];
   readonly #locations: Map<string, string>;
-  readonly #scanWeights: ScanWeights;
+  /** The checkpoint folder as given (its files are read again for the CPU scan's A and D). */
+  readonly #dir: string;
   #runners = new Map<boolean, Promise<Runner>>();
   #segments = new Map<number, Promise<OrtSession>>();
-  #scan: Promise<WasmScan> | undefined;
+  /** The scan kernel and the A and D it needs, made on first use of the CPU path. */
+  #scan: Promise<{ scan: WasmScan; weights: ScanWeights }> | undefined;
   #provider: string | undefined;
 
   private constructor(
     config: MambaConfig,
     model: string,
+    dir: string,
     weightsDir: string,
     tensors: SafetensorsCheckpoint["tensors"],
     locations: Map<string, string>,
-    scanWeights: ScanWeights,
     options: OnnxEngineOptions,
   ) {
     this.config = config;
@@ -76,7 +78,7 @@ export class OnnxEngine implements Engine {
     this.weightsDir = weightsDir;
     this.#tensors = tensors;
     this.#locations = locations;
-    this.#scanWeights = scanWeights;
+    this.#dir = dir;
     this.#options = options;
   }
 
@@ -105,20 +107,7 @@ export class OnnxEngine implements Engine {
       );
     }
     const locations = new Map(ckpt.files.map((f, i) => [f, real[i].slice(folders[0].length + 1)]));
-    // A = -exp(A_log) and D per layer for the CPU scan kernel (the state axis padded).
-    const { intermediateSize: dIn, stateSize: n } = config;
-    const nPad = padState(n);
-    const scanWeights: ScanWeights = { a: [], d: [] };
-    for (let i = 0; i < config.numHiddenLayers; i++) {
-      const aLog = await ckpt.readFloat32(`backbone.layers.${i}.mixer.A_log`);
-      const a = new Float32Array(dIn * nPad);
-      for (let c = 0; c < dIn; c++) {
-        for (let j = 0; j < n; j++) a[c * nPad + j] = -Math.exp(aLog[c * n + j]);
-      }
-      scanWeights.a.push(a);
-      scanWeights.d.push(await ckpt.readFloat32(`backbone.layers.${i}.mixer.D`));
-    }
-    return new OnnxEngine(config, model, folders[0], ckpt.tensors, locations, scanWeights, options);
+    return new OnnxEngine(config, model, dir, folders[0], ckpt.tensors, locations, options);
   }
 
   /** The implementation and the provider actually used (after the first run). */
@@ -182,15 +171,19 @@ export class OnnxEngine implements Engine {
     };
     const layers = await Promise.all(Array.from({ length: nl }, (_, i) => segment(i, i)));
     const head = await segment(allLogits ? -2 : -1, nl);
-    this.#scan ??= WasmScan.create(this.config.intermediateSize, this.config.stateSize, {
-      threads: this.#options.intraOpThreads,
-    });
-    const model = new SegmentedMamba(
-      this.config,
-      { layers, head },
-      await this.#scan,
-      this.#scanWeights,
-    );
+    this.#scan ??= (async () => {
+      const scan = await WasmScan.create(this.config.intermediateSize, this.config.stateSize, {
+        threads: this.#options.intraOpThreads,
+      });
+      try {
+        return { scan, weights: await readScanWeights(this.#dir, this.config, scan.nPad) };
+      } catch (err) {
+        scan.close();
+        throw err;
+      }
+    })();
+    const { scan, weights } = await this.#scan;
+    const model = new SegmentedMamba(this.config, { layers, head }, scan, weights);
     return { provider: "cpu", run: (feeds) => model.run(feeds), release: async () => {} };
   }
 
@@ -316,7 +309,7 @@ export class OnnxEngine implements Engine {
   async close(): Promise<void> {
     for (const r of this.#runners.values()) await (await r.catch(() => undefined))?.release();
     for (const s of this.#segments.values()) await (await s.catch(() => undefined))?.release();
-    (await this.#scan?.catch(() => undefined))?.close();
+    (await this.#scan?.catch(() => undefined))?.scan.close();
     this.#runners.clear();
     this.#segments.clear();
     this.#scan = undefined;

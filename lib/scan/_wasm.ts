@@ -47,20 +47,14 @@ const SIMD = {
   store: 11,
   const: 12,
   shuffle: 13,
-  f32x4_splat: 19,
   f32x4_extract_lane: 31,
-  f32x4_replace_lane: 32,
-  f32x4_nearest: 106,
   i32x4_shl: 171,
-  i32x4_add: 174,
   f32x4_abs: 224,
-  f32x4_neg: 225,
   f32x4_add: 228,
   f32x4_sub: 229,
   f32x4_mul: 230,
   f32x4_div: 231,
   f32x4_pmax: 235,
-  i32x4_trunc_sat_f32x4_s: 248,
   f32x4_relaxed_madd: 261,
 } as const;
 
@@ -115,11 +109,6 @@ export class Code {
     const lanes = new Uint8Array(Float32Array.of(x, x, x, x).buffer);
     return this.#simd(SIMD.const, ...lanes);
   }
-  /** A v128 constant of four equal i32 lanes. */
-  i32x4(n: number): this {
-    const lanes = new Uint8Array(Int32Array.of(n, n, n, n).buffer);
-    return this.#simd(SIMD.const, ...lanes);
-  }
   i32Add(): this {
     return this.#op(0x6a);
   }
@@ -142,8 +131,9 @@ export class Code {
   f32Add(): this {
     return this.#op(0x92);
   }
-  f32Mul(): this {
-    return this.#op(0x94);
+  /** i32.load at the address on the stack plus `offset` bytes. */
+  i32Load(offset = 0): this {
+    return this.#op(0x28, 2, ...uleb(offset));
   }
   /** f32.load at the address on the stack plus `offset` bytes. */
   f32Load(offset = 0): this {
@@ -168,14 +158,8 @@ export class Code {
     const bytes = lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]);
     return this.#simd(SIMD.shuffle, ...bytes);
   }
-  splat(): this {
-    return this.#simd(SIMD.f32x4_splat);
-  }
   extract(lane: number): this {
     return this.#simd(SIMD.f32x4_extract_lane, lane);
-  }
-  replace(lane: number): this {
-    return this.#simd(SIMD.f32x4_replace_lane, lane);
   }
   vAdd(): this {
     return this.#simd(SIMD.f32x4_add);
@@ -196,44 +180,32 @@ export class Code {
   vAbs(): this {
     return this.#simd(SIMD.f32x4_abs);
   }
-  vNeg(): this {
-    return this.#simd(SIMD.f32x4_neg);
-  }
   /** Lane-wise `a < b ? b : a` for a, b on the stack (a first). */
   vPmax(): this {
     return this.#simd(SIMD.f32x4_pmax);
-  }
-  vNearest(): this {
-    return this.#simd(SIMD.f32x4_nearest);
-  }
-  vTruncToI32(): this {
-    return this.#simd(SIMD.i32x4_trunc_sat_f32x4_s);
-  }
-  iAdd(): this {
-    return this.#simd(SIMD.i32x4_add);
   }
   /** i32x4.shl by the i32 on the stack. */
   iShl(): this {
     return this.#simd(SIMD.i32x4_shl);
   }
 
-  /** `block ... end` with a void result; `fn` emits the inside. */
+  /** A structured instruction (`opcode` ... `end`) with a void result; `fn` emits the inside. */
+  #nest(opcode: number, fn: () => void): this {
+    this.#op(opcode, 0x40);
+    fn();
+    return this.#op(0x0b);
+  }
+  /** `block ... end`. */
   block(fn: () => void): this {
-    this.#op(0x02, 0x40);
-    fn();
-    return this.#op(0x0b);
+    return this.#nest(0x02, fn);
   }
-  /** `if ... end` with a void result, on the i32 on the stack (not 0: run `fn`). */
+  /** `if ... end`, on the i32 on the stack (not 0: run `fn`). */
   if(fn: () => void): this {
-    this.#op(0x04, 0x40);
-    fn();
-    return this.#op(0x0b);
+    return this.#nest(0x04, fn);
   }
-  /** `loop ... end` with a void result. */
+  /** `loop ... end`. */
   loop(fn: () => void): this {
-    this.#op(0x03, 0x40);
-    fn();
-    return this.#op(0x0b);
+    return this.#nest(0x03, fn);
   }
   /** `br_if depth`. */
   brIf(depth: number): this {

@@ -193,9 +193,7 @@ export function buildScanKernel(
       .i32(4).i32Mul();
 
   c.for(row, () => c.i32(0), () => c.get(p.rows), () => {
-    c.get(p.lens).get(row).i32(4).i32Mul().i32Add();
-    c.bytes.push(0x28, 2, 0); // i32.load
-    c.set(len);
+    c.get(p.lens).get(row).i32(4).i32Mul().i32Add().i32Load().set(len);
 
     // Pass 1: delta = softplus(dt) and delta u for this worker's channels, four at a time.
     // Vectors that run past c1 compute the same values their owner computes (same input,

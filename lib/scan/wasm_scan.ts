@@ -40,15 +40,6 @@ export interface ScanOutputs {
   deltaSum: Float32Array;
 }
 
-/** Whether this engine has relaxed SIMD (fused multiply-add) for WebAssembly. */
-function hasRelaxedSimd(dIn: number, n: number): boolean {
-  try {
-    return WebAssembly.validate(buildScanKernel(dIn, n, { shared: false, fma: true }));
-  } catch {
-    return false;
-  }
-}
-
 const PAGE = 65536;
 /**
  * Default {@link WasmScanOptions.minParallelWork}: about a millisecond of work for one thread,
@@ -132,9 +123,14 @@ export class WasmScan {
       1,
       Math.min(options.threads ?? navigator.hardwareConcurrency ?? 1, 64),
     );
-    const fma = options.fma ?? hasRelaxedSimd(dIn, n);
     const shared = threads > 1;
-    const bytes = buildScanKernel(dIn, n, { shared, fma });
+    // Relaxed SIMD (fused multiply-add) unless asked otherwise or the engine lacks it.
+    let fma = options.fma ?? true;
+    let bytes = buildScanKernel(dIn, n, { shared, fma });
+    if (fma && options.fma === undefined && !WebAssembly.validate(bytes)) {
+      fma = false;
+      bytes = buildScanKernel(dIn, n, { shared, fma });
+    }
     const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared });
     const { instance } = await WebAssembly.instantiate(bytes, { env: { memory } });
     const workers: Worker[] = [];
