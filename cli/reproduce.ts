@@ -1,11 +1,12 @@
 /**
- * `deno task reproduce [all|clustering|retrieval|mixing|adecay|arithmetic] [--model M] [--quick]
- * [--device D] [--mirror DIR] [--results DIR]`
+ * `deno task reproduce [all|icl|clustering|retrieval|mixing|adecay|arithmetic] [--model M]
+ * [--preset paper|quick|organism] [--quick] [--device D] [--mirror DIR] [--results DIR]`
  *
  * Runs the paper's experiments and writes `results/<figure>/` (tidy CSVs, meta.json, SVG and PNG).
- * Default model: the paper's state-spaces/mamba-2.8b-hf. `--quick` is a small preset that runs
- * in minutes on a laptop CPU with state-spaces/mamba-130m-hf (its default model). A killed run
- * resumes from its cache.
+ * Default: the paper's protocol on state-spaces/mamba-2.8b-hf. `--quick` is a small preset that
+ * runs in minutes on a laptop CPU with state-spaces/mamba-130m-hf (its default model).
+ * `--model organism` (or `--preset organism`) runs every figure on the model organism shipped in
+ * `data/models/organism/`. A killed run resumes from its cache.
  *
  * @module
  */
@@ -14,40 +15,39 @@ import { parseArgs } from "node:util";
 import type { Device } from "../lib/engine/mod.ts";
 import {
   type ExperimentOptions,
-  PAPER_ADECAY,
-  PAPER_CLUSTERING,
-  PAPER_MIXING_VS_K,
-  PAPER_RETRIEVAL_VS_K,
-  PAPER_TASK_ARITHMETIC,
-  QUICK_ADECAY,
-  QUICK_CLUSTERING,
-  QUICK_MIXING_VS_K,
-  QUICK_RETRIEVAL_VS_K,
-  QUICK_TASK_ARITHMETIC,
+  ORGANISM_MODEL,
+  PAPER_MODEL,
+  type Preset,
+  PRESET_NAMES,
+  type PresetName,
+  PRESETS,
   runAdecay,
   runClustering,
+  runIclVsK,
   runMixingVsK,
   runRetrievalVsK,
   runTaskArithmetic,
 } from "../lib/experiments/mod.ts";
-import { SoupError } from "../lib/util/errors.ts";
+import { NotFoundError, SoupError } from "../lib/util/errors.ts";
 
-/** Each figure: its experiment with the paper's and the quick parameters. */
-const FIGURES: Record<
-  string,
-  (quick: boolean, options: ExperimentOptions) => Promise<string[]>
-> = {
-  clustering: (q, o) => runClustering(q ? QUICK_CLUSTERING : PAPER_CLUSTERING, o),
-  retrieval: (q, o) => runRetrievalVsK(q ? QUICK_RETRIEVAL_VS_K : PAPER_RETRIEVAL_VS_K, o),
-  mixing: (q, o) => runMixingVsK(q ? QUICK_MIXING_VS_K : PAPER_MIXING_VS_K, o),
-  adecay: (q, o) => runAdecay(q ? QUICK_ADECAY : PAPER_ADECAY, o),
-  arithmetic: (q, o) => runTaskArithmetic(q ? QUICK_TASK_ARITHMETIC : PAPER_TASK_ARITHMETIC, o),
+/** Each figure: its experiment run with a preset's parameters. */
+const FIGURES: Record<string, (preset: Preset, options: ExperimentOptions) => Promise<string[]>> = {
+  icl: (p, o) => runIclVsK(p.icl, o),
+  clustering: (p, o) => runClustering(p.clustering, o),
+  retrieval: (p, o) => runRetrievalVsK(p.retrieval, o),
+  mixing: (p, o) => runMixingVsK(p.mixing, o),
+  adecay: (p, o) => runAdecay(p.adecay, o),
+  arithmetic: (p, o) => runTaskArithmetic(p.arithmetic, o),
 };
 
 const USAGE = `Usage: deno task reproduce [all|${
   Object.keys(FIGURES).join("|")
-}] [--model M] [--quick]
-       [--device auto|cpu|webgpu|cuda|reference] [--mirror DIR] [--results DIR] [--offline]`;
+}] [--model M] [--preset ${PRESET_NAMES.join("|")}] [--quick]
+       [--device auto|cpu|webgpu|cuda|reference] [--mirror DIR] [--results DIR] [--offline]
+  --preset paper     the paper's protocol on ${PAPER_MODEL} (the default)
+  --preset quick     a small run on ${PRESETS.quick.model} (--quick says the same)
+  --preset organism  every figure on the model organism shipped in data/models/organism
+                     (--model organism says the same), about 5 minutes on 2 CPU cores`;
 
 /** Runs the command line; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
@@ -59,6 +59,7 @@ export async function main(args: string[]): Promise<number> {
       options: {
         model: { type: "string" },
         quick: { type: "boolean" },
+        preset: { type: "string" },
         device: { type: "string" },
         mirror: { type: "string" },
         results: { type: "string" },
@@ -80,9 +81,26 @@ export async function main(args: string[]): Promise<number> {
     console.error(`Unknown figure "${positionals.join(" ")}"\n${USAGE}`);
     return 2;
   }
-  const quick = values.quick === true;
+  let presetName: PresetName;
+  if (values.preset !== undefined) {
+    if (!(PRESET_NAMES as readonly string[]).includes(values.preset)) {
+      console.error(`Unknown preset "${values.preset}"\n${USAGE}`);
+      return 2;
+    }
+    if (values.quick === true && values.preset !== "quick") {
+      console.error(`--quick and --preset ${values.preset} contradict each other\n${USAGE}`);
+      return 2;
+    }
+    presetName = values.preset as PresetName;
+  } else if (values.quick === true) {
+    presetName = "quick";
+  } else {
+    presetName = values.model === ORGANISM_MODEL ? "organism" : "paper";
+  }
+  const preset = PRESETS[presetName];
+  const model = values.model ?? preset.model;
   const options: ExperimentOptions = {
-    model: values.model ?? (quick ? "state-spaces/mamba-130m-hf" : undefined),
+    model,
     device: values.device as Device | undefined,
     mirror: values.mirror,
     resultsDir: values.results,
@@ -92,7 +110,7 @@ export async function main(args: string[]): Promise<number> {
   try {
     for (const name of names) {
       const started = performance.now();
-      const written = await FIGURES[name](quick, options);
+      const written = await FIGURES[name](preset, options);
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
       console.log(`${name}: ${written.length} files in ${seconds} s`);
       for (const path of written) console.log(`  ${path}`);
@@ -100,6 +118,12 @@ export async function main(args: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof SoupError) {
       console.error(`reproduce: ${err.message}`);
+      if (err instanceof NotFoundError && values.model === undefined && presetName !== "organism") {
+        console.error(
+          `reproduce: ${model} could not be had here. The model organism shipped with the ` +
+            `project runs every figure offline in minutes:\n  deno task reproduce --model organism`,
+        );
+      }
       return 1;
     }
     throw err;

@@ -68,6 +68,11 @@ export type AdecayParams = {
   field?: string;
   /** Documents whose chunk states are extracted in one engine call. */
   batchSize: number;
+  /**
+   * Consider only the first `pool` documents of the source (in `loadNewsDocuments` order), e.g.
+   * the documents a model was not trained on. @default all
+   */
+  pool?: number;
 };
 
 /**
@@ -193,6 +198,7 @@ export async function runAdecay(
       field: p.field,
       mirror: options.mirror,
       offline: options.offline,
+      limit: p.pool,
     });
     const tokens: number[][] = [];
     const tokensOf = (i: number) => (tokens[i] ??= ctx.tokenizer.encode(docs[i].text));
@@ -267,6 +273,9 @@ function checkParams(p: AdecayParams): void {
     if (!Number.isInteger(p[field]) || p[field] < 1) {
       throw bad(field, `${field} ${p[field]} is not a positive integer`);
     }
+  }
+  if (p.pool !== undefined && (!Number.isInteger(p.pool) || p.pool < 1)) {
+    throw bad("pool", `pool ${p.pool} is not a positive integer`);
   }
 }
 

@@ -5,3 +5,5 @@ export * from "./retrieval_vs_k.ts";
 export * from "./mixing_vs_k.ts";
 export * from "./adecay.ts";
 export * from "./task_arithmetic.ts";
+export * from "./icl_vs_k.ts";
+export * from "./presets.ts";

@@ -28,11 +28,29 @@ export interface ResolveOptions extends SourceOptions {
   onProgress?: (line: string) => void;
 }
 
+/** The project's root folder (where `data/models/` lives). */
+const PROJECT_ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+
+/**
+ * Checkpoints shipped inside this repository, by the name `--model` takes: `organism` is the
+ * project's model organism (`data/models/organism/`, trained by `tools/organism/train.py`), a
+ * small Mamba that learns Todd et al.'s tasks in context.
+ *
+ * @example
+ * ```ts
+ * import { BUNDLED_MODELS } from "./resolve.ts";
+ * if (!BUNDLED_MODELS.organism.endsWith("/data/models/organism")) throw new Error();
+ * ```
+ */
+export const BUNDLED_MODELS: Readonly<Record<string, string>> = Object.freeze({
+  organism: `${PROJECT_ROOT}/data/models/organism`,
+});
+
 const looksLikePath = (s: string) => /^(\.{0,2}\/|~)/.test(s) || s.split("/").length > 2;
 
 /**
  * A checkpoint folder holding `config.json` and safetensors weights for `model`: a folder path,
- * or a hub id such as `state-spaces/mamba-130m-hf` found in the mirror (`models/<id>/`), in the
+ * the name of a checkpoint shipped with the project ({@link BUNDLED_MODELS}: `organism`), or a hub id such as `state-spaces/mamba-130m-hf` found in the mirror (`models/<id>/`), in the
  * HF cache, or downloaded into the HF cache.
  *
  * @example
@@ -55,6 +73,17 @@ export async function resolveModelDir(
       });
     }
     return model.replace(/\/$/, "");
+  }
+  const bundled = Object.hasOwn(BUNDLED_MODELS, model) ? BUNDLED_MODELS[model] : undefined;
+  if (bundled !== undefined) {
+    if (!isFile(`${bundled}/config.json`) || !isFile(`${bundled}/model.safetensors`)) {
+      throw new NotFoundError(
+        `Cannot use the bundled model "${model}": "${bundled}" lacks config.json or ` +
+          `model.safetensors (a partial clone? the file is committed in the repository)`,
+        { file: bundled },
+      );
+    }
+    return bundled;
   }
   if (looksLikePath(model)) {
     throw new NotFoundError(`Cannot use "${model}" as a model: no such directory`, { file: model });
