@@ -28,6 +28,7 @@ import {
   runRetrievalVsK,
   runTaskArithmetic,
 } from "../lib/experiments/mod.ts";
+import { resolveModelDir } from "../lib/hub/mod.ts";
 import { NotFoundError, SoupError } from "../lib/util/errors.ts";
 
 /** Each figure: its experiment run with a preset's parameters. */
@@ -108,6 +109,20 @@ export async function main(args: string[]): Promise<number> {
   };
   const names = which === "all" ? Object.keys(FIGURES) : [which];
   try {
+    // Found (or fetched) first, so a missing model is told apart from a missing task file.
+    await resolveModelDir(model, { mirror: values.mirror, offline: options.offline });
+  } catch (err) {
+    if (!(err instanceof SoupError)) throw err;
+    console.error(`reproduce: ${err.message}`);
+    if (err instanceof NotFoundError && values.model === undefined && presetName !== "organism") {
+      console.error(
+        `reproduce: ${model} could not be had here. The model organism shipped with the ` +
+          `project runs every figure offline in minutes:\n  deno task reproduce --model organism`,
+      );
+    }
+    return 1;
+  }
+  try {
     for (const name of names) {
       const started = performance.now();
       const written = await FIGURES[name](preset, options);
@@ -118,12 +133,6 @@ export async function main(args: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof SoupError) {
       console.error(`reproduce: ${err.message}`);
-      if (err instanceof NotFoundError && values.model === undefined && presetName !== "organism") {
-        console.error(
-          `reproduce: ${model} could not be had here. The model organism shipped with the ` +
-            `project runs every figure offline in minutes:\n  deno task reproduce --model organism`,
-        );
-      }
       return 1;
     }
     throw err;

@@ -145,6 +145,7 @@ const FIGURE_OF: Record<string, string> = {
   "03_mixing_vs_k.ipynb": "mixing",
   "04_realnewslike_adecay.ipynb": "adecay",
   "05_task_arithmetic.ipynb": "arithmetic",
+  "06_icl_vs_k.ipynb": "icl",
 };
 
 const notebooks = [...Deno.readDirSync(NOTEBOOKS)]
