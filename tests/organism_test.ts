@@ -131,15 +131,20 @@ Deno.test("in-context learning: the organism's accuracy rises with k; unseen ids
     const engine = await openEngine("organism", { device: "cpu" });
     try {
       const tok = await loadTokenizer(await resolveTokenizerFile());
-      const task = await loadTask("capitalize");
-      const split = splitTask(task, { seed: 0 });
-      const prompts = split.test.slice(0, 16).map((i) =>
-        tok.encode(buildPrompt([], task.items[i]))
-      );
-      for (const out of await engine.runBatch(prompts)) {
-        let best = 0;
-        for (let v = 1; v < out.logits.length; v++) if (out.logits[v] > out.logits[best]) best = v;
-        assert(seen.has(best), `id ${best} was never seen in training but wins`);
+      // Zero-shot prompts, where the organism is least sure, of every task of Fig. 1.
+      for (const name of FIGURE1_TASKS) {
+        const task = await loadTask(name);
+        const split = splitTask(task, { seed: 0 });
+        const prompts = split.test.slice(0, 8).map((i) =>
+          tok.encode(buildPrompt([], task.items[i]))
+        );
+        for (const out of await engine.runBatch(prompts)) {
+          let best = 0;
+          for (let v = 1; v < out.logits.length; v++) {
+            if (out.logits[v] > out.logits[best]) best = v;
+          }
+          assert(seen.has(best), `${name}: id ${best} was never seen in training but wins`);
+        }
       }
     } finally {
       await engine.close();

@@ -55,7 +55,7 @@ TASKS = [
 ]
 # The arguments a resumed run must share with the checkpoint it continues.
 TRAINING_KEYS = ["seed", "steps", "d_model", "layers", "state_size", "conv_kernel", "seq_len",
-                 "task_batch", "news_batch", "lr", "warmup", "max_shots"]
+                 "task_batch", "news_batch", "lr", "warmup", "max_shots", "task_sampling"]
 VOCAB_SIZE = 50280  # every Mamba checkpoint's vocab_size (the tokenizer has 50277 ids)
 EOT = 0  # <|endoftext|>
 HELD_OUT_DOCUMENTS = 50  # the first documents of the mirror's news, in loadNewsDocuments order
@@ -67,8 +67,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--out", default="data/models/organism")
     p.add_argument("--work", default="data/cache/organism-train", help="checkpoints for resuming")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--steps", type=int, default=650)
-    p.add_argument("--max-minutes", type=float, default=55.0,
+    p.add_argument("--steps", type=int, default=800)
+    p.add_argument("--max-minutes", type=float, default=57.0,
                    help="stop (and export what was reached) after this much training time")
     p.add_argument("--d-model", type=int, default=256)
     p.add_argument("--layers", type=int, default=4)
@@ -80,6 +80,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--warmup", type=int, default=50)
     p.add_argument("--max-shots", type=int, default=33)
+    p.add_argument("--task-sampling", choices=["sqrt", "size", "uniform"], default="sqrt",
+                   help="an episode's task is drawn in proportion to the square root of its number "
+                        "of items (default), to the number (every pair equally often), or uniformly")
     p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--save-every", type=int, default=50)
     p.add_argument("--bench", type=int, default=0, help="time this many steps and stop")
@@ -184,6 +187,12 @@ class Data:
         self.vocab = len(self.seen) + 1
         self.args = args
         self.rng = rng
+        sizes = np.array([len(d) for _, d in self.tasks], dtype=np.float64)
+        if args.task_sampling == "uniform":
+            sizes[:] = 1.0
+        elif args.task_sampling == "sqrt":
+            sizes = np.sqrt(sizes)
+        self.task_p = sizes / sizes.sum()
         self.news_tokens = int(sum(len(d) for d in self.news))
 
     def batch(self):
@@ -198,7 +207,7 @@ class Data:
         first = np.zeros((B, P), dtype=np.float32)  # 1 at each answer's first token
         shot = np.zeros((B, P), dtype=np.int32)  # k: demonstrations before this answer
         for b in range(B):
-            _, demos = self.tasks[self.rng.integers(len(self.tasks))]
+            _, demos = self.tasks[self.rng.choice(len(self.tasks), p=self.task_p)]
             order = self.rng.permutation(len(demos))[: a.max_shots]
             seq = [EOT]
             n = 0
