@@ -31,12 +31,16 @@ const DIR = BUNDLED_MODELS.organism;
 
 // Floors: a margin below the numbers measured on the committed checkpoint with these exact
 // settings (README, "Model organism"); see each test for the measured value.
-/** Mean first-token accuracy over the six tasks at k = 16 (40 items per task). */
-const FLOOR_ICL_16 = 0.8;
-/** Mean accuracy at k = 16 minus at k = 0. */
-const FLOOR_ICL_RISE = 0.3;
-/** Retrieval accuracy of 8-shot queries (8 tasks, 5 queries each, 5 library states of 16). */
-const FLOOR_RETRIEVAL_8 = 0.9;
+/** Mean first-token accuracy over the six tasks at k = 16 (40 items per task): measured 1.0. */
+const FLOOR_ICL_16 = 0.9;
+/** Mean accuracy at k = 16 minus at k = 0: measured 1.0 - 0.658 = 0.342. */
+const FLOOR_ICL_RISE = 0.25;
+/** Retrieval accuracy of 8-shot queries (8 tasks, 5 queries each, 5 library states of 16):
+ * measured 0.925 (37 of 40). */
+const FLOOR_RETRIEVAL_8 = 0.8;
+/** How many times closer to sequential reading A-decay mixing is than the mean (Fig. 3, 12
+ * documents, T = 32): measured 0.0007 against 0.026 nats, about 40 times. */
+const FLOOR_ADECAY_RATIO = 5;
 
 function options(dir: string) {
   return {
@@ -124,6 +128,7 @@ Deno.test("in-context learning: the organism's accuracy rises with k; unseen ids
     await runIclVsK({ ...PAPER_ICL_VS_K, ks: [0, 16], testItems: 40 }, options(dir));
     const rows = await readCsv(`${dir}/results/icl/accuracy.csv`);
     const mean = (k: number) => Number(rows.find((r) => r.task === "mean" && r.k === k)!.accuracy);
+    console.log(`organism ICL (40 items per task): k=0 ${mean(0)}, k=16 ${mean(16)}`);
     assert(mean(16) >= FLOOR_ICL_16, `mean accuracy at k=16 is ${mean(16)}`);
     assert(mean(16) - mean(0) >= FLOOR_ICL_RISE, `k=0: ${mean(0)}, k=16: ${mean(16)}`);
     // Every prediction is an id the organism saw in training (seen_ids.npy, from the trainer).
@@ -167,13 +172,14 @@ Deno.test("retrieval: 8-shot organism states find their task's library states", 
     await runRetrievalVsK(params, options(dir));
     const rows = await readCsv(`${dir}/results/retrieval/accuracy.csv`);
     const acc = Number(rows.find((r) => r.task === "mean" && r.k === 8)!.accuracy);
+    console.log(`organism retrieval (5 states of 16 shots, 5 queries per task): k=8 ${acc}`);
     assert(acc >= FLOOR_RETRIEVAL_8, `retrieval accuracy at k=8 is ${acc}`);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
 
-Deno.test("Fig. 3 on held-out news: reading x1 first lowers the loss on x3", async () => {
+Deno.test("Fig. 3 on held-out news: A-decay mixing stays closer to reading x1 then x2 than the mean", async () => {
   const dir = await Deno.makeTempDir({ prefix: "soup-organism-" });
   try {
     await runAdecay({ ...ORGANISM_PRESET.adecay, chunkTokens: [32], documents: 12 }, options(dir));
@@ -182,9 +188,15 @@ Deno.test("Fig. 3 on held-out news: reading x1 first lowers the loss on x3", asy
       const of = rows.filter((r) => r.method === m).map((r) => Number(r.loss));
       return of.reduce((s, x) => s + x, 0) / of.length;
     };
+    const gap = (m: string) => Math.abs(mean(m) - mean("sequential"));
+    console.log(
+      `organism Fig. 3 (12 documents, T = 32): sequential ${mean("sequential")}, x2 only ${
+        mean("x2_only")
+      }, mean ${mean("mean")}, adecay ${mean("adecay")}`,
+    );
     assert(
-      mean("sequential") < mean("x2_only") - 0.05,
-      `sequential ${mean("sequential")} vs x2 only ${mean("x2_only")}`,
+      gap("adecay") * FLOOR_ADECAY_RATIO < gap("mean"),
+      `A-decay is ${gap("adecay")} from sequential, the mean ${gap("mean")}`,
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
