@@ -21,6 +21,7 @@ import { splitTask } from "../tasks/split_task.ts";
 import type { TaskItem } from "../tasks/types.ts";
 import { ConfigError } from "../util/errors.ts";
 import { ExperimentContext, type ExperimentOptions } from "./context.ts";
+import { PAPER_MIXING_VS_K } from "./mixing_vs_k.ts";
 
 /** Parameters of {@link runIclVsK}; every one is part of the cache key. */
 export type IclVsKParams = {
@@ -46,14 +47,7 @@ export type IclVsKParams = {
  * ```
  */
 export const PAPER_ICL_VS_K: Readonly<IclVsKParams> = Object.freeze({
-  tasks: [
-    "antonym",
-    "capitalize",
-    "country-capital",
-    "english-french",
-    "present-past",
-    "singular-plural",
-  ],
+  tasks: [...PAPER_MIXING_VS_K.tasks],
   ks: [0, 1, 2, 4, 8, 16, 32],
   testItems: 200,
   seed: 0,

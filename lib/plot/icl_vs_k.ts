@@ -5,7 +5,8 @@
  * @module
  */
 
-import { Plot, renderPlot } from "./render.ts";
+import { renderPlot } from "./render.ts";
+import { taskLinesAndMean } from "./_task_lines.ts";
 
 /** One row of `results/icl/accuracy.csv` as the figure reads it. */
 export interface IclAccuracyRow {
@@ -34,10 +35,7 @@ export function plotIclVsK(
   rows: readonly IclAccuracyRow[],
   options: { width?: number; height?: number } = {},
 ): string {
-  const byK = [...rows].sort((a, b) => a.k - b.k);
   const tasks = [...new Set(rows.map((r) => r.task))].filter((t) => t !== "mean");
-  const perTask = byK.filter((r) => r.task !== "mean");
-  const mean = byK.filter((r) => r.task === "mean");
   const ks = [...new Set(rows.map((r) => r.k))].sort((a, b) => a - b);
   return renderPlot({
     width: options.width ?? 640,
@@ -47,20 +45,7 @@ export function plotIclVsK(
     y: { domain: [0, 1], grid: true, label: "first-token accuracy" },
     color: { type: "categorical", domain: tasks, scheme: "tableau10", legend: false },
     marks: [
-      Plot.line(perTask, { x: "k", y: "accuracy", z: "task", stroke: "task", strokeWidth: 1.2 }),
-      Plot.dot(perTask, { x: "k", y: "accuracy", fill: "task", r: 2 }),
-      ...["mean", ...tasks].map((task, i) =>
-        Plot.text([task], {
-          frameAnchor: "top-right",
-          textAnchor: "start",
-          dx: 12,
-          dy: 14 * i,
-          fontSize: 10,
-          ...(i === 0 ? { fill: "black", fontWeight: "bold" } : { fill: () => task }),
-        })
-      ),
-      Plot.line(mean, { x: "k", y: "accuracy", stroke: "black", strokeWidth: 3.5 }),
-      Plot.dot(mean, { x: "k", y: "accuracy", fill: "black", r: 3.5 }),
+      ...taskLinesAndMean(rows, tasks),
     ],
   });
 }

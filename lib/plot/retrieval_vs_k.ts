@@ -6,6 +6,7 @@
  */
 
 import { Plot, renderPlot } from "./render.ts";
+import { taskLinesAndMean } from "./_task_lines.ts";
 
 /** One row of `accuracy.csv` as the figure reads it. */
 export interface RetrievalAccuracyRow {
@@ -49,10 +50,7 @@ export function plotRetrievalVsK(
   rows: readonly RetrievalAccuracyRow[],
   options: PlotRetrievalVsKOptions = {},
 ): string {
-  const byK = [...rows].sort((a, b) => a.k - b.k);
   const tasks = [...new Set(rows.map((r) => r.task))].filter((t) => t !== "mean");
-  const perTask = byK.filter((r) => r.task !== "mean");
-  const mean = byK.filter((r) => r.task === "mean");
   const ks = [...new Set(rows.map((r) => r.k))].sort((a, b) => a - b);
   return renderPlot({
     width: options.width ?? 640,
@@ -66,22 +64,7 @@ export function plotRetrievalVsK(
         strokeDasharray: "4,3",
         stroke: "#888",
       }),
-      Plot.line(perTask, { x: "k", y: "accuracy", z: "task", stroke: "task", strokeWidth: 1.2 }),
-      Plot.dot(perTask, { x: "k", y: "accuracy", fill: "task", r: 2 }),
-      // The legend, in the right margin: the mean, then one line per task in row order.
-      ...["mean", ...tasks].map((task, i) =>
-        Plot.text([task], {
-          frameAnchor: "top-right",
-          textAnchor: "start",
-          dx: 12,
-          dy: 14 * i,
-          fontSize: 10,
-          // A channel, so the colour scale gives the task's colour.
-          ...(i === 0 ? { fill: "black", fontWeight: "bold" } : { fill: () => task }),
-        })
-      ),
-      Plot.line(mean, { x: "k", y: "accuracy", stroke: "black", strokeWidth: 3.5 }),
-      Plot.dot(mean, { x: "k", y: "accuracy", fill: "black", r: 3.5 }),
+      ...taskLinesAndMean(rows, tasks),
       Plot.text(["chance"], {
         frameAnchor: "right",
         y: tasks.length > 0 ? 1 / tasks.length : 0,
