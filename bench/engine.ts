@@ -46,6 +46,14 @@ const SCAN_NAMES = {
   onnx: "onnxruntime LinearAttention",
 };
 
+/** `batch` prompts of `length` token ids spread over the tokenizer's ids (fixed, no RNG). */
+function promptIds(batch: number, length: number): number[][] {
+  return Array.from(
+    { length: batch },
+    (_, s) => Array.from({ length }, (_, t) => (s * 131 + t * 7919) % 50277),
+  );
+}
+
 /** Multiply-adds of the matrix products per token (all layers), the bulk of the work. */
 function flopsPerToken(d: number, dIn: number, n: number, r: number, layers: number): number {
   return 2 * layers * (d * 2 * dIn + dIn * (r + 2 * n) + r * dIn + dIn * d);
@@ -72,10 +80,7 @@ export async function benchEngine(): Promise<void> {
     const perToken = flopsPerToken(768, 1536, 16, 48, 24);
     const rate = new Map<string, number>();
     for (const [batch, length] of [[1, 256], [8, 256], [32, 64]]) {
-      const seqs = Array.from(
-        { length: batch },
-        (_, s) => Array.from({ length }, (_, t) => (s * 131 + t * 7919) % 50277),
-      );
+      const seqs = promptIds(batch, length);
       const tokens = batch * length;
       for (const cpuScan of ["wasm", "onnx"] as const) {
         const engine = await OnnxEngine.load(dir, { chunkSize: length, cpuScan });
@@ -111,10 +116,7 @@ async function benchOrganism(roofline: number): Promise<void> {
   const { hiddenSize: d, intermediateSize: dIn, stateSize: n, timeStepRank: r } = config;
   const perToken = flopsPerToken(d, dIn, n, r, config.numHiddenLayers);
   for (const [batch, length] of [[1, 256], [8, 256]]) {
-    const seqs = Array.from(
-      { length: batch },
-      (_, s) => Array.from({ length }, (_, t) => (s * 131 + t * 7919) % 50277),
-    );
+    const seqs = promptIds(batch, length);
     const tokens = batch * length;
     const engine = await OnnxEngine.load(dir, { chunkSize: length });
     const seconds = await time(() => engine.runBatch(seqs), 5);

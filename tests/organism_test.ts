@@ -42,6 +42,16 @@ const FLOOR_RETRIEVAL_8 = 0.8;
  * documents, T = 32): measured 0.0007 against 0.026 nats, about 40 times. */
 const FLOOR_ADECAY_RATIO = 5;
 
+/** Runs `fn` in a fresh temporary folder and removes the folder afterwards. */
+async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "soup-organism-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 function options(dir: string) {
   return {
     model: "organism",
@@ -73,8 +83,7 @@ Deno.test("the organism is a Hugging Face Mamba checkpoint of at most 40 MB foun
 });
 
 Deno.test("the ONNX engine runs the organism as the NumPy reference does (16-shot prompt)", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "soup-organism-" });
-  try {
+  await inTempDir(async (dir) => {
     const tok = await loadTokenizer(await resolveTokenizerFile());
     const task = await loadTask("antonym");
     const split = splitTask(task, { seed: 0 });
@@ -117,14 +126,11 @@ Deno.test("the ONNX engine runs the organism as the NumPy reference does (16-sho
     } finally {
       await engine.close();
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("in-context learning: the organism's accuracy rises with k; unseen ids never win", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "soup-organism-" });
-  try {
+  await inTempDir(async (dir) => {
     await runIclVsK({ ...PAPER_ICL_VS_K, ks: [0, 16], testItems: 40 }, options(dir));
     const rows = await readCsv(`${dir}/results/icl/accuracy.csv`);
     const mean = (k: number) => Number(rows.find((r) => r.task === "mean" && r.k === k)!.accuracy);
@@ -154,14 +160,11 @@ Deno.test("in-context learning: the organism's accuracy rises with k; unseen ids
     } finally {
       await engine.close();
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("retrieval: 8-shot organism states find their task's library states", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "soup-organism-" });
-  try {
+  await inTempDir(async (dir) => {
     const params = {
       ...PAPER_RETRIEVAL_VS_K,
       libraryStates: 5,
@@ -174,14 +177,11 @@ Deno.test("retrieval: 8-shot organism states find their task's library states", 
     const acc = Number(rows.find((r) => r.task === "mean" && r.k === 8)!.accuracy);
     console.log(`organism retrieval (5 states of 16 shots, 5 queries per task): k=8 ${acc}`);
     assert(acc >= FLOOR_RETRIEVAL_8, `retrieval accuracy at k=8 is ${acc}`);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("Fig. 3 on held-out news: A-decay mixing stays closer to reading x1 then x2 than the mean", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "soup-organism-" });
-  try {
+  await inTempDir(async (dir) => {
     await runAdecay({ ...ORGANISM_PRESET.adecay, chunkTokens: [32], documents: 12 }, options(dir));
     const rows = await readCsv(`${dir}/results/adecay/adecay.csv`);
     const mean = (m: string) => {
@@ -198,7 +198,5 @@ Deno.test("Fig. 3 on held-out news: A-decay mixing stays closer to reading x1 th
       gap("adecay") * FLOOR_ADECAY_RATIO < gap("mean"),
       `A-decay is ${gap("adecay")} from sequential, the mean ${gap("mean")}`,
     );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

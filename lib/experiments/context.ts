@@ -10,15 +10,13 @@
 import { type Device, openEngine } from "../engine/open_engine.ts";
 import type { Engine } from "../engine/types.ts";
 import { resolveModelDir, resolveTokenizerFile } from "../hub/resolve.ts";
-import type { SourceOptions } from "../hub/sources.ts";
+import { PROJECT_ROOT, type SourceOptions } from "../hub/sources.ts";
 import { configHash, type MambaConfig } from "../model/config.ts";
 import { formatCsv, type Row } from "../results/csv.ts";
 import { loadState, type MambaState, saveState, stateShapeOf } from "../states/state_dir.ts";
 import { loadTokenizer, type MambaTokenizer } from "../tokenizer/load_tokenizer.ts";
 import { atomicWrite } from "../util/atomic_write.ts";
 import { sha256Hex } from "../util/sha256.ts";
-
-const PROJECT_ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 
 /** Options shared by every experiment. */
 export interface ExperimentOptions extends Omit<SourceOptions, "cacheDir"> {

@@ -1,5 +1,5 @@
 /**
- * Named sets of parameters for all five figures: the paper's protocol, a quick look, and the
+ * Named sets of parameters for every figure (the five of the paper and the ICL curve): the paper's protocol, a quick look, and the
  * model organism's run. `deno task reproduce --preset NAME` and the notebooks take them.
  *
  * @module
@@ -47,9 +47,10 @@ export const PRESET_NAMES = ["paper", "quick", "organism"] as const;
 export type PresetName = typeof PRESET_NAMES[number];
 
 /**
- * The organism's preset: the ICL curve on 200 test items per task, the paper's protocol for clustering, retrieval, mixing and the task
- * arithmetic anecdote (the organism is small enough for it), and Fig. 3 on the organism's
- * held-out news documents only (`pool`), at T = 32 and T = 100.
+ * The organism's preset: the ICL curve on 200 test items per task; the paper's protocol for
+ * clustering, retrieval and the task arithmetic anecdote (the organism is small enough for it);
+ * mixing with 200 test items per task (the paper: 500); and Fig. 3 on the organism's held-out
+ * news documents only (`pool`), at T = 32 and T = 100.
  *
  * @example
  * ```ts

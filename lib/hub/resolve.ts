@@ -14,6 +14,7 @@ import {
   isFile,
   isOffline,
   mirrorDir,
+  PROJECT_ROOT,
   type SourceOptions,
 } from "./sources.ts";
 
@@ -27,9 +28,6 @@ export interface ResolveOptions extends SourceOptions {
   /** Called with a line of progress (downloads). @default prints to stderr */
   onProgress?: (line: string) => void;
 }
-
-/** The project's root folder (where `data/models/` lives). */
-const PROJECT_ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 
 /**
  * Checkpoints shipped inside this repository, by the name `--model` takes: `organism` is the
@@ -50,8 +48,9 @@ const looksLikePath = (s: string) => /^(\.{0,2}\/|~)/.test(s) || s.split("/").le
 
 /**
  * A checkpoint folder holding `config.json` and safetensors weights for `model`: a folder path,
- * the name of a checkpoint shipped with the project ({@link BUNDLED_MODELS}: `organism`), or a hub id such as `state-spaces/mamba-130m-hf` found in the mirror (`models/<id>/`), in the
- * HF cache, or downloaded into the HF cache.
+ * the name of a checkpoint shipped with the project ({@link BUNDLED_MODELS}: `organism`), or a
+ * hub id such as `state-spaces/mamba-130m-hf` found in the mirror (`models/<id>/`), in the HF
+ * cache, or downloaded into the HF cache.
  *
  * @example
  * ```ts

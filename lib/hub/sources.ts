@@ -26,7 +26,8 @@ export interface SourceOptions {
   hubUrl?: string;
 }
 
-const PROJECT_ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+/** The project's root folder (beside which `../shared/data` is looked for). */
+export const PROJECT_ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 
 /**
  * The mirror folder in use, or undefined. An explicit folder that does not exist is an error.

@@ -154,14 +154,14 @@ def load_news(mirror: Path) -> list[tuple[str, str]]:
 class Data:
     def __init__(self, mirror: Path, args, rng: np.random.Generator):
         tok = load_tokenizer(mirror)
-        self.tasks = []
+        self.tasks, items_of = [], {}
         for name in TASKS:
-            demos = [encode_demo(tok, x, y) for x, y in load_task(mirror, name)]
-            self.tasks.append((name, demos))
+            items_of[name] = load_task(mirror, name)
+            self.tasks.append((name, [encode_demo(tok, x, y) for x, y in items_of[name]]))
         # The composition check: demos encoded one by one equal the whole prompt's encoding.
         check_rng = np.random.default_rng(1234)
         for name, _ in self.tasks:
-            items = load_task(mirror, name)
+            items = items_of[name]
             pick = [items[i] for i in check_rng.choice(len(items), size=min(8, len(items)),
                                                        replace=False)]
             text = "<|endoftext|>" + "".join(f"Q: {x}\nA: {y}\n\n" for x, y in pick) + "Q"
@@ -173,7 +173,6 @@ class Data:
         self.held_out = [d for d, _ in news[:HELD_OUT_DOCUMENTS]]
         self.news = [np.array(tok.encode(t, add_special_tokens=False).ids, dtype=np.int32)
                      for _, t in news[HELD_OUT_DOCUMENTS:]]
-        self.news_train_ids = [d for d, _ in news[HELD_OUT_DOCUMENTS:]]
         seen = {EOT}
         for _, demos in self.tasks:
             for ids, _, _ in demos:
