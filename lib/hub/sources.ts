@@ -27,7 +27,7 @@ export interface SourceOptions {
 }
 
 /** The project's root folder (beside which `../shared/data` is looked for). */
-export const PROJECT_ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+export const PROJECT_ROOT: string = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 
 /**
  * The mirror folder in use, or undefined. An explicit folder that does not exist is an error.
