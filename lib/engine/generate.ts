@@ -35,6 +35,8 @@ export interface GeneratedToken {
   id: number;
   /** Its probability under the model (at temperature 1). */
   probability: number;
+  /** The logits (V) it was chosen from: the model's output after the previous token. */
+  logits: Float32Array;
   /** State after the prompt and every token so far. */
   state: MambaState;
 }
@@ -80,12 +82,13 @@ export async function* generate(
       }
     }
     const probability = Math.exp(logits[id] - max) / z;
+    const chosenFrom = logits;
     const next = await engine.run([id], { state });
     // The engine's decay covers one call; keep the sum over everything read.
     const decay = next.state.decay.map((x, c) => x + state.decay[c]);
     ({ logits } = next);
     state = { ...next.state, decay };
-    yield { id, probability, state };
+    yield { id, probability, logits: chosenFrom, state };
     if (id === stopToken) return;
   }
 }

@@ -74,6 +74,7 @@ const HARMLESS_KEYS = new Set([
   "time_step_floor",
   "use_cache",
   "use_mambapy",
+  "use_associative_scan",
   "use_return_dict",
   "output_attentions",
   "output_hidden_states",
