@@ -47,7 +47,7 @@ const SCAN_NAMES = {
 };
 
 /** `batch` prompts of `length` token ids spread over the tokenizer's ids (fixed, no RNG). */
-function promptIds(batch: number, length: number): number[][] {
+export function promptIds(batch: number, length: number): number[][] {
   return Array.from(
     { length: batch },
     (_, s) => Array.from({ length }, (_, t) => (s * 131 + t * 7919) % 50277),
@@ -55,7 +55,13 @@ function promptIds(batch: number, length: number): number[][] {
 }
 
 /** Multiply-adds of the matrix products per token (all layers), the bulk of the work. */
-function flopsPerToken(d: number, dIn: number, n: number, r: number, layers: number): number {
+export function flopsPerToken(
+  d: number,
+  dIn: number,
+  n: number,
+  r: number,
+  layers: number,
+): number {
   return 2 * layers * (d * 2 * dIn + dIn * (r + 2 * n) + r * dIn + dIn * d);
 }
 

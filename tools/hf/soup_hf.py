@@ -297,6 +297,10 @@ def main(argv: list[str]) -> int:
     e.add_argument("--tokenizer")
     a = p.parse_args(argv)
     from tokenizers import Tokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()  # not the reference-kernel fallback notes on every call
+    hf_logging.disable_progress_bar()
 
     tok_path = tokenizer_file(a.tokenizer)
     if not tok_path.is_file():

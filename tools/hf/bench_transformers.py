@@ -1,0 +1,88 @@
+"""Times transformers' MambaForCausalLM (torch eager, float32, CPU) for bench/transformers.ts.
+
+    python tools/hf/bench_transformers.py --model DIR --threads 2 --shapes 1x256,8x256 --decode-steps 32
+
+Prints one JSON object on stdout: versions, median seconds per prefill shape (one forward of
+batch x length ids, logits of the last position only, cache on), median seconds per decode step
+(one token on the cache), and the last logits of prompt 0 at the first shape for the caller's
+parity check. The prompts are the ones bench/transformers.ts uses: id (s*131 + t*7919) % 50277.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+import torch
+import transformers
+from transformers import MambaForCausalLM
+
+
+def prompts(batch: int, length: int) -> torch.Tensor:
+    return torch.tensor([[(s * 131 + t * 7919) % 50277 for t in range(length)] for s in range(batch)])
+
+
+def median_seconds(fn, repeat: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+@torch.no_grad()
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--model", required=True)
+    p.add_argument("--threads", type=int, required=True)
+    p.add_argument("--shapes", default="1x256,8x256")
+    p.add_argument("--decode-steps", type=int, default=32)
+    p.add_argument("--repeat", type=int, default=3)
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    model = MambaForCausalLM.from_pretrained(a.model, dtype=torch.float32)
+    model.eval()
+    result = {
+        "transformers": transformers.__version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "threads": torch.get_num_threads(),
+        "prefill": {},
+    }
+    first = None
+    for shape in a.shapes.split(","):
+        b, l = map(int, shape.split("x"))
+        ids = prompts(b, l)
+        seconds = median_seconds(lambda: model(ids, use_cache=True, logits_to_keep=1), a.repeat)
+        result["prefill"][shape] = seconds
+        print(f"transformers prefill {shape}: {seconds:.3f} s", file=sys.stderr)
+        if first is None:
+            first = model(ids, use_cache=True, logits_to_keep=1).logits[0, -1].numpy()
+    # Decode: one token at a time on the cache of a 256-token prompt, batch 1.
+    out = model(prompts(1, 256), use_cache=True, logits_to_keep=1)
+    cache = out.cache
+    token = torch.tensor([[int(out.logits[0, -1].argmax())]])
+    times = []
+    for i in range(a.decode_steps + 1):
+        t0 = time.perf_counter()
+        step = model(token, cache=cache, use_cache=True)
+        dt = time.perf_counter() - t0
+        if i > 0:  # the first step warms up
+            times.append(dt)
+        token = step.logits[:, -1:].argmax(-1)
+    result["decode_step"] = statistics.median(times)
+    print(f"transformers decode step: {result['decode_step'] * 1000:.1f} ms", file=sys.stderr)
+    result["first_logits"] = np.asarray(first, dtype=np.float64).tolist()
+    json.dump(result, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
