@@ -8,7 +8,12 @@
  * @module
  */
 
-import { readMambaConfig, tinyMambaConfig, writeRandomCheckpoint } from "../lib/model/mod.ts";
+import {
+  type MambaConfig,
+  readMambaConfig,
+  tinyMambaConfig,
+  writeRandomCheckpoint,
+} from "../lib/model/mod.ts";
 import { BUNDLED_MODELS } from "../lib/hub/mod.ts";
 import { OnnxEngine } from "../lib/engine/mod.ts";
 import { DT, GraphBuilder } from "../lib/onnx/graph_builder.ts";
@@ -65,25 +70,38 @@ export function flopsPerToken(
   return 2 * layers * (d * 2 * dIn + dIn * (r + 2 * n) + r * dIn + dIn * d);
 }
 
+/** mamba-130m's shape (24 layers, d 768, d_in 1536, n 16, dt rank 48, vocab 50280). */
+export const MAMBA_130M_SHAPE: MambaConfig = tinyMambaConfig({
+  hiddenSize: 768,
+  intermediateSize: 1536,
+  stateSize: 16,
+  timeStepRank: 48,
+  numHiddenLayers: 24,
+  vocabSize: 50280,
+});
+
+/** {@link flopsPerToken} of a config. */
+export function flopsPerTokenOf(c: MambaConfig): number {
+  return flopsPerToken(
+    c.hiddenSize,
+    c.intermediateSize,
+    c.stateSize,
+    c.timeStepRank,
+    c.numHiddenLayers,
+  );
+}
+
 export async function benchEngine(): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "soup-bench-" });
   try {
-    const fields = {
-      hiddenSize: 768,
-      intermediateSize: 1536,
-      stateSize: 16,
-      timeStepRank: 48,
-      numHiddenLayers: 24,
-      vocabSize: 50280,
-    };
-    const config = tinyMambaConfig(fields);
+    const config = MAMBA_130M_SHAPE;
     console.log("writing a mamba-130m-shaped random checkpoint ...");
     await writeRandomCheckpoint(dir, config, { seed: 0 });
     const roofline = await matmulRoofline();
     console.log(
       `onnxruntime CPU MatMul 2048x768 @ 768x3072: ${roofline.toFixed(1)} GFLOP/s (roofline)`,
     );
-    const perToken = flopsPerToken(768, 1536, 16, 48, 24);
+    const perToken = flopsPerTokenOf(config);
     const rate = new Map<string, number>();
     for (const [batch, length] of [[1, 256], [8, 256], [32, 64]]) {
       const seqs = promptIds(batch, length);
@@ -119,8 +137,7 @@ export async function benchEngine(): Promise<void> {
 async function benchOrganism(roofline: number): Promise<void> {
   const dir = BUNDLED_MODELS.organism;
   const config = await readMambaConfig(dir);
-  const { hiddenSize: d, intermediateSize: dIn, stateSize: n, timeStepRank: r } = config;
-  const perToken = flopsPerToken(d, dIn, n, r, config.numHiddenLayers);
+  const perToken = flopsPerTokenOf(config);
   for (const [batch, length] of [[1, 256], [8, 256]]) {
     const seqs = promptIds(batch, length);
     const tokens = batch * length;
