@@ -13,7 +13,7 @@ import {
   tinyMambaConfig,
   writeRandomCheckpoint,
 } from "../lib/model/mod.ts";
-import { type Device, DEVICES, generate, openEngine } from "../lib/engine/mod.ts";
+import { describeEngine, type Device, DEVICES, generate, openEngine } from "../lib/engine/mod.ts";
 import { resolveModelDir, resolveTokenizerFile } from "../lib/hub/mod.ts";
 import { loadTokenizer } from "../lib/tokenizer/mod.ts";
 import { loadState, saveState, stateShapeOf } from "../lib/states/mod.ts";
@@ -231,11 +231,12 @@ async function cmdExtract(args: string[]): Promise<void> {
         ...(text !== undefined ? { text } : {}),
         source: from ?? null,
         engine: engine.name,
+        ...(engine.adapter ? { adapter: engine.adapter } : {}),
         created: new Date().toISOString(),
       },
     });
     console.log(
-      `Read ${ids.length} tokens on ${engine.name} in ${
+      `Read ${ids.length} tokens on ${describeEngine(engine)} in ${
         seconds.toFixed(3)
       } s; state saved to ${out}`,
     );
@@ -449,6 +450,7 @@ async function cmdLibrary(args: string[]): Promise<void> {
         tokenIds: ids,
         source: null,
         engine: engine.name,
+        ...(engine.adapter ? { adapter: engine.adapter } : {}),
         created: new Date().toISOString(),
         extra: {
           task: task.name,

@@ -90,6 +90,11 @@ const ENGINES: [string, (dir: string) => Promise<Engine>][] = [
     (dir) => OnnxEngine.load(dir, { provider: "cpu", cpuScan: "onnx" }),
   ],
   ["reference (float64)", (dir) => ReferenceEngine.load(dir)],
+  // The GPU path (tests/webgpu_test.ts says how to get a Vulkan device, or to skip it).
+  ...(Deno.env.get("SOUP_SKIP_WEBGPU") === "1" ? [] : [[
+    "onnx-webgpu, chunks of 3 (states in GPU memory)",
+    (dir: string) => OnnxEngine.load(dir, { provider: "webgpu", chunkSize: 3 }),
+  ] as [string, (dir: string) => Promise<Engine>]]),
 ];
 
 for (const name of meta.cases) {

@@ -10,7 +10,14 @@ import { type MambaConfig, readMambaConfig } from "../model/config.ts";
 import { SafetensorsCheckpoint } from "../model/safetensors.ts";
 import { validateCheckpoint } from "../model/weights.ts";
 import { buildMambaGraph, buildMambaSegments } from "../onnx/mamba_graph.ts";
-import { type Feed, gpuProviders, OrtSession, type Provider } from "../onnx/session.ts";
+import {
+  type DeviceTensor,
+  type Feed,
+  gpuProviders,
+  OrtSession,
+  type Provider,
+} from "../onnx/session.ts";
+import type { GpuAdapterInfo } from "../onnx/adapter.ts";
 import { padState } from "../scan/scan_kernel.ts";
 import { WasmScan } from "../scan/wasm_scan.ts";
 import { readScanWeights, type ScanWeights, SegmentedMamba } from "./_segmented.ts";
@@ -38,12 +45,22 @@ export interface OnnxEngineOptions {
    * inside one graph. GPU providers always run the one graph. @default "wasm"
    */
   cpuScan?: "wasm" | "onnx";
+  /**
+   * On WebGPU, keep the conv and SSM states in GPU memory between the chunks of one run
+   * (onnxruntime's `gpu-buffer` outputs fed back as the next chunk's inputs) and copy them to
+   * the CPU once at the end. @default true
+   */
+  statesOnDevice?: boolean;
 }
 
 /** Runs the model's feeds to its outputs: one onnxruntime session, or segments and the kernel. */
 interface Runner {
   provider: string;
+  /** The WebGPU adapter, on webgpu. */
+  adapter?: GpuAdapterInfo;
   run(feeds: Record<string, Feed>): Promise<Record<string, Float32Array>>;
+  /** The session, when it keeps `present_conv.*` and `present_ssm.*` in GPU memory. */
+  chained?: OrtSession;
   release(): Promise<void>;
 }
 
@@ -63,6 +80,7 @@ export class OnnxEngine implements Engine {
   /** The scan kernel and the A and D it needs, made on first use of the CPU path. */
   #scan: Promise<{ scan: WasmScan; weights: ScanWeights }> | undefined;
   #provider: string | undefined;
+  #adapter: GpuAdapterInfo | undefined;
 
   private constructor(
     config: MambaConfig,
@@ -115,6 +133,11 @@ export class OnnxEngine implements Engine {
     return `onnx-${this.#provider ?? this.#options.provider ?? "cpu"}`;
   }
 
+  /** The WebGPU adapter used (after the first run on webgpu), else undefined. */
+  get adapter(): GpuAdapterInfo | undefined {
+    return this.#adapter;
+  }
+
   /**
    * The encoded ONNX model for one output variant. Its initializers are external data that
    * refer to the safetensors files in {@link OnnxEngine.weightsDir}, so it stays small.
@@ -138,21 +161,33 @@ export class OnnxEngine implements Engine {
     });
   }
 
-  #open(model: Uint8Array, provider: Provider, spin = true): Promise<OrtSession> {
+  #open(
+    model: Uint8Array,
+    provider: Provider,
+    spin = true,
+    deviceOutputs: string[] = [],
+  ): Promise<OrtSession> {
     return OrtSession.create(model, {
       provider,
       intraOpThreads: this.#options.intraOpThreads,
       externalDataFolder: this.weightsDir,
       allowSpinning: spin,
+      deviceOutputs,
     });
   }
 
   /** One graph on `provider`, LinearAttention as the scan. */
   async #oneGraph(allLogits: boolean, provider: Provider): Promise<Runner> {
-    const session = await this.#open(this.modelBytes(allLogits), provider);
+    const nl = this.config.numHiddenLayers;
+    const states = (this.#options.statesOnDevice ?? true)
+      ? Array.from({ length: nl }, (_, i) => [`present_conv.${i}`, `present_ssm.${i}`]).flat()
+      : [];
+    const session = await this.#open(this.modelBytes(allLogits), provider, true, states);
     return {
       provider: session.provider,
+      adapter: session.adapter,
       run: (feeds) => session.run(feeds),
+      chained: session.deviceOutputs.size > 0 ? session : undefined,
       release: () => session.release(),
     };
   }
@@ -197,7 +232,7 @@ export class OnnxEngine implements Engine {
           return await this.#oneGraph(allLogits, provider);
         }
         if (provider === "auto") {
-          for (const gpu of gpuProviders()) {
+          for (const gpu of await gpuProviders()) {
             try {
               return await this.#oneGraph(allLogits, gpu);
             } catch { /* next provider, then the CPU */ }
@@ -205,7 +240,10 @@ export class OnnxEngine implements Engine {
         }
         return await this.#segmented(allLogits);
       })();
-      r.then((runner) => (this.#provider = runner.provider), () => {});
+      r.then((runner) => {
+        this.#provider = runner.provider;
+        this.#adapter = runner.adapter;
+      }, () => {});
       this.#runners.set(allLogits, r);
     }
     return r;
@@ -257,51 +295,87 @@ export class OnnxEngine implements Engine {
     const logits = sequences.map((seq) => new Float32Array(allLogits ? seq.length * v : v));
     const chunk = Math.max(1, this.#options.chunkSize ?? 256);
     const longest = Math.max(...sequences.map((s) => s.length));
-    for (let start = 0; start < longest; start += chunk) {
-      const l = Math.min(chunk, longest - start);
-      const ids = new BigInt64Array(b * l);
-      const lengths = new BigInt64Array(b);
-      for (let s = 0; s < b; s++) {
-        const part = sequences[s].slice(start, start + l);
-        lengths[s] = BigInt(part.length);
-        for (let t = 0; t < part.length; t++) ids[s * l + t] = BigInt(part[t]);
-      }
-      const feeds: Record<string, Feed> = {
-        input_ids: { type: "int64", data: ids, dims: [b, l] },
-        lengths: { type: "int64", data: lengths, dims: [b] },
-      };
-      for (let i = 0; i < nl; i++) {
-        feeds[`past_conv.${i}`] = {
-          type: "float32",
-          data: concat(states.map((st) => st.conv.subarray(i * dIn * k, (i + 1) * dIn * k))),
-          dims: [b, dIn, k],
+    // On the GPU the states of one chunk feed the next without leaving GPU memory; a row whose
+    // sequence has ended reads no tokens (length 0), which leaves its state unchanged.
+    const chained = session.chained;
+    let held: Record<string, DeviceTensor> | undefined;
+    try {
+      for (let start = 0; start < longest; start += chunk) {
+        const l = Math.min(chunk, longest - start);
+        const ids = new BigInt64Array(b * l);
+        const lengths = new BigInt64Array(b);
+        for (let s = 0; s < b; s++) {
+          const part = sequences[s].slice(start, start + l);
+          lengths[s] = BigInt(part.length);
+          for (let t = 0; t < part.length; t++) ids[s * l + t] = BigInt(part[t]);
+        }
+        const feeds: Record<string, Feed | DeviceTensor> = {
+          input_ids: { type: "int64", data: ids, dims: [b, l] },
+          lengths: { type: "int64", data: lengths, dims: [b] },
         };
-        feeds[`past_ssm.${i}`] = {
-          type: "float32",
-          data: concat(states.map((st) => st.ssm.subarray(i * dIn * n, (i + 1) * dIn * n))),
-          dims: [b, dIn, n],
-        };
-      }
-      const out = await session.run(feeds);
-      for (let s = 0; s < b; s++) {
-        const len = Number(lengths[s]);
-        if (len === 0) continue; // this sequence ended in an earlier chunk
-        const st = states[s];
         for (let i = 0; i < nl; i++) {
-          st.conv.set(
-            out[`present_conv.${i}`].subarray(s * dIn * k, (s + 1) * dIn * k),
-            i * dIn * k,
-          );
-          st.ssm.set(out[`present_ssm.${i}`].subarray(s * dIn * n, (s + 1) * dIn * n), i * dIn * n);
-          const ds = out[`delta_sum.${i}`];
-          for (let ch = 0; ch < dIn; ch++) st.decay[i * dIn + ch] += ds[s * dIn + ch];
+          feeds[`past_conv.${i}`] = held?.[`present_conv.${i}`] ?? {
+            type: "float32",
+            data: concat(states.map((st) => st.conv.subarray(i * dIn * k, (i + 1) * dIn * k))),
+            dims: [b, dIn, k],
+          };
+          feeds[`past_ssm.${i}`] = held?.[`present_ssm.${i}`] ?? {
+            type: "float32",
+            data: concat(states.map((st) => st.ssm.subarray(i * dIn * n, (i + 1) * dIn * n))),
+            dims: [b, dIn, n],
+          };
         }
-        if (allLogits) {
-          logits[s].set(out.logits.subarray(s * l * v, (s * l + len) * v), start * v);
-        } else if (start + len === sequences[s].length) {
-          logits[s].set(out.logits.subarray(s * v, (s + 1) * v));
+        let out: Record<string, Float32Array>;
+        if (chained) {
+          const r = await chained.runDevice(feeds);
+          for (const t of Object.values(held ?? {})) t.dispose();
+          held = r.device;
+          out = r.host;
+        } else {
+          out = await session.run(feeds as Record<string, Feed>);
+        }
+        for (let s = 0; s < b; s++) {
+          const len = Number(lengths[s]);
+          if (len === 0) continue; // this sequence ended in an earlier chunk
+          const st = states[s];
+          for (let i = 0; i < nl; i++) {
+            if (!chained) {
+              st.conv.set(
+                out[`present_conv.${i}`].subarray(s * dIn * k, (s + 1) * dIn * k),
+                i * dIn * k,
+              );
+              st.ssm.set(
+                out[`present_ssm.${i}`].subarray(s * dIn * n, (s + 1) * dIn * n),
+                i * dIn * n,
+              );
+            }
+            const ds = out[`delta_sum.${i}`];
+            for (let ch = 0; ch < dIn; ch++) st.decay[i * dIn + ch] += ds[s * dIn + ch];
+          }
+          if (allLogits) {
+            logits[s].set(out.logits.subarray(s * l * v, (s * l + len) * v), start * v);
+          } else if (start + len === sequences[s].length) {
+            logits[s].set(out.logits.subarray(s * v, (s + 1) * v));
+          }
         }
       }
+      if (chained && held) {
+        const read = await chained.readDevice(held);
+        for (const [s, st] of states.entries()) {
+          for (let i = 0; i < nl; i++) {
+            st.conv.set(
+              read[`present_conv.${i}`].subarray(s * dIn * k, (s + 1) * dIn * k),
+              i * dIn * k,
+            );
+            st.ssm.set(
+              read[`present_ssm.${i}`].subarray(s * dIn * n, (s + 1) * dIn * n),
+              i * dIn * n,
+            );
+          }
+        }
+      }
+    } finally {
+      for (const t of Object.values(held ?? {})) t.dispose();
     }
     return states.map((state, s) => ({ logits: logits[s], state }));
   }

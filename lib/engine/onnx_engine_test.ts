@@ -1,71 +1,12 @@
 import { assert, assertEquals, assertRejects } from "../../tests/_assert.ts";
+import { assertNear, CONFIGS, randomState } from "../../tests/_engine_cases.ts";
 import { OnnxEngine } from "./onnx_engine.ts";
 import { ReferenceEngine } from "./reference_engine.ts";
 import { openEngine } from "./open_engine.ts";
-import { type TinyConfigFields, tinyMambaConfig, writeRandomCheckpoint } from "../model/mod.ts";
+import { tinyMambaConfig, writeRandomCheckpoint } from "../model/mod.ts";
 import { OrtSession } from "../onnx/session.ts";
 import { SoupError } from "../util/errors.ts";
 import { Rng } from "../util/random.ts";
-import type { MambaState } from "../states/state_dir.ts";
-
-/**
- * Normwise relative error: max |a - b| / max |b|. The ONNX graph computes in float32 and the
- * reference in float64, so elementwise ratios of values near zero mean nothing.
- */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assertEquals(a.length, b.length);
-  let err = 0, scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    err = Math.max(err, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return err / Math.max(scale, 1e-30);
-}
-
-function assertNear(a: ArrayLike<number>, b: ArrayLike<number>, what: string, tol = 1e-4) {
-  const e = relErr(a, b);
-  assert(e <= tol, `${what}: relative error ${e.toExponential(2)} > ${tol}`);
-}
-
-function randomState(fields: TinyConfigFields, seed: number): MambaState {
-  const c = tinyMambaConfig(fields);
-  const rng = new Rng(seed);
-  const { numHiddenLayers: nl, intermediateSize: dIn, convKernel: k, stateSize: n } = c;
-  return {
-    conv: Float32Array.from({ length: nl * dIn * k }, () => rng.normal(0, 0.5)),
-    ssm: Float32Array.from({ length: nl * dIn * n }, () => rng.normal(0, 0.5)),
-    decay: new Float32Array(nl * dIn),
-  };
-}
-
-const CONFIGS: [string, TinyConfigFields, { dtype?: "F32" | "F16" | "BF16"; shard?: number }][] = [
-  ["1 layer, K 2, n 3, no conv bias", {
-    numHiddenLayers: 1,
-    convKernel: 2,
-    stateSize: 3,
-    useConvBias: false,
-  }, {}],
-  ["odd sizes, rank 3 (not d/16), vocab 61, K 3", {
-    hiddenSize: 13,
-    intermediateSize: 27,
-    timeStepRank: 3,
-    vocabSize: 61,
-    convKernel: 3,
-  }, {}],
-  ["4 layers, n 16, biases, untied, F16 shards", {
-    numHiddenLayers: 4,
-    stateSize: 16,
-    useBias: true,
-    tieWordEmbeddings: false,
-  }, { dtype: "F16", shard: 8000 }],
-  ["3 layers, n 7, K 4, BF16, vocab 50280", {
-    numHiddenLayers: 3,
-    stateSize: 7,
-    hiddenSize: 8,
-    intermediateSize: 20,
-    vocabSize: 50280,
-  }, { dtype: "BF16" }],
-];
 
 /** The two CPU paths: the WebAssembly scan between segments, and the one LinearAttention graph. */
 const SCANS = ["wasm", "onnx"] as const;

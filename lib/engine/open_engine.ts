@@ -9,6 +9,8 @@ import { SoupError } from "../util/errors.ts";
 import { OnnxEngine } from "./onnx_engine.ts";
 import { ReferenceEngine } from "./reference_engine.ts";
 import type { Engine } from "./types.ts";
+import { describeAdapter, webgpuAdapter } from "../onnx/adapter.ts";
+import { hasVulkan } from "../onnx/session.ts";
 
 /**
  * Where to run: an onnxruntime execution provider (`cpu`, `webgpu`, `cuda`, or `auto` for the
@@ -25,6 +27,8 @@ export interface OpenEngineOptions extends ResolveOptions {
   device?: Device;
   /** Tokens per sequence in one ONNX session run. @default 256 */
   chunkSize?: number;
+  /** Where warnings go (a software WebGPU adapter asked for by name). @default console.warn */
+  onWarning?: (message: string) => void;
 }
 
 /**
@@ -50,5 +54,22 @@ export async function openEngine(model: string, options: OpenEngineOptions = {})
   }
   const dir = await resolveModelDir(model, options);
   if (device === "reference") return await ReferenceEngine.load(dir, model);
+  if (device === "webgpu" && hasVulkan()) {
+    const adapter = await webgpuAdapter();
+    if (adapter?.software) {
+      (options.onWarning ?? console.warn)(
+        `warning: device webgpu runs on a software adapter (${describeAdapter(adapter)}): ` +
+          `correct, but many times slower than device cpu`,
+      );
+    }
+  }
   return await OnnxEngine.load(dir, { provider: device, chunkSize: options.chunkSize }, model);
+}
+
+/**
+ * The engine's name and, on WebGPU, its adapter: "onnx-webgpu [llvmpipe (LLVM 15.0.6, 256
+ * bits), vendor 65541, software]". Meaningful after the first run.
+ */
+export function describeEngine(engine: Engine): string {
+  return engine.adapter ? `${engine.name} [${describeAdapter(engine.adapter)}]` : engine.name;
 }

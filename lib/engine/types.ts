@@ -7,6 +7,7 @@
 
 import type { MambaConfig } from "../model/config.ts";
 import type { MambaState } from "../states/state_dir.ts";
+import type { GpuAdapterInfo } from "../onnx/adapter.ts";
 
 /** Options of {@link Engine.run}. */
 export interface RunOptions {
@@ -40,6 +41,8 @@ export interface Engine {
   readonly model: string;
   /** Implementation and device actually used, e.g. "reference" or "onnx-cpu". */
   readonly name: string;
+  /** The WebGPU adapter it runs on (after the first run, on webgpu only). */
+  readonly adapter?: GpuAdapterInfo;
   /** Reads `ids` starting from `options.state` (or zeros). */
   run(ids: readonly number[], options?: RunOptions): Promise<RunResult>;
   /**

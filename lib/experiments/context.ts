@@ -7,7 +7,7 @@
  * @module
  */
 
-import { type Device, openEngine } from "../engine/open_engine.ts";
+import { describeEngine, type Device, openEngine } from "../engine/open_engine.ts";
 import type { Engine } from "../engine/types.ts";
 import { resolveModelDir, resolveTokenizerFile } from "../hub/resolve.ts";
 import { PROJECT_ROOT, type SourceOptions } from "../hub/sources.ts";
@@ -178,7 +178,9 @@ export class ExperimentContext {
     await Deno.mkdir(cacheDir, { recursive: true });
     const outDir = `${options.resultsDir ?? `${PROJECT_ROOT}/results`}/${figure}`;
     await Deno.mkdir(outDir, { recursive: true });
-    log(`${figure}: model ${model} (config ${hash}), cache ${cacheDir}`);
+    log(
+      `${figure}: model ${model} (config ${hash}) on ${describeEngine(engine)}, cache ${cacheDir}`,
+    );
     return new ExperimentContext({
       figure,
       params,
@@ -219,6 +221,7 @@ export class ExperimentContext {
           tokenIds: [],
           source: null,
           engine: this.engine.name,
+          ...(this.engine.adapter ? { adapter: this.engine.adapter } : {}),
           created: new Date().toISOString(),
           extra: { figure: this.figure, name },
         },
@@ -266,6 +269,7 @@ export class ExperimentContext {
       configHash: this.configHash,
       codeHash: this.codeHash,
       engine: this.engine.name,
+      ...(this.engine.adapter ? { adapter: this.engine.adapter } : {}),
       ...output.meta,
     };
     await atomicWrite(`${this.outDir}/meta.json`, enc.encode(JSON.stringify(meta, null, 2) + "\n"));

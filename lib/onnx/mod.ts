@@ -2,3 +2,4 @@
 export * from "./graph_builder.ts";
 export * from "./mamba_graph.ts";
 export * from "./session.ts";
+export * from "./adapter.ts";

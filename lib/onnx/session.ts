@@ -8,6 +8,8 @@
 
 import * as ort from "onnxruntime-node";
 import { SoupError } from "../util/errors.ts";
+import { type GpuAdapterInfo, webgpuAdapter } from "./adapter.ts";
+import { DT, GraphBuilder } from "./graph_builder.ts";
 
 /** Execution providers this project knows; `auto` picks the best available. */
 export type Provider = "cpu" | "webgpu" | "cuda" | "auto";
@@ -23,6 +25,27 @@ export interface Feed {
   data: Float32Array | BigInt64Array;
   /** Dims. */
   dims: number[];
+}
+
+/**
+ * An output kept in GPU memory (onnxruntime's `gpu-buffer` location): it can be fed back as an
+ * input of the same session (or another on the same device) without a copy to the CPU, and read
+ * with {@link OrtSession.readDevice}. Free it with {@link DeviceTensor.dispose}.
+ */
+export class DeviceTensor {
+  /** @internal the onnxruntime tensor. */
+  readonly tensor: ort.Tensor;
+  constructor(tensor: ort.Tensor) {
+    this.tensor = tensor;
+  }
+  /** Dims. */
+  get dims(): readonly number[] {
+    return this.tensor.dims;
+  }
+  /** Frees the GPU memory. */
+  dispose(): void {
+    this.tensor.dispose();
+  }
 }
 
 /** Options of {@link OrtSession.create}. */
@@ -41,6 +64,13 @@ export interface SessionOptions {
    * code runs between session runs on the same cores. @default true
    */
   allowSpinning?: boolean;
+  /**
+   * Outputs to keep in GPU memory (WebGPU only): {@link OrtSession.runDevice} returns them as
+   * {@link DeviceTensor}s. @default none
+   */
+  deviceOutputs?: string[];
+  /** Write onnxruntime's profile (every node, its provider and types) under this prefix. */
+  profilePrefix?: string;
 }
 
 /** Providers onnxruntime-node can load here: bundled ones, and cuda when its library is present. */
@@ -87,12 +117,19 @@ export function hasVulkan(): boolean {
   });
 }
 
-/** The GPU providers `auto` tries, best first: those whose libraries are present here. */
-export function gpuProviders(): ("cuda" | "webgpu")[] {
-  return [
-    ...(hasCudaProvider() ? ["cuda" as const] : []),
-    ...(hasVulkan() ? ["webgpu" as const] : []),
-  ];
+/**
+ * The GPU providers `auto` tries, best first: cuda when its library is present, webgpu when a
+ * Vulkan loader is present and the machine's WebGPU adapter is a real GPU. A software adapter
+ * (Mesa's lavapipe, common on Linux without a GPU) is never chosen by `auto`: it is correct but
+ * many times slower than the CPU provider.
+ */
+export async function gpuProviders(): Promise<("cuda" | "webgpu")[]> {
+  const out: ("cuda" | "webgpu")[] = hasCudaProvider() ? ["cuda"] : [];
+  if (hasVulkan()) {
+    const adapter = await webgpuAdapter();
+    if (adapter !== undefined && !adapter.software) out.push("webgpu");
+  }
+  return out;
 }
 
 /** An onnxruntime session with checked feeds. */
@@ -102,13 +139,23 @@ export class OrtSession {
   readonly provider: Exclude<Provider, "auto">;
   /** Input names and their declared dims (symbolic dims as strings). */
   readonly inputs: ReadonlyMap<string, readonly (number | string)[]>;
+  /** The WebGPU adapter, when the provider is webgpu. */
+  readonly adapter: GpuAdapterInfo | undefined;
+  /** Outputs kept in GPU memory. */
+  readonly deviceOutputs: ReadonlySet<string>;
+  /** Identity sessions that copy device tensors to the CPU, by input signature. */
+  #readers = new Map<string, Promise<ort.InferenceSession>>();
 
   private constructor(
     session: ort.InferenceSession,
     provider: Exclude<Provider, "auto">,
+    adapter: GpuAdapterInfo | undefined,
+    deviceOutputs: string[],
   ) {
     this.#session = session;
     this.provider = provider;
+    this.adapter = adapter;
+    this.deviceOutputs = new Set(deviceOutputs);
     const dims = new Map<string, readonly (number | string)[]>();
     for (const [i, name] of session.inputNames.entries()) {
       // deno-lint-ignore no-explicit-any
@@ -138,7 +185,7 @@ export class OrtSession {
       );
     }
     const order: Exclude<Provider, "auto">[] = requested === "auto"
-      ? [...gpuProviders(), "cpu"]
+      ? [...(await gpuProviders()), "cpu"]
       : [requested];
     const failures: string[] = [];
     for (const provider of order) {
@@ -148,6 +195,16 @@ export class OrtSession {
           graphOptimizationLevel: "all",
           ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),
           logSeverityLevel: 3,
+          ...(options.profilePrefix
+            ? { enableProfiling: true, profileFilePrefix: options.profilePrefix }
+            : {}),
+          ...(provider === "webgpu" && options.deviceOutputs?.length
+            ? {
+              preferredOutputLocation: Object.fromEntries(
+                options.deviceOutputs.map((name) => [name, "gpu-buffer" as const]),
+              ),
+            }
+            : {}),
           extra: {
             session: {
               ...(options.externalDataFolder
@@ -160,7 +217,9 @@ export class OrtSession {
         const session = typeof model === "string"
           ? await ort.InferenceSession.create(model, sessionOptions)
           : await ort.InferenceSession.create(model, sessionOptions);
-        return new OrtSession(session, provider);
+        const adapter = provider === "webgpu" ? await webgpuAdapter() : undefined;
+        const kept = provider === "webgpu" ? options.deviceOutputs ?? [] : [];
+        return new OrtSession(session, provider, adapter, kept);
       } catch (err) {
         failures.push(`${provider}: ${(err as Error).message.split("\n")[0]}`);
       }
@@ -185,26 +244,40 @@ export class OrtSession {
    * Runs the session. Feeds must name exactly the session's inputs, with dims that agree
    * with the declared ones; otherwise a {@link SoupError} lists what is missing or wrong.
    * Outputs named in `into` are written into those buffers (which must have the output's
-   * exact dims and must not be backed by shared memory) instead of new ones.
+   * exact dims and must not be backed by shared memory) instead of new ones. Outputs kept in
+   * GPU memory are dropped here: use {@link OrtSession.runDevice} for them.
    */
   async run(
-    feeds: Record<string, Feed>,
+    feeds: Record<string, Feed | DeviceTensor>,
     into: Record<string, Feed> = {},
   ): Promise<Record<string, Float32Array>> {
+    const { host, device } = await this.runDevice(feeds, into);
+    for (const t of Object.values(device)) t.dispose();
+    return host;
+  }
+
+  /**
+   * Runs the session as {@link OrtSession.run} does; the outputs kept in GPU memory
+   * (`deviceOutputs`) come back as {@link DeviceTensor}s, the others as arrays.
+   */
+  async runDevice(
+    feeds: Record<string, Feed | DeviceTensor>,
+    into: Record<string, Feed> = {},
+  ): Promise<{ host: Record<string, Float32Array>; device: Record<string, DeviceTensor> }> {
     const missing = [...this.inputs.keys()].filter((n) => !(n in feeds));
     const unknown = Object.keys(feeds).filter((n) => !this.inputs.has(n));
     const badDims: string[] = [];
     for (const [name, feed] of Object.entries(feeds)) {
       const declared = this.inputs.get(name);
       if (declared === undefined) continue;
-      const size = feed.dims.reduce((a, b) => a * b, 1);
+      const dims = feed.dims;
+      const size = dims.reduce((a, b) => a * b, 1);
+      const values = feed instanceof DeviceTensor ? size : feed.data.length;
       const fits = declared.length === 0 ||
-        (declared.length === feed.dims.length &&
-          declared.every((d, i) => typeof d !== "number" || d === feed.dims[i] || d < 0));
-      if (!fits || size !== feed.data.length) {
-        badDims.push(
-          `${name}: got [${feed.dims}] (${feed.data.length} values), expected [${declared}]`,
-        );
+        (declared.length === dims.length &&
+          declared.every((d, i) => typeof d !== "number" || d === dims[i] || d < 0));
+      if (!fits || size !== values) {
+        badDims.push(`${name}: got [${dims}] (${values} values), expected [${declared}]`);
       }
     }
     if (missing.length || unknown.length || badDims.length) {
@@ -217,7 +290,9 @@ export class OrtSession {
     }
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const [name, f] of Object.entries(feeds)) {
-      ortFeeds[name] = new ort.Tensor(f.type, f.data, f.dims);
+      ortFeeds[name] = f instanceof DeviceTensor
+        ? f.tensor
+        : new ort.Tensor(f.type, f.data, f.dims);
     }
     let result: ort.InferenceSession.ReturnType;
     if (Object.keys(into).length === 0) {
@@ -231,15 +306,55 @@ export class OrtSession {
       }
       result = await this.#session.run(ortFeeds, fetches);
     }
-    const out: Record<string, Float32Array> = {};
+    const host: Record<string, Float32Array> = {};
+    const device: Record<string, DeviceTensor> = {};
     for (const [name, tensor] of Object.entries(result)) {
-      out[name] = tensor.data as Float32Array;
+      if (tensor.location === "gpu-buffer") device[name] = new DeviceTensor(tensor);
+      else host[name] = tensor.data as Float32Array;
     }
-    return out;
+    return { host, device };
+  }
+
+  /**
+   * Copies float32 device tensors to the CPU, through a small identity session on this
+   * session's provider (onnxruntime-node 1.30 aborts the process on `getData()` of a
+   * `gpu-buffer` tensor, while feeding one to a session works).
+   */
+  async readDevice(tensors: Record<string, DeviceTensor>): Promise<Record<string, Float32Array>> {
+    const names = Object.keys(tensors).sort();
+    const key = names.map((n) => `${n}:${tensors[n].dims.length}`).join(",");
+    let reader = this.#readers.get(key);
+    if (reader === undefined) {
+      const g = new GraphBuilder();
+      for (const name of names) {
+        const dims = tensors[name].dims.map((_, i) => `d${i}`);
+        g.output(
+          g.op1("Identity", [g.input(name, DT.FLOAT, dims)]),
+          `read.${name}`,
+          DT.FLOAT,
+          dims,
+        );
+      }
+      reader = ort.InferenceSession.create(g.encode({ "": 21 }, "read_device"), {
+        executionProviders: [this.provider],
+        logSeverityLevel: 3,
+      });
+      this.#readers.set(key, reader);
+    }
+    const feeds = Object.fromEntries(names.map((n) => [n, tensors[n].tensor]));
+    const out = await (await reader).run(feeds);
+    return Object.fromEntries(names.map((n) => [n, out[`read.${n}`].data as Float32Array]));
+  }
+
+  /** Ends profiling (sessions opened with `profilePrefix`): the profile file is written. */
+  endProfiling(): void {
+    this.#session.endProfiling();
   }
 
   /** Frees the session. */
   async release(): Promise<void> {
+    for (const r of this.#readers.values()) await (await r.catch(() => undefined))?.release();
+    this.#readers.clear();
     await this.#session.release();
   }
 }

@@ -20,6 +20,7 @@ import { readNpy, writeNpy } from "../npy/mod.ts";
 import type { MambaConfig } from "../model/config.ts";
 import { configHash } from "../model/config.ts";
 import { FormatError, NotFoundError, SoupError } from "../util/errors.ts";
+import type { GpuAdapterInfo } from "../onnx/adapter.ts";
 
 /** What `meta.json` of a state folder records. */
 export interface StateMeta {
@@ -37,6 +38,8 @@ export interface StateMeta {
   source: string | null;
   /** Which implementation computed it ("reference", "onnx-cpu", ...). */
   engine: string;
+  /** The WebGPU adapter it ran on, when the engine was onnx-webgpu. */
+  adapter?: GpuAdapterInfo;
   /** ISO time of creation. */
   created: string;
   /** Anything else the caller wants to keep (task, k, seed, demo indices, ...). */
