@@ -44,7 +44,7 @@ const FIGURES: Record<string, (preset: Preset, options: ExperimentOptions) => Pr
 const USAGE = `Usage: deno task reproduce [all|${
   Object.keys(FIGURES).join("|")
 }] [--model M] [--preset ${PRESET_NAMES.join("|")}] [--quick]
-       [--device auto|cpu|webgpu|cuda|reference] [--mirror DIR] [--results DIR] [--offline]
+       [--device auto|cpu|webgpu|cuda|reference] [--precision float32|float16] [--mirror DIR] [--results DIR] [--offline]
   --preset paper     the paper's protocol on ${PAPER_MODEL} (the default)
   --preset quick     a small run on ${PRESETS.quick.model} (--quick says the same)
   --preset organism  every figure on the model organism shipped in data/models/organism
@@ -62,6 +62,7 @@ export async function main(args: string[]): Promise<number> {
         quick: { type: "boolean" },
         preset: { type: "string" },
         device: { type: "string" },
+        precision: { type: "string" },
         mirror: { type: "string" },
         results: { type: "string" },
         offline: { type: "boolean" },
@@ -80,6 +81,10 @@ export async function main(args: string[]): Promise<number> {
   const which = positionals[0] ?? "all";
   if (positionals.length > 1 || (which !== "all" && !(which in FIGURES))) {
     console.error(`Unknown figure "${positionals.join(" ")}"\n${USAGE}`);
+    return 2;
+  }
+  if (values.precision !== undefined && !["float32", "float16"].includes(values.precision)) {
+    console.error(`--precision must be float32 or float16, got "${values.precision}"\n${USAGE}`);
     return 2;
   }
   let presetName: PresetName;
@@ -103,6 +108,7 @@ export async function main(args: string[]): Promise<number> {
   const options: ExperimentOptions = {
     model,
     device: values.device as Device | undefined,
+    precision: values.precision as "float32" | "float16" | undefined,
     mirror: values.mirror,
     resultsDir: values.results,
     offline: values.offline === true ? true : undefined,

@@ -69,7 +69,9 @@ Commands:
 
 In --text, \\n, \\t and \\\\ stand for a newline, a tab and a backslash.
 Common options: --mirror DIR (data mirror; default $SOUP_MIRROR or ../shared/data),
-  --offline (never use the network). Devices: ${DEVICES.join(", ")}.`;
+  --offline (never use the network). Devices: ${DEVICES.join(", ")} (auto: cuda, else a
+  hardware WebGPU adapter, else cpu; never a software adapter). With --device,
+  --precision float16 runs the matrix products in half precision on a GPU.`;
 
 type Flags = Record<string, string | boolean | undefined>;
 
@@ -102,6 +104,13 @@ function int(flags: Flags, key: string, fallback: number): number {
     throw new SoupError(`--${key} must be a non-negative integer, got "${v}"`);
   }
   return n;
+}
+
+/** `--precision float32|float16` (float16: matrix products in half precision on a GPU). */
+function precision(flags: Flags): "float32" | "float16" | undefined {
+  const v = str(flags, "precision");
+  if (v === undefined || v === "float32" || v === "float16") return v;
+  throw new SoupError(`--precision must be float32 or float16, got "${v}"`);
 }
 
 /** `--text` with the escapes \\n, \\t and \\\\ turned into a newline, a tab and a backslash. */
@@ -196,6 +205,7 @@ async function cmdExtract(args: string[]): Promise<void> {
     ids: "string",
     from: "string",
     device: "string",
+    precision: "string",
     out: "string",
   });
   const model = need(f, "model");
@@ -204,7 +214,7 @@ async function cmdExtract(args: string[]): Promise<void> {
   if (str(f, "text") === undefined && str(f, "ids") === undefined) {
     throw new SoupError(`Give --text or --ids\n\n${USAGE}`);
   }
-  const engine = await openEngine(model, { ...sourceOptions(f), device });
+  const engine = await openEngine(model, { ...sourceOptions(f), device, precision: precision(f) });
   try {
     const text = textFlag(f);
     let ids: number[];
@@ -251,6 +261,7 @@ async function cmdGenerate(args: string[]): Promise<void> {
     text: "string",
     from: "string",
     device: "string",
+    precision: "string",
     "max-tokens": "string",
     temperature: "string",
     seed: "string",
@@ -263,6 +274,7 @@ async function cmdGenerate(args: string[]): Promise<void> {
   const tok = await loadTokenizer(await resolveTokenizerFile(model, sourceOptions(f)));
   const engine = await openEngine(model, {
     ...sourceOptions(f),
+    precision: precision(f),
     device: (str(f, "device") ?? "auto") as Device,
   });
   try {
@@ -332,6 +344,7 @@ async function cmdEval(args: string[]): Promise<void> {
     n: "string",
     seed: "string",
     device: "string",
+    precision: "string",
     csv: "string",
   });
   const model = need(f, "model");
@@ -347,6 +360,7 @@ async function cmdEval(args: string[]): Promise<void> {
   const tok = await loadTokenizer(await resolveTokenizerFile(model, sourceOptions(f)));
   const engine = await openEngine(model, {
     ...sourceOptions(f),
+    precision: precision(f),
     device: (str(f, "device") ?? "auto") as Device,
   });
   try {
@@ -415,6 +429,7 @@ async function cmdLibrary(args: string[]): Promise<void> {
     count: "string",
     seed: "string",
     device: "string",
+    precision: "string",
   });
   const model = need(f, "model");
   const seed = int(f, "seed", 0);
@@ -425,6 +440,7 @@ async function cmdLibrary(args: string[]): Promise<void> {
   const tok = await loadTokenizer(await resolveTokenizerFile(model, sourceOptions(f)));
   const engine = await openEngine(model, {
     ...sourceOptions(f),
+    precision: precision(f),
     device: (str(f, "device") ?? "auto") as Device,
   });
   try {

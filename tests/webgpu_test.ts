@@ -245,3 +245,78 @@ Deno.test({
       await gpu.close();
     }),
 });
+
+/**
+ * Half precision on WebGPU, against the float64 reference. Tolerance 1e-2 relative (normwise):
+ * float16 keeps 11 significant bits (unit roundoff u = 2^-11 = 4.9e-4), and every layer rounds
+ * the inputs, weights and outputs of its four matrix products and the sums inside them, so a
+ * few u per quantity is expected; 1e-2 is about 20u (measured at most 2.3e-3, about 5u, on
+ * these checkpoints). The error must also exceed 1e-5, or the products did not run in half
+ * precision (float32 on the same device is within 1e-6).
+ */
+Deno.test({
+  name: "WebGPU float16: within 1e-2 of the reference, and really in half precision",
+  ignore,
+  fn: () =>
+    inTempDir(async (dir) => {
+      const adapter = await requireAdapter();
+      assert(adapter.shaderF16, `${adapter.description} has no shader-f16`);
+      for (const [name, fields, opts] of CONFIGS) {
+        const config = tinyMambaConfig(fields);
+        const model = `${dir}/${CONFIGS.findIndex((c) => c[0] === name)}`;
+        await writeRandomCheckpoint(model, config, {
+          seed: 17,
+          dtype: opts.dtype,
+          maxShardBytes: opts.shard,
+        });
+        const ref = await ReferenceEngine.load(model);
+        const rng = new Rng(3);
+        const ids = Array.from({ length: 11 }, () => rng.int(config.vocabSize));
+        const half = await OnnxEngine.load(model, {
+          provider: "webgpu",
+          precision: "float16",
+          chunkSize: 4,
+        });
+        try {
+          for (const state of [undefined, randomState(fields, 9)]) {
+            const tag = `${name}, ${state ? "from a state" : "from zeros"}`;
+            const a = await half.run(ids, { state, allLogits: true });
+            const b = await ref.run(ids, { state, allLogits: true });
+            for (
+              const [what, x, y] of [
+                ["logits", a.logits, b.logits],
+                ["conv", a.state.conv, b.state.conv],
+                ["ssm", a.state.ssm, b.state.ssm],
+              ] as const
+            ) {
+              const err = relErr(x, y);
+              assert(err <= 1e-2, `${what} ${tag}: float16 error ${err.toExponential(2)} > 1e-2`);
+              if (what === "logits") {
+                assert(err > 1e-5, `${tag}: error ${err.toExponential(2)}: not half precision?`);
+              }
+            }
+          }
+        } finally {
+          await half.close();
+        }
+      }
+    }),
+});
+
+Deno.test("float16 is refused on the CPU with a reason", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "soup-webgpu-" });
+  try {
+    await writeRandomCheckpoint(dir, tinyMambaConfig({ numHiddenLayers: 1 }));
+    const cpu = await OnnxEngine.load(dir, { provider: "cpu", precision: "float16" });
+    let message = "";
+    try {
+      await cpu.run([1, 2]);
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    assert(message.includes("Cannot run in float16 on the CPU"), message);
+    await cpu.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

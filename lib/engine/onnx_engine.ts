@@ -17,7 +17,7 @@ import {
   OrtSession,
   type Provider,
 } from "../onnx/session.ts";
-import type { GpuAdapterInfo } from "../onnx/adapter.ts";
+import { describeAdapter, type GpuAdapterInfo, webgpuAdapter } from "../onnx/adapter.ts";
 import { padState } from "../scan/scan_kernel.ts";
 import { WasmScan } from "../scan/wasm_scan.ts";
 import { readScanWeights, type ScanWeights, SegmentedMamba } from "./_segmented.ts";
@@ -51,6 +51,12 @@ export interface OnnxEngineOptions {
    * the CPU once at the end. @default true
    */
   statesOnDevice?: boolean;
+  /**
+   * `float16` runs the matrix products and the embedding in half precision with float16
+   * weights, the rest in float32 (see `MambaGraphOptions.precision`). GPU providers only; on
+   * WebGPU the adapter must have `shader-f16`. @default "float32"
+   */
+  precision?: "float32" | "float16";
 }
 
 /** Runs the model's feeds to its outputs: one onnxruntime session, or segments and the kernel. */
@@ -128,9 +134,13 @@ export class OnnxEngine implements Engine {
     return new OnnxEngine(config, model, dir, folders[0], ckpt.tensors, locations, options);
   }
 
-  /** The implementation and the provider actually used (after the first run). */
+  /**
+   * The implementation and the provider actually used (after the first run), with
+   * "-float16" when the matrix products run in half precision.
+   */
   get name(): string {
-    return `onnx-${this.#provider ?? this.#options.provider ?? "cpu"}`;
+    const half = this.#options.precision === "float16" ? "-float16" : "";
+    return `onnx-${this.#provider ?? this.#options.provider ?? "cpu"}${half}`;
   }
 
   /** The WebGPU adapter used (after the first run on webgpu), else undefined. */
@@ -146,6 +156,7 @@ export class OnnxEngine implements Engine {
     return buildMambaGraph(this.config, this.#tensors, {
       allLogits,
       locationOf: (file) => this.#locations.get(file)!,
+      precision: this.#options.precision,
     });
   }
 
@@ -178,6 +189,14 @@ export class OnnxEngine implements Engine {
 
   /** One graph on `provider`, LinearAttention as the scan. */
   async #oneGraph(allLogits: boolean, provider: Provider): Promise<Runner> {
+    if (this.#options.precision === "float16" && provider === "webgpu") {
+      const adapter = await webgpuAdapter();
+      if (adapter !== undefined && !adapter.shaderF16) {
+        throw new SoupError(
+          `Cannot run in float16 on ${describeAdapter(adapter)}: it has no shader-f16`,
+        );
+      }
+    }
     const nl = this.config.numHiddenLayers;
     const states = (this.#options.statesOnDevice ?? true)
       ? Array.from({ length: nl }, (_, i) => [`present_conv.${i}`, `present_ssm.${i}`]).flat()
@@ -194,6 +213,12 @@ export class OnnxEngine implements Engine {
 
   /** Segments on the CPU joined by the WebAssembly scan; layer segments shared by variants. */
   async #segmented(allLogits: boolean): Promise<Runner> {
+    if (this.#options.precision === "float16") {
+      throw new SoupError(
+        "Cannot run in float16 on the CPU: half precision is for GPU providers (webgpu with " +
+          "shader-f16, or cuda)",
+      );
+    }
     const bytes = this.segmentBytes(allLogits);
     const nl = this.config.numHiddenLayers;
     const segment = (key: number, i: number) => {
@@ -228,6 +253,12 @@ export class OnnxEngine implements Engine {
       const provider = this.#options.provider ?? "cpu";
       const wasm = (this.#options.cpuScan ?? "wasm") === "wasm";
       r = (async () => {
+        if (this.#options.precision === "float16" && provider === "cpu") {
+          throw new SoupError(
+            "Cannot run in float16 on the CPU: half precision is for GPU providers (webgpu " +
+              "with shader-f16, or cuda)",
+          );
+        }
         if (!wasm || (provider !== "cpu" && provider !== "auto")) {
           return await this.#oneGraph(allLogits, provider);
         }

@@ -27,6 +27,11 @@ export interface OpenEngineOptions extends ResolveOptions {
   device?: Device;
   /** Tokens per sequence in one ONNX session run. @default 256 */
   chunkSize?: number;
+  /**
+   * `float16`: matrix products in half precision on a GPU provider (see
+   * `OnnxEngineOptions.precision`). @default "float32"
+   */
+  precision?: "float32" | "float16";
   /** Where warnings go (a software WebGPU adapter asked for by name). @default console.warn */
   onWarning?: (message: string) => void;
 }
@@ -53,7 +58,12 @@ export async function openEngine(model: string, options: OpenEngineOptions = {})
     throw new SoupError(`Unknown device "${device}": choose one of ${DEVICES.join(", ")}`);
   }
   const dir = await resolveModelDir(model, options);
-  if (device === "reference") return await ReferenceEngine.load(dir, model);
+  if (device === "reference") {
+    if (options.precision === "float16") {
+      throw new SoupError("The reference computes in float64: float16 is for GPU devices");
+    }
+    return await ReferenceEngine.load(dir, model);
+  }
   if (device === "webgpu" && hasVulkan()) {
     const adapter = await webgpuAdapter();
     if (adapter?.software) {
@@ -63,7 +73,11 @@ export async function openEngine(model: string, options: OpenEngineOptions = {})
       );
     }
   }
-  return await OnnxEngine.load(dir, { provider: device, chunkSize: options.chunkSize }, model);
+  return await OnnxEngine.load(
+    dir,
+    { provider: device, chunkSize: options.chunkSize, precision: options.precision },
+    model,
+  );
 }
 
 /**

@@ -26,6 +26,8 @@ export interface ExperimentOptions extends Omit<SourceOptions, "cacheDir"> {
   model?: string;
   /** Engine device. @default "auto" */
   device?: Device;
+  /** float16 runs the matrix products in half precision (GPU devices). @default "float32" */
+  precision?: "float32" | "float16";
   /** Where `results/<figure>/` goes. @default `<project>/results` */
   resultsDir?: string;
   /** Where cached states and partial results go. @default `$SOUP_CACHE/experiments`, else `<project>/data/cache/experiments` */
@@ -160,7 +162,11 @@ export class ExperimentContext {
     };
     const dir = await resolveModelDir(model, sources);
     const tokenizer = await loadTokenizer(await resolveTokenizerFile(dir, sources));
-    const engine = await openEngine(dir, { ...sources, device: options.device ?? "auto" });
+    const engine = await openEngine(dir, {
+      ...sources,
+      device: options.device ?? "auto",
+      precision: options.precision,
+    });
     const hash = await configHash(engine.config);
     const code = await codeHash();
     const weights = await weightsFingerprint(dir);

@@ -32,6 +32,14 @@ export interface MambaGraphOptions {
   allLogits: boolean;
   /** Name under which each safetensors file sits beside the model file. */
   locationOf: (file: string) => string;
+  /**
+   * `float16`: the matrix products (in_proj, x_proj, dt_proj, out_proj, the head) and the
+   * embedding run in half precision with their weights kept in float16; the norms, the conv,
+   * the selective scan with its state, the residual stream and the logits stay float32 (as
+   * PyTorch's autocast does). For GPU providers whose device has half-precision shaders.
+   * @default "float32"
+   */
+  precision?: "float32" | "float16";
 }
 
 const ONNX_TYPE = { F32: DT.FLOAT, F16: DT.FLOAT16, BF16: DT.BFLOAT16 } as Record<string, number>;
@@ -63,21 +71,28 @@ function mambaParts(
   const { hiddenSize: d, intermediateSize: dIn, stateSize: n, convKernel: k } = config;
   const { timeStepRank: r, vocabSize: v, layerNormEpsilon: eps } = config;
 
-  /** A weight as float32, straight from the safetensors file. */
-  const weight = (name: string): string => {
+  const half = options.precision === "float16";
+  /** Element type of the matrix products and their weights. */
+  const MAT = half ? DT.FLOAT16 : DT.FLOAT;
+
+  /** A weight as float32 (or `to`), straight from the safetensors file. */
+  const weight = (name: string, to: number = DT.FLOAT): string => {
     const t = tensors.get(name);
     if (t === undefined) throw new Error(`tensor "${name}" is missing`);
     const type = ONNX_TYPE[t.dtype];
     if (type === undefined) throw new Error(`tensor "${name}" has unsupported dtype ${t.dtype}`);
     const ext = g.external(name, type, t.shape, options.locationOf(t.file), t.offset, t.byteLength);
-    return type === DT.FLOAT ? ext : g.op1("Cast", [ext], { to: DT.FLOAT });
+    return type === to ? ext : g.op1("Cast", [ext], { to });
   };
+  /** A weight of a matrix product, in the products' element type. */
+  const mat = (name: string) => weight(name, MAT);
+  const optionalMat = (name: string) => (tensors.has(name) ? mat(name) : "");
   const optionalWeight = (name: string) => (tensors.has(name) ? weight(name) : "");
   /**
    * Rows [start, start + count) of a weight (along its first axis), as float32: its own
    * external initializer over that byte range, so no Split runs at inference time.
    */
-  const weightRows = (name: string, start: number, count: number): string => {
+  const weightRows = (name: string, start: number, count: number, to = MAT): string => {
     const t = tensors.get(name);
     if (t === undefined) throw new Error(`tensor "${name}" is missing`);
     const type = ONNX_TYPE[t.dtype];
@@ -91,7 +106,7 @@ function mambaParts(
       t.offset + start * rowBytes,
       count * rowBytes,
     );
-    return type === DT.FLOAT ? ext : g.op1("Cast", [ext], { to: DT.FLOAT });
+    return type === to ? ext : g.op1("Cast", [ext], { to });
   };
   const optionalRows = (name: string, start: number, count: number) =>
     tensors.has(name) ? weightRows(name, start, count) : "";
@@ -114,19 +129,25 @@ function mambaParts(
   const rmsNorm = (x: string, w: string) =>
     g.op1("SimplifiedLayerNormalization", [x, w], { axis: -1, epsilon: float(eps) });
   const silu = (x: string) => g.op1("Mul", [x, g.op1("Sigmoid", [x])]);
-  /** x (rows, in) W^T (in -> out) [+ bias], with W stored (out, in) as in PyTorch. */
-  const linear = (x: string, w: string, bias = "") =>
-    g.op1("Gemm", bias ? [x, w, bias] : [x, w], { transB: 1 });
+  /**
+   * x (rows, in) W^T (in -> out) [+ bias], with W stored (out, in) as in PyTorch; x and the
+   * result float32, the product in the products' element type (W and bias already in it).
+   */
+  const linear = (x: string, w: string, bias = "") => {
+    const x16 = half ? g.op1("Cast", [x], { to: DT.FLOAT16 }) : x;
+    const y = g.op1("Gemm", bias ? [x16, w, bias] : [x16, w], { transB: 1 });
+    return half ? g.op1("Cast", [y], { to: DT.FLOAT }) : y;
+  };
 
-  /** Embedding rows of the input ids (b*l, d). */
-  const embed = () =>
-    g.op1(
+  /** Embedding rows of the input ids (b*l, d), float32 (read from the half table in float16). */
+  const embed = () => {
+    const rows = g.op1(
       "Gather",
-      [weight("backbone.embeddings.weight"), g.op1("Reshape", [ids, g.int64s([-1])])],
-      {
-        axis: 0,
-      },
+      [mat("backbone.embeddings.weight"), g.op1("Reshape", [ids, g.int64s([-1])])],
+      { axis: 0 },
     );
+    return half ? g.op1("Cast", [rows], { to: DT.FLOAT }) : rows;
+  };
 
   /**
    * HF `MambaMixer.slow_forward` up to the scan, on block i's input h (b*l, d): norm,
@@ -178,11 +199,11 @@ function mambaParts(
     ]); // (b*l, d_in)
 
     // Input-dependent SSM parameters.
-    const xdbl = linear(u, weight(`${p}.x_proj.weight`)); // (b*l, r + 2n)
+    const xdbl = linear(u, mat(`${p}.x_proj.weight`)); // (b*l, r + 2n)
     const [dtIn, bMat, cMat] = g.op("Split", [xdbl, g.int64s([r, n, n])], { axis: 1 }, {
       count: 3,
     });
-    const dtRaw = linear(dtIn, weight(`${p}.dt_proj.weight`), weight(`${p}.dt_proj.bias`)); // (b*l, d_in)
+    const dtRaw = linear(dtIn, mat(`${p}.dt_proj.weight`), mat(`${p}.dt_proj.bias`)); // (b*l, d_in)
     return { u, dtRaw, bMat, cMat, gate: silu(z) };
   };
 
@@ -200,15 +221,15 @@ function mambaParts(
     const p = `backbone.layers.${i}.mixer`;
     return g.op1("Add", [
       h,
-      linear(y, weight(`${p}.out_proj.weight`), optionalWeight(`${p}.out_proj.bias`)),
+      linear(y, mat(`${p}.out_proj.weight`), optionalMat(`${p}.out_proj.bias`)),
     ]); // (b*l, d)
   };
 
   /** Final norm and the tied (or own) head: `logits` for every position or the last real one. */
   const head = (h: string) => {
     const lmHead = config.tieWordEmbeddings
-      ? weight("backbone.embeddings.weight")
-      : weight("lm_head.weight");
+      ? mat("backbone.embeddings.weight")
+      : mat("lm_head.weight");
     const normF = weight("backbone.norm_f.weight");
     if (options.allLogits) {
       const logits = linear(rmsNorm(h, normF), lmHead); // (b*l, V)
