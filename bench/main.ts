@@ -1,16 +1,19 @@
 /**
- * `deno task bench [all|engine|io|big|transformers]`: benchmarks, each printing ratios measured in
- * one run. `big` (a mamba-2.8b-shaped checkpoint, 11 GB) and `transformers` (needs torch and
- * transformers, see tools/hf/requirements.txt) run only when named.
+ * `deno task bench [all|engine|io|big|transformers|gpu]`: benchmarks, each printing ratios measured
+ * in one run. `big` (a mamba-2.8b-shaped checkpoint, 11 GB), `transformers` (needs torch and
+ * transformers, see tools/hf/requirements.txt) and `gpu` (WebGPU against the CPU, made for the
+ * GPU machine: tools/gpu/run.sh) run only when named.
  *
  * @module
  */
 import { benchEngine } from "./engine.ts";
 import { benchBigModel } from "./big_model.ts";
 import { benchTransformers } from "./transformers.ts";
+import { benchGpu } from "./gpu.ts";
 
 const which = Deno.args[0] ?? "all";
 if (which === "all" || which === "engine") await benchEngine();
 if (which === "all" || which === "io") await import("./io.ts");
 if (which === "big") await benchBigModel(Deno.args[1]);
 if (which === "transformers") await benchTransformers();
+if (which === "gpu") await benchGpu(Deno.args.slice(1));

@@ -27,12 +27,14 @@ def prompts(batch: int, length: int) -> torch.Tensor:
     return torch.tensor([[(s * 131 + t * 7919) % 50277 for t in range(length)] for s in range(batch)])
 
 
-def median_seconds(fn, repeat: int) -> float:
+def median_seconds(fn, repeat: int, sync=lambda: None) -> float:
     fn()  # warm-up
+    sync()
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
         fn()
+        sync()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
@@ -45,34 +47,40 @@ def main() -> int:
     p.add_argument("--shapes", default="1x256,8x256")
     p.add_argument("--decode-steps", type=int, default=32)
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
-    model = MambaForCausalLM.from_pretrained(a.model, dtype=torch.float32)
+    device = torch.device(a.device)
+    model = MambaForCausalLM.from_pretrained(a.model, dtype=torch.float32).to(device)
     model.eval()
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     result = {
         "transformers": transformers.__version__,
         "torch": torch.__version__,
         "python": platform.python_version(),
         "threads": torch.get_num_threads(),
+        "device": str(device) + (f" ({torch.cuda.get_device_name()})" if device.type == "cuda" else ""),
         "prefill": {},
     }
     first = None
     for shape in a.shapes.split(","):
         b, l = map(int, shape.split("x"))
-        ids = prompts(b, l)
-        seconds = median_seconds(lambda: model(ids, use_cache=True, logits_to_keep=1), a.repeat)
+        ids = prompts(b, l).to(device)
+        seconds = median_seconds(lambda: model(ids, use_cache=True, logits_to_keep=1), a.repeat, sync)
         result["prefill"][shape] = seconds
         print(f"transformers prefill {shape}: {seconds:.3f} s", file=sys.stderr)
         if first is None:
-            first = model(ids, use_cache=True, logits_to_keep=1).logits[0, -1].numpy()
+            first = model(ids, use_cache=True, logits_to_keep=1).logits[0, -1].cpu().numpy()
     # Decode: one token at a time on the cache of a 256-token prompt, batch 1.
-    out = model(prompts(1, 256), use_cache=True, logits_to_keep=1)
+    out = model(prompts(1, 256).to(device), use_cache=True, logits_to_keep=1)
     cache = out.cache
-    token = torch.tensor([[int(out.logits[0, -1].argmax())]])
+    token = torch.tensor([[int(out.logits[0, -1].argmax())]], device=device)
     times = []
     for i in range(a.decode_steps + 1):
+        sync()
         t0 = time.perf_counter()
         step = model(token, cache=cache, use_cache=True)
+        sync()
         dt = time.perf_counter() - t0
         if i > 0:  # the first step warms up
             times.append(dt)

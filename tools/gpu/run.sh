@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Runs the GPU checks from the bundle tools/gpu/pack.sh made: unpacks it into a temporary folder,
+# puts its deno and Vulkan loader first, links its node_modules beside deno.json, then runs the
+# engine tests (CPU and WebGPU against the reference, placement, float16, states kept on the GPU,
+# transformers parity) and the GPU benchmark. Logs and results go to $OUT (default ./gpu-run).
+#
+#   bash tools/gpu/run.sh           # on the GPU machine: mamba-2.8b shape, transformers on cuda
+#   bash tools/gpu/run.sh --smoke   # anywhere with a Vulkan device (lavapipe): a tiny shape
+#
+# SOUP_GPU_BUNDLE (default dist/gpu-bundle.tar.xz), SOUP_GPU_PYTHON (default python3: a Python
+# with torch and transformers for the benchmark's transformers column, skipped when it has none).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+smoke=0
+[ "${1:-}" = "--smoke" ] && smoke=1
+out=${OUT:-$root/gpu-run}
+mkdir -p "$out"
+bundle=${SOUP_GPU_BUNDLE:-$root/dist/gpu-bundle.tar.xz}
+[ -f "$bundle" ] || { echo "run.sh: no bundle at $bundle: run tools/gpu/pack.sh first" >&2; exit 1; }
+if [ -e node_modules ] && [ ! -L node_modules ]; then
+  echo "run.sh: $root/node_modules exists and is not a link this script made: refusing to replace it" >&2
+  exit 1
+fi
+
+work=$(mktemp -d)
+trap 'rm -f "$root/node_modules"; rm -rf "$work"' EXIT
+tar -C "$work" -xJf "$bundle" || { echo "run.sh: cannot unpack $bundle" >&2; exit 1; }
+ln -sfn "$work/node_modules" node_modules
+export PATH="$work/bin:$PATH"
+export LD_LIBRARY_PATH="$work/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export DENO_DIR="$work/deno-dir" DENO_NO_UPDATE_CHECK=1 NO_COLOR=1 HF_HUB_OFFLINE=1
+status=0
+
+{
+  date -u
+  deno --version
+  nvidia-smi 2>&1 || echo "no nvidia-smi"
+  ls /usr/share/vulkan/icd.d /etc/vulkan/icd.d 2>&1
+  echo "VK_DRIVER_FILES=${VK_DRIVER_FILES:-}"
+  deno eval --no-check 'import { webgpuAdapter } from "./lib/onnx/adapter.ts";
+    console.log("WebGPU adapter:", JSON.stringify(await webgpuAdapter()));'
+} >"$out/machine.txt" 2>&1
+cat "$out/machine.txt"
+
+echo "== engine tests (CPU, WebGPU, float16, placement)"
+deno test -A --no-check lib/engine/onnx_engine_test.ts tests/webgpu_test.ts 2>&1 |
+  tee "$out/tests.log" | grep -E '^(ok|FAILED) \||FAILED|Warning' | tail -20
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+echo "== transformers parity fixtures on every engine"
+deno test -A --no-check tests/hf_parity_test.ts --filter '/parity/' 2>&1 |
+  tee "$out/parity.log" | tail -20
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+
+echo "== benchmark"
+python=${SOUP_GPU_PYTHON:-python3}
+py=()
+if "$python" -c "import torch, transformers" 2>/dev/null; then
+  py=(--python "$python")
+  [ "$smoke" -eq 1 ] && py+=(--torch-device cpu)
+else
+  echo "($python has no torch and transformers: no transformers column)"
+fi
+if [ "$smoke" -eq 1 ]; then
+  args=(--shape tiny --shapes 1x16,2x16 --cpu-shapes 1x16 --repeat 1)
+else
+  args=(--shape 2.8b --shapes 1x256,8x256,32x256 --cpu-shapes 1x256,8x256 --repeat 3)
+fi
+deno run -A --no-check bench/main.ts gpu "${args[@]}" "${py[@]}" --out "$out/gpu.json" 2>&1 |
+  tee "$out/bench.log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+echo "run.sh: done (status $status); logs in $out"
+exit $status
