@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Packs what the GPU machine needs to run this project there (it has Python, torch and
-# transformers, but no Node.js or Deno, and no network): the deno binary, node_modules pruned to
-# the linux-x64 builds, and Debian's Vulkan loader (libvulkan.so.1; the NVIDIA driver there
-# brings its own Vulkan driver). Writes dist/gpu-bundle.tar.xz (or the path given), which
-# tools/gpu/run.sh unpacks and runs.
+# transformers, but no Node.js or Deno, and no network): the deno binary; node_modules without
+# the other platforms' onnxruntime binaries (Deno wants every package of deno.lock there, so
+# nothing else is left out); and Debian's Vulkan loader, libvulkan.so.1 (the NVIDIA driver there
+# brings its own Vulkan driver). Writes dist/gpu-bundle.tar.xz (or the path given, about 50 MB),
+# which tools/gpu/run.sh unpacks and runs offline.
 #
 #   bash tools/gpu/pack.sh [OUT.tar.xz]
 set -euo pipefail
@@ -32,8 +33,6 @@ cp "$vk" "$stage/lib/libvulkan.so.1"
 ort='node_modules/.deno/onnxruntime-node@*/node_modules/onnxruntime-node/bin/napi-v6'
 tar -C "$root" -cf - \
   --exclude="$ort/darwin" --exclude="$ort/win32" --exclude="$ort/linux/arm64" \
-  --exclude='node_modules/.deno/@resvg+resvg-js-linux-x64-musl@*' \
-  --exclude='node_modules/.deno/@types+*' \
   node_modules | tar -C "$stage" -xf -
 echo "packing $(du -sh "$stage" | cut -f1) ..."
 tar -C "$stage" -cf - . | xz -T2 -6 >"$out.tmp"

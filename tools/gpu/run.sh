@@ -35,20 +35,20 @@ status=0
 {
   date -u
   deno --version
-  nvidia-smi 2>&1 || echo "no nvidia-smi"
+  if command -v nvidia-smi >/dev/null; then nvidia-smi 2>&1; else echo "no nvidia-smi"; fi
   ls /usr/share/vulkan/icd.d /etc/vulkan/icd.d 2>&1
   echo "VK_DRIVER_FILES=${VK_DRIVER_FILES:-}"
-  deno eval --no-check 'import { webgpuAdapter } from "./lib/onnx/adapter.ts";
+  deno eval --no-check --cached-only 'import { webgpuAdapter } from "./lib/onnx/adapter.ts";
     console.log("WebGPU adapter:", JSON.stringify(await webgpuAdapter()));'
 } >"$out/machine.txt" 2>&1
 cat "$out/machine.txt"
 
 echo "== engine tests (CPU, WebGPU, float16, placement)"
-deno test -A --no-check lib/engine/onnx_engine_test.ts tests/webgpu_test.ts 2>&1 |
+deno test -A --no-check --cached-only lib/engine/onnx_engine_test.ts tests/webgpu_test.ts 2>&1 |
   tee "$out/tests.log" | grep -E '^(ok|FAILED) \||FAILED|Warning' | tail -20
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 echo "== transformers parity fixtures on every engine"
-deno test -A --no-check tests/hf_parity_test.ts --filter '/parity/' 2>&1 |
+deno test -A --no-check --cached-only tests/hf_parity_test.ts --filter '/parity/' 2>&1 |
   tee "$out/parity.log" | tail -20
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
@@ -66,7 +66,7 @@ if [ "$smoke" -eq 1 ]; then
 else
   args=(--shape 2.8b --shapes 1x256,8x256,32x256 --cpu-shapes 1x256,8x256 --repeat 3)
 fi
-deno run -A --no-check bench/main.ts gpu "${args[@]}" "${py[@]}" --out "$out/gpu.json" 2>&1 |
+deno run -A --no-check --cached-only bench/main.ts gpu "${args[@]}" "${py[@]}" --out "$out/gpu.json" 2>&1 |
   tee "$out/bench.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 echo "run.sh: done (status $status); logs in $out"
