@@ -6,7 +6,12 @@
  * @module
  */
 import { assert, assertEquals } from "./_assert.ts";
-import { type TinyConfigFields, tinyMambaConfig } from "../lib/model/mod.ts";
+import {
+  type MambaConfig,
+  type TinyConfigFields,
+  tinyMambaConfig,
+  writeRandomCheckpoint,
+} from "../lib/model/mod.ts";
 import { Rng } from "../lib/util/random.ts";
 import type { MambaState } from "../lib/states/mod.ts";
 
@@ -75,3 +80,21 @@ export const CONFIGS: [
     vocabSize: 50280,
   }, { dtype: "BF16" }],
 ];
+
+/**
+ * Writes the checkpoint of one of {@link CONFIGS} into `dir` (seed 17) and draws the 11 token
+ * ids every engine test reads (seed 3).
+ */
+export async function writeCase(
+  dir: string,
+  [, fields, opts]: (typeof CONFIGS)[number],
+): Promise<{ config: MambaConfig; ids: number[] }> {
+  const config = tinyMambaConfig(fields);
+  await writeRandomCheckpoint(dir, config, {
+    seed: 17,
+    dtype: opts.dtype,
+    maxShardBytes: opts.shard,
+  });
+  const rng = new Rng(3);
+  return { config, ids: Array.from({ length: 11 }, () => rng.int(config.vocabSize)) };
+}

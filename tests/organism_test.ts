@@ -6,6 +6,7 @@
  * loss on held-out news. Floors sit a margin below what was measured (README, "Model organism"),
  * so a regression in the engine, tasks, library or experiments fails here on real behaviour.
  */
+import { inTempDir } from "./_temp.ts";
 import { assert, assertEquals } from "./_assert.ts";
 import { numpyPython } from "./_python.ts";
 import { loadNewsDocuments } from "../lib/data/mod.ts";
@@ -42,16 +43,6 @@ const FLOOR_RETRIEVAL_8 = 0.8;
  * documents, T = 32): measured 0.0007 against 0.026 nats, about 40 times. */
 const FLOOR_ADECAY_RATIO = 5;
 
-/** Runs `fn` in a fresh temporary folder and removes the folder afterwards. */
-async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "soup-organism-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 function options(dir: string) {
   return {
     model: "organism",
@@ -83,7 +74,7 @@ Deno.test("the organism is a Hugging Face Mamba checkpoint of at most 40 MB foun
 });
 
 Deno.test("the ONNX engine runs the organism as the NumPy reference does (16-shot prompt)", async () => {
-  await inTempDir(async (dir) => {
+  await inTempDir("soup-organism-", async (dir) => {
     const tok = await loadTokenizer(await resolveTokenizerFile());
     const task = await loadTask("antonym");
     const split = splitTask(task, { seed: 0 });
@@ -130,7 +121,7 @@ Deno.test("the ONNX engine runs the organism as the NumPy reference does (16-sho
 });
 
 Deno.test("in-context learning: the organism's accuracy rises with k; unseen ids never win", async () => {
-  await inTempDir(async (dir) => {
+  await inTempDir("soup-organism-", async (dir) => {
     await runIclVsK({ ...PAPER_ICL_VS_K, ks: [0, 16], testItems: 40 }, options(dir));
     const rows = await readCsv(`${dir}/results/icl/accuracy.csv`);
     const mean = (k: number) => Number(rows.find((r) => r.task === "mean" && r.k === k)!.accuracy);
@@ -164,7 +155,7 @@ Deno.test("in-context learning: the organism's accuracy rises with k; unseen ids
 });
 
 Deno.test("retrieval: 8-shot organism states find their task's library states", async () => {
-  await inTempDir(async (dir) => {
+  await inTempDir("soup-organism-", async (dir) => {
     const params = {
       ...PAPER_RETRIEVAL_VS_K,
       libraryStates: 5,
@@ -181,7 +172,7 @@ Deno.test("retrieval: 8-shot organism states find their task's library states", 
 });
 
 Deno.test("Fig. 3 on held-out news: A-decay mixing stays closer to reading x1 then x2 than the mean", async () => {
-  await inTempDir(async (dir) => {
+  await inTempDir("soup-organism-", async (dir) => {
     await runAdecay({ ...ORGANISM_PRESET.adecay, chunkTokens: [32], documents: 12 }, options(dir));
     const rows = await readCsv(`${dir}/results/adecay/adecay.csv`);
     const mean = (m: string) => {

@@ -9,12 +9,12 @@
  * Without a Vulkan device these tests fail and say how to get one; `SOUP_SKIP_WEBGPU=1` skips
  * them explicitly (they then show as ignored).
  */
+import { inTempDir } from "./_temp.ts";
 import { assert, assertEquals } from "./_assert.ts";
-import { assertNear, CONFIGS, randomState, relErr } from "./_engine_cases.ts";
+import { assertNear, CONFIGS, randomState, relErr, writeCase } from "./_engine_cases.ts";
 import { OnnxEngine, openEngine, ReferenceEngine } from "../lib/engine/mod.ts";
 import { tinyMambaConfig, writeRandomCheckpoint } from "../lib/model/mod.ts";
 import { hasVulkan, OrtSession, webgpuAdapter } from "../lib/onnx/mod.ts";
-import { Rng } from "../lib/util/random.ts";
 
 const ignore = Deno.env.get("SOUP_SKIP_WEBGPU") === "1";
 
@@ -31,32 +31,16 @@ async function requireAdapter() {
   return adapter;
 }
 
-/** Runs `fn` with a fresh temporary folder, removed afterwards. */
-async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "soup-webgpu-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-for (const [name, fields, opts] of CONFIGS) {
+for (const c of CONFIGS) {
+  const [name, fields] = c;
   Deno.test({
     name: `WebGPU agrees with the reference forward: ${name}`,
     ignore,
     fn: () =>
-      inTempDir(async (dir) => {
+      inTempDir("soup-webgpu-", async (dir) => {
         await requireAdapter();
-        const config = tinyMambaConfig(fields);
-        await writeRandomCheckpoint(dir, config, {
-          seed: 17,
-          dtype: opts.dtype,
-          maxShardBytes: opts.shard,
-        });
+        const { config, ids } = await writeCase(dir, c);
         const ref = await ReferenceEngine.load(dir);
-        const rng = new Rng(3);
-        const ids = Array.from({ length: 11 }, () => rng.int(config.vocabSize));
         // One pass, and chunks of 4 whose states stay in GPU memory between chunks.
         for (const chunkSize of [256, 4]) {
           const gpu = await OnnxEngine.load(dir, { provider: "webgpu", chunkSize });
@@ -85,7 +69,7 @@ Deno.test({
   name: "WebGPU batches of different lengths, in chunks, from states: each as the reference alone",
   ignore,
   fn: () =>
-    inTempDir(async (dir) => {
+    inTempDir("soup-webgpu-", async (dir) => {
       await requireAdapter();
       const fields = { numHiddenLayers: 2, convKernel: 3, stateSize: 5 };
       await writeRandomCheckpoint(dir, tinyMambaConfig(fields), { seed: 4 });
@@ -115,7 +99,7 @@ Deno.test({
   name: "WebGPU states kept in GPU memory between chunks equal states copied to the CPU",
   ignore,
   fn: () =>
-    inTempDir(async (dir) => {
+    inTempDir("soup-webgpu-", async (dir) => {
       await requireAdapter();
       const fields = { numHiddenLayers: 3, stateSize: 16, convKernel: 4 };
       await writeRandomCheckpoint(dir, tinyMambaConfig(fields), { seed: 6 });
@@ -153,7 +137,7 @@ Deno.test({
   name: "WebGPU placement: every node that touches floats runs on the WebGPU provider",
   ignore,
   fn: () =>
-    inTempDir(async (dir) => {
+    inTempDir("soup-webgpu-", async (dir) => {
       await requireAdapter();
       const config = tinyMambaConfig({ numHiddenLayers: 2, stateSize: 7, vocabSize: 50280 });
       await writeRandomCheckpoint(dir, config, { dtype: "BF16", seed: 5 });
@@ -225,7 +209,7 @@ Deno.test({
   name: "auto never picks a software WebGPU adapter; webgpu names the adapter it ran on",
   ignore,
   fn: () =>
-    inTempDir(async (dir) => {
+    inTempDir("soup-webgpu-", async (dir) => {
       const adapter = await requireAdapter();
       await writeRandomCheckpoint(dir, tinyMambaConfig({ numHiddenLayers: 1 }));
       const auto = await openEngine(dir, { device: "auto" });
@@ -258,20 +242,14 @@ Deno.test({
   name: "WebGPU float16: within 1e-2 of the reference, and really in half precision",
   ignore,
   fn: () =>
-    inTempDir(async (dir) => {
+    inTempDir("soup-webgpu-", async (dir) => {
       const adapter = await requireAdapter();
       assert(adapter.shaderF16, `${adapter.description} has no shader-f16`);
-      for (const [name, fields, opts] of CONFIGS) {
-        const config = tinyMambaConfig(fields);
-        const model = `${dir}/${CONFIGS.findIndex((c) => c[0] === name)}`;
-        await writeRandomCheckpoint(model, config, {
-          seed: 17,
-          dtype: opts.dtype,
-          maxShardBytes: opts.shard,
-        });
+      for (const [index, c] of CONFIGS.entries()) {
+        const [name, fields] = c;
+        const model = `${dir}/${index}`;
+        const { ids } = await writeCase(model, c);
         const ref = await ReferenceEngine.load(model);
-        const rng = new Rng(3);
-        const ids = Array.from({ length: 11 }, () => rng.int(config.vocabSize));
         const half = await OnnxEngine.load(model, {
           provider: "webgpu",
           precision: "float16",

@@ -23,6 +23,7 @@ import { WasmScan } from "../scan/wasm_scan.ts";
 import { readScanWeights, type ScanWeights, SegmentedMamba } from "./_segmented.ts";
 import { SoupError } from "../util/errors.ts";
 import { concat } from "../util/concat.ts";
+import type { MambaState } from "../states/state_dir.ts";
 import {
   type BatchOptions,
   type Engine,
@@ -329,6 +330,13 @@ export class OnnxEngine implements Engine {
     // On the GPU the states of one chunk feed the next without leaving GPU memory; a row whose
     // sequence has ended reads no tokens (length 0), which leaves its state unchanged.
     const chained = session.chained;
+    /** Copies row `s` of the `present_*` outputs into a sequence's state. */
+    const takeStates = (out: Record<string, Float32Array>, s: number, st: MambaState) => {
+      for (let i = 0; i < nl; i++) {
+        st.conv.set(out[`present_conv.${i}`].subarray(s * dIn * k, (s + 1) * dIn * k), i * dIn * k);
+        st.ssm.set(out[`present_ssm.${i}`].subarray(s * dIn * n, (s + 1) * dIn * n), i * dIn * n);
+      }
+    };
     let held: Record<string, DeviceTensor> | undefined;
     try {
       for (let start = 0; start < longest; start += chunk) {
@@ -369,17 +377,8 @@ export class OnnxEngine implements Engine {
           const len = Number(lengths[s]);
           if (len === 0) continue; // this sequence ended in an earlier chunk
           const st = states[s];
+          if (!chained) takeStates(out, s, st);
           for (let i = 0; i < nl; i++) {
-            if (!chained) {
-              st.conv.set(
-                out[`present_conv.${i}`].subarray(s * dIn * k, (s + 1) * dIn * k),
-                i * dIn * k,
-              );
-              st.ssm.set(
-                out[`present_ssm.${i}`].subarray(s * dIn * n, (s + 1) * dIn * n),
-                i * dIn * n,
-              );
-            }
             const ds = out[`delta_sum.${i}`];
             for (let ch = 0; ch < dIn; ch++) st.decay[i * dIn + ch] += ds[s * dIn + ch];
           }
@@ -392,18 +391,7 @@ export class OnnxEngine implements Engine {
       }
       if (chained && held) {
         const read = await chained.readDevice(held);
-        for (const [s, st] of states.entries()) {
-          for (let i = 0; i < nl; i++) {
-            st.conv.set(
-              read[`present_conv.${i}`].subarray(s * dIn * k, (s + 1) * dIn * k),
-              i * dIn * k,
-            );
-            st.ssm.set(
-              read[`present_ssm.${i}`].subarray(s * dIn * n, (s + 1) * dIn * n),
-              i * dIn * n,
-            );
-          }
-        }
+        for (const [s, st] of states.entries()) takeStates(read, s, st);
       }
     } finally {
       for (const t of Object.values(held ?? {})) t.dispose();

@@ -1,28 +1,21 @@
 import { assert, assertEquals, assertRejects } from "../../tests/_assert.ts";
-import { assertNear, CONFIGS, randomState } from "../../tests/_engine_cases.ts";
+import { assertNear, CONFIGS, randomState, writeCase } from "../../tests/_engine_cases.ts";
 import { OnnxEngine } from "./onnx_engine.ts";
 import { ReferenceEngine } from "./reference_engine.ts";
 import { openEngine } from "./open_engine.ts";
 import { tinyMambaConfig, writeRandomCheckpoint } from "../model/mod.ts";
 import { OrtSession } from "../onnx/session.ts";
 import { SoupError } from "../util/errors.ts";
-import { Rng } from "../util/random.ts";
 
 /** The two CPU paths: the WebAssembly scan between segments, and the one LinearAttention graph. */
 const SCANS = ["wasm", "onnx"] as const;
 
-for (const [name, fields, opts] of CONFIGS) {
+for (const c of CONFIGS) {
+  const [name, fields] = c;
   Deno.test(`the ONNX engine agrees with the reference forward: ${name}`, async () => {
     const dir = await Deno.makeTempDir();
-    const config = tinyMambaConfig(fields);
-    await writeRandomCheckpoint(dir, config, {
-      seed: 17,
-      dtype: opts.dtype,
-      maxShardBytes: opts.shard,
-    });
+    const { config, ids } = await writeCase(dir, c);
     const ref = await ReferenceEngine.load(dir);
-    const rng = new Rng(3);
-    const ids = Array.from({ length: 11 }, () => rng.int(config.vocabSize));
     for (
       const [cpuScan, state] of SCANS.flatMap((s) =>
         [[s, undefined], [s, randomState(fields, 9)]] as const
