@@ -11,12 +11,14 @@ import {
   readMambaConfig,
   SafetensorsCheckpoint,
   tinyMambaConfig,
+  weightsFingerprint,
   writeRandomCheckpoint,
 } from "../lib/model/mod.ts";
 import { describeEngine, type Device, DEVICES, generate, openEngine } from "../lib/engine/mod.ts";
 import { resolveModelDir, resolveTokenizerFile } from "../lib/hub/mod.ts";
 import { loadTokenizer } from "../lib/tokenizer/mod.ts";
-import { loadState, saveState, stateShapeOf } from "../lib/states/mod.ts";
+import { checkStateOutput, loadState, saveState, stateShapeOf } from "../lib/states/mod.ts";
+import { checkFileOutput } from "../lib/util/output.ts";
 import {
   buildPrompt,
   listTasks,
@@ -45,23 +47,27 @@ Commands:
   tokenize (--text "..." | --ids 0,17,42) [--model M]
       Print the GPT-NeoX token ids of a text, or the text of ids.
   extract --model M (--text "..." | --ids 0,17,42) [--from STATE_DIR] [--device D] --out STATE_DIR
+          [--force]
       Read tokens from the zero state (or a saved one) and save the final state:
-      conv.npy, ssm.npy, decay.npy, logits.npy, meta.json.
+      conv.npy, ssm.npy, decay.npy, logits.npy, meta.json. An existing state folder at --out is
+      replaced only with --force; anything else there is never touched.
   tasks
       List the Todd et al. tasks with their sizes.
   prompt --task T [--shots 4] [--seed 0]
       Print a k-shot prompt of task T exactly as the model sees it (demos from the training
       split, the query from the test split, both drawn with the seed).
   eval --model M --task T (--state STATE_DIR | --shots K) [--n 100] [--seed 0] [--device D]
-       [--csv FILE]
+       [--csv FILE [--force]]
       First-token accuracy on test items of T: read from a state, or inside K-shot prompts.
   library add --library DIR --model M --task T --shots K [--count 1] [--seed 0] [--device D]
-      Extract states from --count disjoint K-shot demonstration sets of T's training split
-      and add them to a skill library (created if missing).
+      Complete the library to --count states of T with K shots and this seed, each from a
+      disjoint demonstration set of T's training split (created if missing; safe to rerun and
+      to run at the same time as other adds: they wait for each other).
   library list --library DIR [--task T]
   retrieve --library DIR --state STATE_DIR [--layer 0] [--kind ssm|conv|both] [--top 5]
       Rank the library's states by cosine similarity to a state (layers count from 0).
   mix --mode mean|weighted|adecay --states A,B[,...] [--weights 0.5,0.5] [--model M] --out DIR
+      [--force]
       Mix saved states; adecay (two states, first then second) reads A_log from --model.
   generate --model M [--from STATE_DIR] --text "..." [--max-tokens 32] [--temperature 0]
            [--seed 0] [--device D]
@@ -104,6 +110,25 @@ function int(flags: Flags, key: string, fallback: number): number {
     throw new SoupError(`--${key} must be a non-negative integer, got "${v}"`);
   }
   return n;
+}
+
+/** A positive integer flag (a usage error otherwise); `fallback` when absent, or required. */
+function positive(flags: Flags, key: string, fallback?: number): number {
+  const v = str(flags, key);
+  if (v === undefined) {
+    if (fallback === undefined) throw new SoupError(`Missing --${key}\n\n${USAGE}`);
+    return fallback;
+  }
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new SoupError(`--${key} must be a positive integer, got "${v}"`);
+  }
+  return n;
+}
+
+/** The weights fingerprint of `--model` (states record it; states of other weights are refused). */
+async function modelWeights(model: string, flags: Flags): Promise<string> {
+  return await weightsFingerprint(await resolveModelDir(model, sourceOptions(flags)));
 }
 
 /** `--precision float32|float16` (float16: matrix products in half precision on a GPU). */
@@ -207,13 +232,17 @@ async function cmdExtract(args: string[]): Promise<void> {
     device: "string",
     precision: "string",
     out: "string",
+    force: "boolean",
   });
   const model = need(f, "model");
   const out = need(f, "out");
+  const force = f.force === true;
   const device = (str(f, "device") ?? "auto") as Device;
   if (str(f, "text") === undefined && str(f, "ids") === undefined) {
     throw new SoupError(`Give --text or --ids\n\n${USAGE}`);
   }
+  await checkStateOutput(out, { replace: force, flag: "--out" }); // before any work
+  const weights = await modelWeights(model, f);
   const engine = await openEngine(model, { ...sourceOptions(f), device, precision: precision(f) });
   try {
     const text = textFlag(f);
@@ -226,7 +255,9 @@ async function cmdExtract(args: string[]): Promise<void> {
       ids = parseIds(need(f, "ids"));
     }
     const from = str(f, "from");
-    const start = from === undefined ? undefined : await loadState(from, { config: engine.config });
+    const start = from === undefined
+      ? undefined
+      : await loadState(from, { config: engine.config, weights });
     const started = performance.now();
     const { logits, state } = await engine.run(ids, { state: start });
     const seconds = (performance.now() - started) / 1000;
@@ -236,6 +267,7 @@ async function cmdExtract(args: string[]): Promise<void> {
       meta: {
         model,
         configHash: await configHash(engine.config),
+        weightsFingerprint: weights,
         shape: stateShapeOf(engine.config),
         tokenIds: ids,
         ...(text !== undefined ? { text } : {}),
@@ -244,7 +276,7 @@ async function cmdExtract(args: string[]): Promise<void> {
         ...(engine.adapter ? { adapter: engine.adapter } : {}),
         created: new Date().toISOString(),
       },
-    });
+    }, { replace: force, flag: "--out" });
     console.log(
       `Read ${ids.length} tokens on ${describeEngine(engine)} in ${
         seconds.toFixed(3)
@@ -279,7 +311,9 @@ async function cmdGenerate(args: string[]): Promise<void> {
   });
   try {
     const from = str(f, "from");
-    const state = from === undefined ? undefined : await loadState(from, { config: engine.config });
+    const state = from === undefined
+      ? undefined
+      : await loadState(from, { config: engine.config, weights: await modelWeights(model, f) });
     const prompt = tok.encode(textFlag(f) ?? need(f, "text"));
     if (prompt.length === 0) throw new SoupError(`--text has no tokens`);
     const ids: number[] = [];
@@ -335,6 +369,9 @@ async function cmdPrompt(args: string[]): Promise<void> {
   console.log(`\n--- target: ${JSON.stringify(" " + query.output)}`);
 }
 
+/** The columns of `eval --csv`: its first line, by which an older file of it is recognised. */
+const EVAL_HEADER = "task,item,input,output,target,predicted,correct,target_probability";
+
 async function cmdEval(args: string[]): Promise<void> {
   const f = parse(args, {
     model: "string",
@@ -346,6 +383,7 @@ async function cmdEval(args: string[]): Promise<void> {
     device: "string",
     precision: "string",
     csv: "string",
+    force: "boolean",
   });
   const model = need(f, "model");
   const seed = int(f, "seed", 0);
@@ -353,9 +391,14 @@ async function cmdEval(args: string[]): Promise<void> {
   if ((statePath === undefined) === (str(f, "shots") === undefined)) {
     throw new SoupError(`Give exactly one of --state and --shots\n\n${USAGE}`);
   }
+  const n = positive(f, "n", 100);
+  const csv = str(f, "csv");
+  if (csv !== undefined) {
+    await checkFileOutput(csv, { force: f.force === true, flag: "--csv", firstLine: EVAL_HEADER });
+  }
   const task = await loadTask(need(f, "task"), { ...sourceOptions(f), seed });
   const split = taskSplit(task, seed);
-  const testIdx = split.test.slice(0, int(f, "n", 100));
+  const testIdx = split.test.slice(0, n);
   const items = testIdx.map((i) => task.items[i]);
   const tok = await loadTokenizer(await resolveTokenizerFile(model, sourceOptions(f)));
   const engine = await openEngine(model, {
@@ -364,9 +407,10 @@ async function cmdEval(args: string[]): Promise<void> {
     device: (str(f, "device") ?? "auto") as Device,
   });
   try {
-    const state = statePath === undefined
-      ? undefined
-      : await loadState(statePath, { config: engine.config });
+    const state = statePath === undefined ? undefined : await loadState(statePath, {
+      config: engine.config,
+      weights: await modelWeights(model, f),
+    });
     const k = state ? 0 : int(f, "shots", 0);
     const demoSets = state ? [] : sampleDemoSets(split.train, { count: items.length, k, seed });
     const res = await evaluateFirstToken(engine, tok, items, {
@@ -387,7 +431,6 @@ async function cmdEval(args: string[]): Promise<void> {
       } on ${items.length} test items ` +
         `(${state ? `from state ${statePath}` : `${k}-shot prompts`}, ${engine.name})`,
     );
-    const csv = str(f, "csv");
     if (csv !== undefined) {
       await writeCsv(
         csv,
@@ -401,6 +444,7 @@ async function cmdEval(args: string[]): Promise<void> {
           correct: r.correct,
           target_probability: r.targetProbability,
         })),
+        EVAL_HEADER.split(","),
       );
     }
   } finally {
@@ -433,11 +477,12 @@ async function cmdLibrary(args: string[]): Promise<void> {
   });
   const model = need(f, "model");
   const seed = int(f, "seed", 0);
-  const k = int(f, "shots", 0);
-  const count = int(f, "count", 1);
+  const k = positive(f, "shots");
+  const count = positive(f, "count", 1);
   const task = await loadTask(need(f, "task"), { ...sourceOptions(f), seed });
   const split = taskSplit(task, seed);
   const tok = await loadTokenizer(await resolveTokenizerFile(model, sourceOptions(f)));
+  const weights = await modelWeights(model, f);
   const engine = await openEngine(model, {
     ...sourceOptions(f),
     precision: precision(f),
@@ -448,36 +493,54 @@ async function cmdLibrary(args: string[]): Promise<void> {
       create: true,
       config: engine.config,
     });
-    // States never share demonstrations: leave out every item earlier states of this task used.
-    const used = new Set<number>();
-    for (const entry of lib.list({ task: task.name })) {
-      const meta = JSON.parse(await Deno.readTextFile(`${lib.dir}/${entry.folder}/meta.json`));
-      for (const index of meta.extra?.demoIndices ?? []) used.add(index);
-    }
-    const sets = sampleDemoSets(split.train, { count, k, seed, exclude: used });
-    const hash = await configHash(engine.config);
-    for (const [i, set] of sets.entries()) {
-      const ids = encodeDemos(tok, set.map((j) => task.items[j]));
-      const { state, logits } = await engine.run(ids);
-      const entry = await lib.add({ ...state, logits }, {
-        model,
-        configHash: hash,
-        shape: stateShapeOf(engine.config),
-        tokenIds: ids,
-        source: null,
-        engine: engine.name,
-        ...(engine.adapter ? { adapter: engine.adapter } : {}),
-        created: new Date().toISOString(),
-        extra: {
-          task: task.name,
-          k,
-          seed,
-          demoIndices: set,
-          testIndices: "disjoint from the 30% test split",
-        },
-      });
-      console.log(`[${i + 1}/${sets.length}] added ${entry.id} (${ids.length} tokens)`);
-    }
+    // One writer at a time: which demonstrations are free and how many states are missing is
+    // decided and acted on while no other process can add.
+    await lib.withLock(async () => {
+      const present = lib.list({ task: task.name, k, seed }).length;
+      if (present >= count) {
+        console.log(`${present} states of ${task.name}, k=${k}, seed=${seed} present: none to add`);
+        return;
+      }
+      // States never share demonstrations: leave out every item earlier states of this task used.
+      const used = new Set<number>();
+      for (const entry of lib.list({ task: task.name })) {
+        const meta = JSON.parse(await Deno.readTextFile(`${lib.dir}/${entry.folder}/meta.json`));
+        for (const index of meta.extra?.demoIndices ?? []) used.add(index);
+      }
+      const sets = sampleDemoSets(split.train, { count: count - present, k, seed, exclude: used });
+      if (present > 0) {
+        console.log(`${present} of ${count} states present; adding ${sets.length}`);
+      }
+      const hash = await configHash(engine.config);
+      for (const [i, set] of sets.entries()) {
+        const ids = encodeDemos(tok, set.map((j) => task.items[j]));
+        const { state, logits } = await engine.run(ids);
+        const entry = await lib.add({ ...state, logits }, {
+          model,
+          configHash: hash,
+          weightsFingerprint: weights,
+          shape: stateShapeOf(engine.config),
+          tokenIds: ids,
+          source: null,
+          engine: engine.name,
+          ...(engine.adapter ? { adapter: engine.adapter } : {}),
+          created: new Date().toISOString(),
+          extra: {
+            task: task.name,
+            k,
+            seed,
+            demoIndices: set,
+            testIndices: "disjoint from the 30% test split",
+          },
+        });
+        console.log(`[${present + i + 1}/${count}] added ${entry.id} (${ids.length} tokens)`);
+      }
+      if (present + sets.length < count) {
+        console.log(
+          `only ${sets.length} disjoint ${k}-shot sets were left in ${task.name}'s training split`,
+        );
+      }
+    }, { onWait: (owner) => console.error(`waiting for ${owner} to finish adding to ${lib.dir}`) });
   } finally {
     await engine.close();
   }
@@ -513,19 +576,34 @@ async function cmdMix(args: string[]): Promise<void> {
     weights: "string",
     model: "string",
     out: "string",
+    force: "boolean",
   });
   const mode = need(f, "mode");
+  const out = need(f, "out");
+  const force = f.force === true;
+  await checkStateOutput(out, { replace: force, flag: "--out" }); // before any work
   const dirs = need(f, "states").split(",").map((s) => s.trim()).filter(Boolean);
   const states = await Promise.all(dirs.map((d) => loadState(d)));
-  for (const s of states.slice(1)) {
-    if (s.meta.configHash !== states[0].meta.configHash) {
+  for (const [i, s] of states.entries()) {
+    const first = states[0].meta;
+    if (s.meta.configHash !== first.configHash) {
       throw new SoupError(
-        `Cannot mix states of different models (${
-          states[0].meta.configHash
-        } and ${s.meta.configHash})`,
+        `Cannot mix states of different models ("${dirs[0]}" config ${first.configHash}, ` +
+          `"${dirs[i]}" config ${s.meta.configHash})`,
+      );
+    }
+    if (
+      s.meta.weightsFingerprint !== undefined && first.weightsFingerprint !== undefined &&
+      s.meta.weightsFingerprint !== first.weightsFingerprint
+    ) {
+      throw new SoupError(
+        `Cannot mix states of different checkpoints of one shape ("${dirs[0]}" weights ` +
+          `${first.weightsFingerprint}, "${dirs[i]}" weights ${s.meta.weightsFingerprint})`,
       );
     }
   }
+  const weights = states.find((s) => s.meta.weightsFingerprint !== undefined)?.meta
+    .weightsFingerprint;
   let mixed;
   if (mode === "mean") mixed = mixMean(states);
   else if (mode === "weighted") {
@@ -550,23 +628,30 @@ async function cmdMix(args: string[]): Promise<void> {
       );
     }
     const dir = await resolveModelDir(need(f, "model"), sourceOptions(f));
+    if (weights !== undefined && (await weightsFingerprint(dir)) !== weights) {
+      throw new SoupError(
+        `Cannot mix with the A of --model "${str(f, "model")}": the states were made with ` +
+          `other weights (fingerprint ${weights})`,
+      );
+    }
     mixed = mixADecay(states[0], states[1], await readALog(dir), {
       secondTokens: second.tokenIds.length,
     });
   } else throw new SoupError(`--mode must be mean, weighted or adecay, got "${mode}"`);
-  await saveState(need(f, "out"), {
+  await saveState(out, {
     ...mixed,
     logits: undefined,
     meta: {
       ...states[0].meta,
+      ...(weights !== undefined ? { weightsFingerprint: weights } : {}),
       tokenIds: [],
       source: null,
       engine: `mix-${mode}`,
       created: new Date().toISOString(),
       extra: { mode, states: dirs, weights: str(f, "weights") ?? null },
     },
-  });
-  console.log(`Mixed ${states.length} states (${mode}) into ${need(f, "out")}`);
+  }, { replace: force, flag: "--out" });
+  console.log(`Mixed ${states.length} states (${mode}) into ${out}`);
 }
 
 const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
@@ -601,8 +686,11 @@ export async function main(args: string[]): Promise<number> {
     await run(rest);
     return 0;
   } catch (err) {
-    if (err instanceof SoupError) {
-      console.error(`soup ${command}: ${err.message}`);
+    // The tool's own errors and the system's (permission denied, no space, ...) are one line;
+    // anything else is a bug and keeps its stack trace.
+    const system = Object.values(Deno.errors).some((cls) => err instanceof cls);
+    if (err instanceof SoupError || system) {
+      console.error(`soup ${command}: ${(err as Error).message}`);
       return 1;
     }
     throw err;

@@ -13,6 +13,7 @@ import { generate, OnnxEngine, ReferenceEngine } from "../lib/engine/mod.ts";
 import type { Engine } from "../lib/engine/mod.ts";
 import { BUNDLED_MODELS, resolveTokenizerFile } from "../lib/hub/mod.ts";
 import { readNpy } from "../lib/npy/mod.ts";
+import { weightsFingerprint } from "../lib/model/mod.ts";
 import { loadState } from "../lib/states/mod.ts";
 import { loadTokenizer } from "../lib/tokenizer/mod.ts";
 
@@ -166,7 +167,9 @@ async function continueHere(
   maxTokens: number,
   vocabLimit: number,
 ) {
-  const state = await loadState(stateDir, { config: engine.config });
+  const weights = await weightsFingerprint(BUNDLED_MODELS.organism);
+  const state = await loadState(stateDir, { config: engine.config, weights });
+  assertEquals(state.meta.weightsFingerprint, weights, `${stateDir}: weights fingerprint`);
   const ids: number[] = [];
   const logits: Float32Array[] = [];
   for await (

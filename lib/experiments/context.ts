@@ -12,11 +12,13 @@ import type { Engine } from "../engine/types.ts";
 import { resolveModelDir, resolveTokenizerFile } from "../hub/resolve.ts";
 import { PROJECT_ROOT, type SourceOptions } from "../hub/sources.ts";
 import { configHash, type MambaConfig } from "../model/config.ts";
+import { weightsFingerprint } from "../model/fingerprint.ts";
 import { formatCsv, type Row } from "../results/csv.ts";
 import { loadState, type MambaState, saveState, stateShapeOf } from "../states/state_dir.ts";
 import { loadTokenizer, type MambaTokenizer } from "../tokenizer/load_tokenizer.ts";
 import { atomicWrite } from "../util/atomic_write.ts";
 import { sha256Hex } from "../util/sha256.ts";
+import { NotFoundError } from "../util/errors.ts";
 
 /** Options shared by every experiment. */
 export interface ExperimentOptions extends Omit<SourceOptions, "cacheDir"> {
@@ -64,35 +66,6 @@ export async function codeHash(): Promise<string> {
   const enc = new TextEncoder();
   const parts = files.map((f) => `${f.slice(PROJECT_ROOT.length)}\n${Deno.readTextFileSync(f)}\n`);
   return (await sha256(enc.encode(parts.join("")))).slice(0, 16);
-}
-
-/**
- * A fingerprint of a checkpoint's weights: for each safetensors file, its size and the sha256 of
- * its first and last MiB (header and data), so two checkpoints of one shape with other weights
- * (another seed, a re-download) never share a cache.
- */
-export async function weightsFingerprint(dir: string): Promise<string> {
-  const files = [...Deno.readDirSync(dir)]
-    .filter((e) => e.name.endsWith(".safetensors"))
-    .map((e) => e.name)
-    .sort();
-  const parts: string[] = [];
-  for (const name of files) {
-    const file = await Deno.open(`${dir}/${name}`, { read: true });
-    try {
-      const size = (await file.stat()).size;
-      const span = Math.min(size, 1 << 20);
-      const head = new Uint8Array(span), tail = new Uint8Array(span);
-      await file.seek(0, Deno.SeekMode.Start);
-      for (let got = 0; got < span;) got += (await file.read(head.subarray(got))) ?? span;
-      await file.seek(size - span, Deno.SeekMode.Start);
-      for (let got = 0; got < span;) got += (await file.read(tail.subarray(got))) ?? span;
-      parts.push(`${name}:${size}:${await sha256(head)}:${await sha256(tail)}`);
-    } finally {
-      file.close();
-    }
-  }
-  return (await sha256(new TextEncoder().encode(parts.join("\n")))).slice(0, 16);
 }
 
 const sha256 = sha256Hex;
@@ -215,7 +188,9 @@ export class ExperimentContext {
     const dir = `${this.cacheDir}/states/${name}`;
     try {
       return await loadState(dir, { config: this.config });
-    } catch {
+    } catch (err) {
+      // Only a missing state is computed; a broken or foreign one is an error to see.
+      if (!(err instanceof NotFoundError)) throw err;
       const state = await compute();
       await Deno.mkdir(`${this.cacheDir}/states`, { recursive: true });
       await saveState(dir, {
@@ -231,7 +206,7 @@ export class ExperimentContext {
           created: new Date().toISOString(),
           extra: { figure: this.figure, name },
         },
-      });
+      }, { replace: true });
       return state;
     }
   }
@@ -239,13 +214,24 @@ export class ExperimentContext {
   /** A JSON value cached under `name`, or computed, saved atomically, and returned. */
   async cachedJson<T>(name: string, compute: () => Promise<T>): Promise<T> {
     const path = `${this.cacheDir}/${name}.json`;
+    let text: string | undefined;
     try {
-      return JSON.parse(await Deno.readTextFile(path)) as T;
-    } catch {
-      const value = await compute();
-      await atomicWrite(path, new TextEncoder().encode(JSON.stringify(value)));
-      return value;
+      text = await Deno.readTextFile(path);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
     }
+    if (text !== undefined) {
+      try {
+        return JSON.parse(text) as T;
+      } catch (err) {
+        // A cache file cut short (a crash while it was written by an older version) is
+        // recomputed, and said.
+        this.log(`cache file ${path} is not valid JSON (${(err as Error).message}): recomputing`);
+      }
+    }
+    const value = await compute();
+    await atomicWrite(path, new TextEncoder().encode(JSON.stringify(value)));
+    return value;
   }
 
   /**

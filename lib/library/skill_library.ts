@@ -27,6 +27,7 @@ import {
 } from "../states/state_dir.ts";
 import { FormatError, NotFoundError, SoupError } from "../util/errors.ts";
 import { libraryHooks } from "./_hooks.ts";
+import { type LockOptions, withLock } from "./_lock.ts";
 import { readIndex, sameShape, SHAPE_KEYS, showShape, writeIndex } from "./_index_file.ts";
 import { sanitizeSkillId, SKILL_ID_PATTERN } from "./sanitize_skill_id.ts";
 
@@ -116,7 +117,7 @@ const queues = new Map<string, Promise<unknown>>();
  * the old library or the new one. A folder under `states/` that the index does not list is the
  * leftover of an interrupted add and is replaced by the next add of that id. Adds through any
  * number of `SkillLibrary` objects of one process are serialized, and each re-reads index.json;
- * separate processes must not add to one library at the same time.
+ * separate processes take turns through a lock file ({@link SkillLibrary.withLock}).
  */
 export class SkillLibrary {
   /** The library folder, as given to {@link SkillLibrary.open} (no trailing slash). */
@@ -243,6 +244,47 @@ export class SkillLibrary {
   }
 
   /**
+   * Runs `fn` while this process alone writes the library: other processes (and their
+   * `library add`) wait for `<dir>/.lock`, and a lock left by a process that died is taken
+   * over. On entry the index is re-read and what an interrupted writer left is cleaned:
+   * `states/*.tmp-*` folders, `index.json` temporary files, and `states/<id>.old-*` folders of
+   * ids the index does not list. {@link SkillLibrary.add} takes the lock itself; hold it around
+   * a read-decide-add sequence (which demonstrations are still free, how many states are
+   * missing) so that no other writer changes the library in between.
+   */
+  async withLock<T>(fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
+    return await withLock(`${this.dir}/.lock`, async () => {
+      this.#entries = await readIndex(this.indexPath);
+      await this.#cleanLeftovers();
+      return await fn();
+    }, options);
+  }
+
+  async #cleanLeftovers(): Promise<void> {
+    const listed = new Set(this.#entries.map((e) => e.folder.replace(/^states\//, "")));
+    const remove = (path: string) =>
+      Deno.remove(path, { recursive: true }).catch((err) => {
+        if (!(err instanceof Deno.errors.NotFound)) throw err;
+      });
+    for (const e of Deno.readDirSync(this.dir)) {
+      if (/^index\.json\.\d+\.[0-9a-f]{8}\.tmp$/.test(e.name)) {
+        await remove(`${this.dir}/${e.name}`);
+      }
+    }
+    let names: string[] = [];
+    try {
+      names = [...Deno.readDirSync(`${this.dir}/states`)].map((e) => e.name);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+    for (const name of names) {
+      const tmp = /\.tmp-[0-9a-f]{8}$/.test(name);
+      const old = name.match(/^(.*)\.old-[0-9a-f]{8}$/);
+      if (tmp || (old && !listed.has(old[1]))) await remove(`${this.dir}/states/${name}`);
+    }
+  }
+
+  /**
    * Adds a state as a new skill and returns its index entry. `meta.extra` must carry `task`
    * (a non-empty string) and `k` (an integer >= 0), and may carry `seed` (an integer), demo
    * indices and anything else JSON can hold; `meta` is saved as the folder's meta.json.
@@ -275,7 +317,9 @@ export class SkillLibrary {
    */
   add(state: MambaState, meta: StateMeta, options: AddSkillOptions = {}): Promise<SkillEntry> {
     const previous = queues.get(this.#lockKey) ?? Promise.resolve();
-    const next = previous.catch(() => {}).then(() => this.#add(state, meta, options));
+    const next = previous.catch(() => {}).then(() =>
+      this.withLock(() => this.#add(state, meta, options))
+    );
     const tail = next.catch(() => {});
     queues.set(this.#lockKey, tail);
     tail.then(() => {
@@ -289,7 +333,7 @@ export class SkillLibrary {
     const refuse = (problem: string): never => {
       throw new SoupError(`Cannot add a state to ${what}: ${problem}`);
     };
-    // Another SkillLibrary object may have added since this one read the index.
+    // Another SkillLibrary object or process may have added since this one read the index.
     this.#entries = await readIndex(this.indexPath);
 
     if (typeof meta !== "object" || meta === null) return refuse("no meta given");
@@ -383,13 +427,14 @@ export class SkillLibrary {
     };
     const folder = `${this.dir}/${entry.folder}`;
     await Deno.mkdir(`${this.dir}/states`, { recursive: true });
+    // A folder of that id that the index does not list is the leftover of an interrupted add.
     await saveState(folder, {
       conv: state.conv,
       ssm: state.ssm,
       decay: state.decay,
       logits: state.logits,
       meta,
-    });
+    }, { replace: true });
     try {
       await libraryHooks.afterStateWritten?.(folder);
       const entries = [...this.#entries, entry];

@@ -5,3 +5,4 @@ export * from "./write_safetensors.ts";
 export * from "./weights.ts";
 export * from "./random_checkpoint.ts";
 export * from "./reference_forward.ts";
+export * from "./fingerprint.ts";

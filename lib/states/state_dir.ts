@@ -20,6 +20,7 @@ import { readNpy, writeNpy } from "../npy/mod.ts";
 import type { MambaConfig } from "../model/config.ts";
 import { configHash } from "../model/config.ts";
 import { FormatError, NotFoundError, SoupError } from "../util/errors.ts";
+import { checkWritable } from "../util/output.ts";
 import type { GpuAdapterInfo } from "../onnx/adapter.ts";
 
 /** What `meta.json` of a state folder records. */
@@ -28,6 +29,11 @@ export interface StateMeta {
   model: string;
   /** {@link configHash} of the model's config. */
   configHash: string;
+  /**
+   * `weightsFingerprint` of the checkpoint the state came from, so that a state of another
+   * checkpoint of the same shape is refused. Absent in folders written before it was recorded.
+   */
+  weightsFingerprint?: string;
   /** Architecture: layers, d_in, K, n, vocab. */
   shape: { layers: number; dInner: number; convKernel: number; stateSize: number; vocab: number };
   /** Token ids read to reach this state (after any source state). */
@@ -75,11 +81,92 @@ export function stateShapeOf(config: MambaConfig): StateMeta["shape"] {
   };
 }
 
+/** The files a state folder holds; a folder with anything else was not written by this tool. */
+export const STATE_FILES: readonly string[] = [
+  "conv.npy",
+  "ssm.npy",
+  "decay.npy",
+  "logits.npy",
+  "meta.json",
+];
+
 /**
- * Writes a state folder atomically: into `<dir>.tmp-<random>`, then renamed to `dir`
- * (replacing an older folder of that name).
+ * What is at `path`: nothing, a state folder this tool wrote (only {@link STATE_FILES}, and a
+ * meta.json with a config hash and a shape), or something else, described for a message.
  */
-export async function saveState(dir: string, state: SavedState): Promise<void> {
+export async function inspectStatePath(
+  path: string,
+): Promise<{ kind: "missing" | "state" | "other"; what?: string }> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
+      return { kind: "missing" }; // checkWritable then names the file on the way
+    }
+    throw err;
+  }
+  if (!info.isDirectory) return { kind: "other", what: "a file" };
+  const names = [...Deno.readDirSync(path)].map((e) => e.name);
+  const foreign = names.filter((n) => !STATE_FILES.includes(n));
+  if (names.length === 0) return { kind: "other", what: "an empty folder" };
+  if (foreign.length > 0) {
+    const shown = foreign.slice(0, 3).join(", ") + (foreign.length > 3 ? ", ..." : "");
+    return { kind: "other", what: `a folder holding ${shown}` };
+  }
+  try {
+    const meta = JSON.parse(await Deno.readTextFile(`${path}/meta.json`));
+    if (typeof meta?.configHash === "string" && typeof meta?.shape === "object") {
+      return { kind: "state" };
+    }
+  } catch { /* no or unreadable meta.json: not a complete state folder */ }
+  return { kind: "other", what: "a folder without a valid meta.json" };
+}
+
+/** Options of {@link saveState} and {@link checkStateOutput}. */
+export interface SaveStateOptions {
+  /** Replace a state folder this tool wrote at that path (`--force`). @default false */
+  replace?: boolean;
+  /** How the path was given, for messages (e.g. "--out"). */
+  flag?: string;
+}
+
+/**
+ * Checks, before any work, that a state folder may be written at `dir`: nothing is there, or
+ * a state folder this tool wrote and `replace` is set; and the nearest existing folder on the
+ * way is writable. Anything else is refused with a one-line {@link SoupError}; a file or a
+ * folder of other content is never replaced, with or without `replace`.
+ */
+export async function checkStateOutput(dir: string, options: SaveStateOptions = {}): Promise<void> {
+  const clean = dir.replace(/\/+$/, "") || dir;
+  const named = options.flag ? `${options.flag} "${clean}"` : `"${clean}"`;
+  const found = await inspectStatePath(clean);
+  if (found.kind === "other") {
+    throw new SoupError(
+      `Refusing to write a state to ${named}: it is ${found.what}, not a state folder this ` +
+        `tool wrote (choose another path)`,
+      { file: clean },
+    );
+  }
+  if (found.kind === "state" && !options.replace) {
+    throw new SoupError(
+      `${named} already holds a state: pass --force to replace it, or choose another path`,
+      { file: clean },
+    );
+  }
+  await checkWritable(clean);
+}
+
+/**
+ * Writes a state folder atomically: into `<dir>.tmp-<random>`, then renamed to `dir`. An
+ * existing state folder there is replaced only with `replace`; anything else there is refused
+ * (see {@link checkStateOutput}).
+ */
+export async function saveState(
+  dir: string,
+  state: SavedState,
+  options: SaveStateOptions = {},
+): Promise<void> {
   const { layers: nl, dInner, convKernel: k, stateSize: n, vocab } = state.meta.shape;
   const check = (name: string, a: Float32Array | undefined, dims: number[]) => {
     const want = dims.reduce((x, y) => x * y, 1);
@@ -96,6 +183,7 @@ export async function saveState(dir: string, state: SavedState): Promise<void> {
   check("decay", state.decay, [nl, dInner]);
   check("logits", state.logits, [vocab]);
   const clean = dir.replace(/\/$/, "");
+  await checkStateOutput(clean, options);
   const tmp = `${clean}.tmp-${crypto.randomUUID().slice(0, 8)}`;
   await Deno.mkdir(tmp, { recursive: true });
   try {
@@ -109,9 +197,14 @@ export async function saveState(dir: string, state: SavedState): Promise<void> {
     try {
       await Deno.rename(clean, old);
       moved = true;
-    } catch { /* nothing there yet */ }
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err; // nothing there yet
+    }
     await Deno.rename(tmp, clean);
-    if (moved) await Deno.remove(old, { recursive: true });
+    // Only a state folder is ever removed (something else may have appeared since the check).
+    if (moved && (await inspectStatePath(old)).kind === "state") {
+      await Deno.remove(old, { recursive: true });
+    }
   } catch (err) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
     throw err;
@@ -120,7 +213,8 @@ export async function saveState(dir: string, state: SavedState): Promise<void> {
 
 /**
  * Reads a state folder and checks its files against each other and, when given, against the
- * model's config (a state of another model or shape is refused).
+ * model's config (a state of another model or shape is refused) and weights fingerprint (a
+ * state of another checkpoint of the same shape is refused, when the folder records one).
  *
  * @example
  * ```ts ignore
@@ -129,7 +223,7 @@ export async function saveState(dir: string, state: SavedState): Promise<void> {
  */
 export async function loadState(
   dir: string,
-  options: { config?: MambaConfig } = {},
+  options: { config?: MambaConfig; weights?: string } = {},
 ): Promise<SavedState> {
   const clean = dir.replace(/\/$/, "");
   let meta: StateMeta;
@@ -167,6 +261,16 @@ export async function loadState(
         { file: clean },
       );
     }
+  }
+  if (
+    options.weights !== undefined && meta.weightsFingerprint !== undefined &&
+    meta.weightsFingerprint !== options.weights
+  ) {
+    throw new SoupError(
+      `Cannot use state "${clean}": it was made with other weights (fingerprint ${meta.weightsFingerprint}, ` +
+        `model "${meta.model}") than this model's (${options.weights}), though of the same shape`,
+      { file: clean },
+    );
   }
   const read = async (name: string, dims: number[], optional = false) => {
     const path = `${clean}/${name}`;

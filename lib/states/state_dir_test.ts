@@ -72,7 +72,7 @@ Deno.test("loadState() names the broken file", async () => {
   await saveState(dir, await randomState(3));
   await Deno.remove(`${dir}/ssm.npy`);
   await assertRejects(() => loadState(dir), NotFoundError, `${dir}/ssm.npy`);
-  await saveState(dir, await randomState(3, { stateSize: 5 }));
+  await saveState(dir, await randomState(3, { stateSize: 5 }), { replace: true });
   const meta = JSON.parse(await Deno.readTextFile(`${dir}/meta.json`));
   meta.shape.stateSize = 4;
   await Deno.writeTextFile(`${dir}/meta.json`, JSON.stringify(meta));
@@ -90,7 +90,76 @@ Deno.test("saveState() never leaves a half-written folder", async () => {
   const entries = [...Deno.readDirSync(parent)].map((e) => e.name);
   assertEquals(entries, ["s"]);
   assertEquals((await loadState(`${parent}/s`)).ssm, good.ssm);
-  await saveState(`${parent}/s`, await randomState(5));
+  await saveState(`${parent}/s`, await randomState(5), { replace: true });
   assert((await loadState(`${parent}/s`)).ssm[0] !== good.ssm[0], "replaced");
   assertEquals([...Deno.readDirSync(parent)].map((e) => e.name), ["s"]);
+});
+
+/** Every path under `dir` with its size, to show that nothing was touched. */
+function tree(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of Deno.readDirSync(d)) {
+      const p = `${d}/${e.name}`;
+      if (e.isDirectory) walk(p);
+      else out.push(`${p.slice(dir.length)}:${Deno.statSync(p).size}`);
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+Deno.test("saveState() never replaces what it did not write, and a state only when asked", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "soup-state-" });
+  try {
+    await Deno.writeTextFile(`${dir}/notes.txt`, "my notes");
+    await Deno.mkdir(`${dir}/project/src`, { recursive: true });
+    await Deno.writeTextFile(`${dir}/project/src/main.ts`, "console.log(1)");
+    await Deno.mkdir(`${dir}/empty`);
+    await saveState(`${dir}/state`, await randomState(6));
+    const before = tree(dir);
+    const s = await randomState(7);
+    for (
+      const [path, why] of [
+        ["notes.txt", "it is a file"],
+        ["project", "it is a folder holding src"],
+        ["empty", "it is an empty folder"],
+      ]
+    ) {
+      for (const replace of [false, true]) {
+        await assertRejects(() => saveState(`${dir}/${path}`, s, { replace }), SoupError, why);
+      }
+    }
+    await assertRejects(() => saveState(`${dir}/state`, s), SoupError, "pass --force");
+    assertEquals(tree(dir), before, "nothing was touched");
+    await saveState(`${dir}/state`, s, { replace: true });
+    assertEquals((await loadState(`${dir}/state`)).ssm, s.ssm);
+    assertEquals(tree(dir).length, before.length, "no leftovers");
+    await assertRejects(
+      () => saveState("/proc/soup-no-such/state", s),
+      SoupError,
+      "is not writable",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loadState() refuses a state of other weights of the same shape", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "soup-state-" });
+  try {
+    const s = await randomState(8);
+    await saveState(`${dir}/s`, { ...s, meta: { ...s.meta, weightsFingerprint: "aaaa" } });
+    await loadState(`${dir}/s`, { weights: "aaaa" });
+    await assertRejects(
+      () => loadState(`${dir}/s`, { weights: "bbbb" }),
+      SoupError,
+      "made with other weights",
+    );
+    // A folder written before fingerprints were recorded is accepted.
+    await saveState(`${dir}/old`, s);
+    await loadState(`${dir}/old`, { weights: "bbbb" });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -115,6 +115,21 @@ def config_hash(config) -> str:
     return hashlib.sha256(f"[{','.join(pairs)}]".encode()).hexdigest()[:16]
 
 
+def weights_fingerprint(folder: str | Path) -> str:
+    """The project's weightsFingerprint: per safetensors file (sorted by name) its size and the
+    sha256 of its first and last MiB, joined by newlines, hashed; 16 hex digits."""
+    parts = []
+    for f in sorted(Path(folder).glob("*.safetensors")):
+        size = f.stat().st_size
+        span = min(size, 1 << 20)
+        with open(f, "rb") as fh:
+            head = fh.read(span)
+            fh.seek(size - span)
+            tail = fh.read(span)
+        parts.append(f"{f.name}:{size}:{hashlib.sha256(head).hexdigest()}:{hashlib.sha256(tail).hexdigest()}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
 def state_shape(config) -> dict:
     return {
         "layers": config.num_hidden_layers,
@@ -186,7 +201,8 @@ def _load_npy(path: Path, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def load_state(model: MambaForCausalLM, folder: str | Path) -> tuple[DynamicCache, dict]:
-    """Reads a state folder into a transformers cache; refuses a state of another architecture."""
+    """Reads a state folder into a transformers cache; refuses a state of another architecture,
+    or of other weights of the same shape when the folder records a fingerprint."""
     folder = Path(folder)
     try:
         meta = json.loads((folder / "meta.json").read_text())
@@ -201,6 +217,14 @@ def load_state(model: MambaForCausalLM, folder: str | Path) -> tuple[DynamicCach
             f"(config {meta.get('configHash')}, shape {meta.get('shape')}), not to this model "
             f"(config {config_hash(cfg)}, shape {state_shape(cfg)})"
         )
+    source = Path(getattr(model, "name_or_path", "") or ".")
+    if meta.get("weightsFingerprint") and (source / "config.json").is_file():
+        mine = weights_fingerprint(source)
+        if meta["weightsFingerprint"] != mine:
+            raise UsageError(
+                f"Cannot use state {folder}: it was made with other weights (fingerprint "
+                f"{meta['weightsFingerprint']}) than this model's ({mine}), though of the same shape"
+            )
     L, d, k, n = cfg.num_hidden_layers, cfg.intermediate_size, cfg.conv_kernel, cfg.state_size
     conv = _load_npy(folder / "conv.npy", (L, d, k))
     ssm = _load_npy(folder / "ssm.npy", (L, d, n))
@@ -261,6 +285,7 @@ def save_state(folder: str | Path, *, model_name: str, model, conv, ssm, decay, 
         meta = {
             "model": model_name,
             "configHash": config_hash(cfg),
+            "weightsFingerprint": weights_fingerprint(resolve_model(model_name)),
             "shape": state_shape(cfg),
             "tokenIds": [int(i) for i in ids],
             **({"text": text} if text is not None else {}),

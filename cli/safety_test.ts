@@ -1,0 +1,204 @@
+/**
+ * The command line never destroys or mixes up a user's data, tried as a new user would: outputs
+ * over things the tool did not write, concurrent and interrupted `library add`, states of other
+ * weights, unwritable locations, bad numbers.
+ */
+import { assert, assertEquals } from "../tests/_assert.ts";
+import { inTempDir } from "../tests/_temp.ts";
+import { main } from "./soup.ts";
+import { SkillLibrary } from "../lib/library/mod.ts";
+import { tinyMambaConfig, writeRandomCheckpoint } from "../lib/model/mod.ts";
+
+/** Every file under `dir` with its size. */
+function tree(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of Deno.readDirSync(d)) {
+      const p = `${d}/${e.name}`;
+      if (e.isDirectory) walk(p);
+      else out.push(`${p.slice(dir.length)}:${Deno.statSync(p).size}`);
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+/** Runs the CLI in a child process: exit code and what it printed. */
+async function soup(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", new URL("./soup.ts", import.meta.url).pathname, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+const model = (dir: string, seed = 1) =>
+  writeRandomCheckpoint(
+    `${dir}/m${seed}`,
+    tinyMambaConfig({ numHiddenLayers: 2, vocabSize: 50280 }),
+    { seed },
+  ).then(() => `${dir}/m${seed}`);
+
+Deno.test("mix and extract refuse to write over a library, a project folder or a file", async () => {
+  await inTempDir("soup-safety-", async (dir) => {
+    const m = await model(dir);
+    assertEquals(await main(["extract", "--model", m, "--ids", "1,2,3", "--out", `${dir}/a`]), 0);
+    assertEquals(await main(["extract", "--model", m, "--ids", "4,5", "--out", `${dir}/b`]), 0);
+    assertEquals(
+      await main([
+        "library",
+        "add",
+        "--library",
+        `${dir}/lib`,
+        "--model",
+        m,
+        "--task",
+        "antonym",
+        "--shots",
+        "2",
+        "--count",
+        "2",
+      ]),
+      0,
+    );
+    await Deno.mkdir(`${dir}/project`);
+    await Deno.writeTextFile(`${dir}/project/README.md`, "# my project");
+    await Deno.writeTextFile(`${dir}/notes.txt`, "my notes");
+    const before = tree(dir);
+    const states = `${dir}/a,${dir}/b`;
+    for (const force of [[], ["--force"]]) {
+      for (const out of ["lib", "project", "notes.txt"]) {
+        const mix = ["mix", "--mode", "mean", "--states", states, "--out", `${dir}/${out}`];
+        assertEquals(await main([...mix, ...force]), 1, `mix --out ${out} ${force}`);
+        const extract = ["extract", "--model", m, "--ids", "1", "--out", `${dir}/${out}`];
+        assertEquals(await main([...extract, ...force]), 1, `extract --out ${out} ${force}`);
+      }
+    }
+    assertEquals(tree(dir), before, "nothing was touched");
+    // A state folder the tool wrote is replaced only with --force.
+    const mix = ["mix", "--mode", "mean", "--states", states, "--out", `${dir}/a`];
+    assertEquals(await main(mix), 1);
+    assertEquals(tree(dir), before);
+    assertEquals(await main([...mix, "--force"]), 0);
+  });
+});
+
+Deno.test("eval: bad numbers are usage errors; --csv is checked before the evaluation", async () => {
+  await inTempDir("soup-safety-", async (dir) => {
+    const m = await model(dir);
+    const evalArgs = ["eval", "--model", m, "--task", "antonym", "--shots", "1"];
+    for (const n of ["0", "-3", "x"]) {
+      const r = await soup([...evalArgs, `--n=${n}`]);
+      assertEquals(r.code, 1, `--n ${n}`);
+      assert(r.stderr.includes("--n must be a positive integer"), r.stderr);
+    }
+    // An unwritable location fails at once, in one line, before any item is evaluated.
+    const t0 = performance.now();
+    const r = await soup([...evalArgs, "--n", "50", "--csv", "/proc/soup-no-such/eval.csv"]);
+    assertEquals(r.code, 1);
+    assert(r.stderr.trim().split("\n").length === 1, `one line: ${r.stderr}`);
+    assert(r.stderr.includes("is not writable"), r.stderr);
+    assert(performance.now() - t0 < 20_000, "failed before the evaluation");
+    // A file the tool did not write is never replaced; its own CSV only with --force.
+    await Deno.writeTextFile(`${dir}/mine.csv`, "name,score\nme,1\n");
+    const mine = [...evalArgs, "--n", "2", "--csv", `${dir}/mine.csv`];
+    assertEquals(await main([...mine, "--force"]), 1);
+    assertEquals(await Deno.readTextFile(`${dir}/mine.csv`), "name,score\nme,1\n");
+    const ours = [...evalArgs, "--n", "2", "--csv", `${dir}/eval.csv`];
+    assertEquals(await main(ours), 0);
+    assertEquals(await main(ours), 1, "exists");
+    assertEquals(await main([...ours, "--force"]), 0);
+  });
+});
+
+Deno.test("a state of other weights of the same shape is refused by eval, generate and mix", async () => {
+  await inTempDir("soup-safety-", async (dir) => {
+    const m1 = await model(dir, 1), m2 = await model(dir, 2);
+    assertEquals(await main(["extract", "--model", m1, "--ids", "1,2", "--out", `${dir}/s1`]), 0);
+    assertEquals(await main(["extract", "--model", m2, "--ids", "3", "--out", `${dir}/s2`]), 0);
+    const r = await soup(["eval", "--model", m2, "--task", "antonym", "--state", `${dir}/s1`]);
+    assertEquals(r.code, 1);
+    assert(r.stderr.includes("made with other weights"), r.stderr);
+    const g = await soup(["generate", "--model", m2, "--from", `${dir}/s1`, "--text", "Hi"]);
+    assertEquals(g.code, 1);
+    assert(g.stderr.includes("made with other weights"), g.stderr);
+    const mix = ["mix", "--mode", "mean", "--states", `${dir}/s1,${dir}/s2`, "--out", `${dir}/x`];
+    assertEquals(await main(mix), 1);
+    const adecay = ["mix", "--mode", "adecay", "--states", `${dir}/s1,${dir}/s1`, "--model", m2];
+    assertEquals(await main([...adecay, "--out", `${dir}/y`]), 1);
+    assertEquals(await main(["generate", "--model", m1, "--from", `${dir}/s1`, "--text", "Hi"]), 0);
+  });
+});
+
+Deno.test("library add: concurrent runs take turns, reruns complete to --count, leftovers go", async () => {
+  await inTempDir("soup-safety-", async (dir) => {
+    const m = await model(dir);
+    const lib = `${dir}/lib`;
+    const add = (count: number) => [
+      "library",
+      "add",
+      "--library",
+      lib,
+      "--model",
+      m,
+      "--task",
+      "antonym",
+      "--shots",
+      "3",
+      "--count",
+      String(count),
+    ];
+    const missing = await soup(add(2).filter((a) => a !== "--shots" && a !== "3"));
+    assertEquals(missing.code, 1);
+    assert(missing.stderr.includes("Missing --shots"), missing.stderr);
+    // Two processes at once: together they complete the library to 8, never sharing a set.
+    const [a, b] = await Promise.all([soup(add(8)), soup(add(8))]);
+    assertEquals([a.code, b.code], [0, 0], a.stderr + b.stderr);
+    const added = (a.stdout + b.stdout).split("\n").filter((l) => l.includes("] added "));
+    assertEquals(added.length, 8, "8 states added in all");
+    let entries = (await SkillLibrary.open(lib)).list();
+    assertEquals(entries.length, 8);
+    const used = new Set<number>();
+    for (const e of entries) {
+      const meta = JSON.parse(await Deno.readTextFile(`${lib}/${e.folder}/meta.json`));
+      for (const i of meta.extra.demoIndices) {
+        assert(!used.has(i), `demonstration ${i} used twice`);
+        used.add(i);
+      }
+    }
+    // What an interrupted add leaves is cleaned; a rerun completes to the count asked for.
+    await Deno.mkdir(`${lib}/states/antonym-k3-seed0-9.tmp-0123abcd`);
+    await Deno.writeTextFile(`${lib}/states/antonym-k3-seed0-9.tmp-0123abcd/conv.npy`, "partial");
+    await Deno.writeTextFile(`${lib}/index.json.4242.89abcdef.tmp`, "{");
+    await Deno.writeTextFile(
+      `${lib}/.lock`,
+      JSON.stringify({ pid: 999999, host: Deno.hostname() }),
+    );
+    const rerun = await soup(add(10));
+    assertEquals(rerun.code, 0, rerun.stderr);
+    entries = (await SkillLibrary.open(lib)).list();
+    assertEquals(entries.length, 10);
+    const again = await soup(add(10));
+    assert(again.stdout.includes("none to add"), again.stdout);
+    assertEquals((await SkillLibrary.open(lib)).list().length, 10);
+    const left = [...Deno.readDirSync(lib), ...Deno.readDirSync(`${lib}/states`)]
+      .map((e) => e.name)
+      .filter((n) => n.includes(".tmp") || n === ".lock");
+    assertEquals(left, []);
+  });
+});
+
+Deno.test("an unwritable --out is one line before any work", async () => {
+  await inTempDir("soup-safety-", async (dir) => {
+    const m = await model(dir);
+    const r = await soup(["extract", "--model", m, "--ids", "1", "--out", "/proc/soup-x/state"]);
+    assertEquals(r.code, 1);
+    assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+    assert(r.stderr.includes("is not writable"), r.stderr);
+    const f = await soup(["extract", "--model", m, "--ids", "1", "--out", `${m}/config.json/s`]);
+    assertEquals(f.code, 1);
+    assert(f.stderr.includes("is a file, not a folder"), f.stderr);
+  });
+});

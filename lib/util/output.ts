@@ -1,0 +1,130 @@
+/**
+ * Checks made before any work on the paths a command will write: that the location can be
+ * written at all, and that an existing file is replaced only when it is this tool's own kind of
+ * output and `--force` says so. Each problem is one line naming the path.
+ *
+ * @module
+ */
+
+import { SoupError } from "./errors.ts";
+
+/** The folder `path` would be written into: its parent, or "." for a bare name. */
+function parentOf(path: string): string {
+  const clean = path.replace(/\/+$/, "");
+  const i = clean.lastIndexOf("/");
+  return i < 0 ? "." : i === 0 ? "/" : clean.slice(0, i);
+}
+
+/**
+ * Throws a one-line {@link SoupError} unless `path` can be created: the nearest existing folder
+ * on its way must be a folder this process can create files in (checked by creating and
+ * removing a probe file there).
+ *
+ * @example
+ * ```ts
+ * import { checkWritable } from "./output.ts";
+ * await checkWritable(`${await Deno.makeTempDir()}/new/folder/out.csv`); // fine
+ * const err = await checkWritable("/proc/no/such/out.csv").catch((e) => e);
+ * if (!(err instanceof Error)) throw new Error("/proc is not writable");
+ * ```
+ */
+export async function checkWritable(path: string): Promise<void> {
+  let dir = parentOf(path);
+  for (;;) {
+    try {
+      const info = await Deno.stat(dir);
+      if (!info.isDirectory) {
+        throw new SoupError(`Cannot write "${path}": "${dir}" is a file, not a folder`, {
+          file: path,
+        });
+      }
+      break;
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory)) {
+        if (err instanceof SoupError) throw err;
+        throw new SoupError(`Cannot write "${path}": ${(err as Error).message}`, { file: path });
+      }
+      const up = parentOf(dir);
+      if (up === dir) break;
+      dir = up;
+    }
+  }
+  const probe = `${dir}/.soup-write-check-${crypto.randomUUID().slice(0, 8)}`;
+  try {
+    (await Deno.open(probe, { write: true, createNew: true })).close();
+    await Deno.remove(probe);
+  } catch (err) {
+    const why = err instanceof Deno.errors.PermissionDenied
+      ? "permission denied"
+      : (err as Error).message;
+    throw new SoupError(`Cannot write "${path}": the folder "${dir}" is not writable (${why})`, {
+      file: path,
+    });
+  }
+}
+
+/** Options of {@link checkFileOutput}. */
+export interface FileOutputOptions {
+  /** Replace an existing file of this tool's kind (`--force`). @default false */
+  force?: boolean;
+  /** How the path was given, for messages (e.g. "--csv"). */
+  flag?: string;
+  /**
+   * The first line this tool writes into such a file (a CSV header): an existing file that
+   * starts with another line is not this tool's and is never replaced.
+   */
+  firstLine?: string;
+}
+
+/**
+ * Checks, before any work, that a file may be written at `path`: nothing is there, or a file
+ * of this tool's kind (its first line is `firstLine`) and `force` is set; and the location is
+ * writable. A folder, or a file this tool did not write, is refused even with `force`.
+ */
+export async function checkFileOutput(
+  path: string,
+  options: FileOutputOptions = {},
+): Promise<void> {
+  const named = options.flag ? `${options.flag} "${path}"` : `"${path}"`;
+  let info: Deno.FileInfo | undefined;
+  try {
+    info = await Deno.stat(path);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) {
+      throw new SoupError(`Cannot write ${named}: ${(err as Error).message}`, { file: path });
+    }
+  }
+  if (info !== undefined) {
+    if (!info.isFile) {
+      throw new SoupError(`Refusing to write ${named}: it is a folder`, { file: path });
+    }
+    if (options.firstLine !== undefined) {
+      const head = await readFirstLine(path);
+      if (head !== options.firstLine) {
+        throw new SoupError(
+          `Refusing to replace ${named}: it is not a file this tool wrote (its first line is ` +
+            `${JSON.stringify(head.slice(0, 60))}); choose another path`,
+          { file: path },
+        );
+      }
+    }
+    if (!options.force) {
+      throw new SoupError(`${named} exists: pass --force to replace it, or choose another path`, {
+        file: path,
+      });
+    }
+  }
+  await checkWritable(path);
+}
+
+async function readFirstLine(path: string): Promise<string> {
+  const file = await Deno.open(path, { read: true });
+  try {
+    const buf = new Uint8Array(4096);
+    const n = (await file.read(buf)) ?? 0;
+    const text = new TextDecoder().decode(buf.subarray(0, n));
+    return text.split(/\r?\n/, 1)[0];
+  } finally {
+    file.close();
+  }
+}
