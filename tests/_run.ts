@@ -1,0 +1,27 @@
+/**
+ * `deno task test`: runs the test suite with TMPDIR pointing at a fresh folder that is removed
+ * afterwards, so that whatever temporary files a test, a doc example or a child process (Python,
+ * Jupyter, the CLI) leaves behind are gone when the run ends. Arguments replace the default
+ * paths (`deno task test cli/` runs only cli/).
+ *
+ * @module
+ */
+
+const tmp = await Deno.makeTempDir({ prefix: "soup-tests-" });
+let code = 1;
+try {
+  const paths = Deno.args.length > 0 ? Deno.args : ["lib/", "cli/", "tests/"];
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["test", "--allow-all", "--doc", "--parallel", ...paths],
+    env: { TMPDIR: tmp },
+    stdin: "null",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn();
+  code = (await child.status).code;
+} finally {
+  await Deno.remove(tmp, { recursive: true }).catch((err) => {
+    console.error(`could not remove ${tmp}: ${err.message}`);
+  });
+}
+Deno.exit(code);
