@@ -14,6 +14,7 @@
 import { parseArgs } from "node:util";
 import type { Device } from "../lib/engine/mod.ts";
 import {
+  checkResultsOutput,
   type ExperimentOptions,
   ORGANISM_MODEL,
   PAPER_MODEL,
@@ -28,7 +29,7 @@ import {
   runRetrievalVsK,
   runTaskArithmetic,
 } from "../lib/experiments/mod.ts";
-import { resolveModelDir } from "../lib/hub/mod.ts";
+import { PROJECT_ROOT, resolveModelDir } from "../lib/hub/mod.ts";
 import { NotFoundError, SoupError } from "../lib/util/errors.ts";
 
 /** Each figure: its experiment run with a preset's parameters. */
@@ -44,11 +45,13 @@ const FIGURES: Record<string, (preset: Preset, options: ExperimentOptions) => Pr
 const USAGE = `Usage: deno task reproduce [all|${
   Object.keys(FIGURES).join("|")
 }] [--model M] [--preset ${PRESET_NAMES.join("|")}] [--quick]
-       [--device auto|cpu|webgpu|cuda|reference] [--precision float32|float16] [--mirror DIR] [--results DIR] [--offline]
+       [--device auto|cpu|webgpu|cuda|reference] [--precision float32|float16] [--mirror DIR] [--results DIR] [--force] [--offline]
   --preset paper     the paper's protocol on ${PAPER_MODEL} (the default)
   --preset quick     a small run on ${PRESETS.quick.model} (--quick says the same)
   --preset organism  every figure on the model organism shipped in data/models/organism
-                     (--model organism says the same), about 5 minutes on 2 CPU cores`;
+                     (--model organism says the same), about 5 minutes on 2 CPU cores
+  --force            replace results/<figure>/ folders an earlier run wrote (a folder holding
+                     anything else is never replaced)`;
 
 /** Runs the command line; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
@@ -63,6 +66,7 @@ export async function main(args: string[]): Promise<number> {
         preset: { type: "string" },
         device: { type: "string" },
         precision: { type: "string" },
+        force: { type: "boolean" },
         mirror: { type: "string" },
         results: { type: "string" },
         offline: { type: "boolean" },
@@ -111,6 +115,7 @@ export async function main(args: string[]): Promise<number> {
     precision: values.precision as "float32" | "float16" | undefined,
     mirror: values.mirror,
     resultsDir: values.results,
+    replaceResults: values.force === true,
     offline: values.offline === true ? true : undefined,
   };
   const names = which === "all" ? Object.keys(FIGURES) : [which];
@@ -129,6 +134,12 @@ export async function main(args: string[]): Promise<number> {
     return 1;
   }
   try {
+    // Every figure's folder is checked before the first one runs.
+    for (const name of names) {
+      await checkResultsOutput(`${values.results ?? `${PROJECT_ROOT}/results`}/${name}`, {
+        replace: options.replaceResults,
+      });
+    }
     for (const name of names) {
       const started = performance.now();
       const written = await FIGURES[name](preset, options);

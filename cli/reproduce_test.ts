@@ -41,3 +41,40 @@ Deno.test("reproduce refuses an unknown preset and a contradiction, with the usa
   assertEquals(both.code, 2);
   assert(both.stderr.includes("contradict"), both.stderr);
 });
+
+Deno.test("reproduce never writes over a folder it did not write, and over its own only with --force", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "soup-reproduce-" });
+  try {
+    const { tinyMambaConfig, writeRandomCheckpoint } = await import("../lib/model/mod.ts");
+    await writeRandomCheckpoint(`${dir}/m`, tinyMambaConfig({ vocabSize: 50280 }), { seed: 1 });
+    const run = (results: string, ...more: string[]) =>
+      reproduce(["arithmetic", "--quick", "--model", `${dir}/m`, "--results", results, ...more], {
+        SOUP_CACHE: `${dir}/cache`,
+      });
+    // Somebody's folder where the figure's results would go: refused, even with --force.
+    await Deno.mkdir(`${dir}/mine/arithmetic`, { recursive: true });
+    await Deno.writeTextFile(`${dir}/mine/arithmetic/notes.txt`, "mine");
+    for (const force of [[], ["--force"]]) {
+      const r = await run(`${dir}/mine`, ...force);
+      assertEquals(r.code, 1, r.stderr);
+      assert(r.stderr.includes("not a results folder this tool wrote"), r.stderr);
+    }
+    assertEquals(await Deno.readTextFile(`${dir}/mine/arithmetic/notes.txt`), "mine");
+    // Its own earlier results: kept without --force, replaced as a whole with it.
+    const first = await run(`${dir}/res`);
+    assertEquals(first.code, 0, first.stderr);
+    await Deno.writeTextFile(`${dir}/res/arithmetic/old.csv`, "a\n1\n");
+    const again = await run(`${dir}/res`);
+    assertEquals(again.code, 1, again.stderr);
+    assert(again.stderr.includes("pass --force"), again.stderr);
+    assert(Deno.statSync(`${dir}/res/arithmetic/old.csv`).isFile, "kept");
+    const forced = await run(`${dir}/res`, "--force");
+    assertEquals(forced.code, 0, forced.stderr);
+    const names = [...Deno.readDirSync(`${dir}/res/arithmetic`)].map((e) => e.name);
+    assert(!names.includes("old.csv"), `the earlier run's files are gone: ${names}`);
+    assert(names.includes("meta.json"), String(names));
+    assertEquals([...Deno.readDirSync(`${dir}/res`)].map((e) => e.name), ["arithmetic"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -18,7 +18,8 @@ import { loadState, type MambaState, saveState, stateShapeOf } from "../states/s
 import { loadTokenizer, type MambaTokenizer } from "../tokenizer/load_tokenizer.ts";
 import { atomicWrite } from "../util/atomic_write.ts";
 import { sha256Hex } from "../util/sha256.ts";
-import { NotFoundError } from "../util/errors.ts";
+import { NotFoundError, SoupError } from "../util/errors.ts";
+import { checkWritable } from "../util/output.ts";
 
 /** Options shared by every experiment. */
 export interface ExperimentOptions extends Omit<SourceOptions, "cacheDir"> {
@@ -32,6 +33,11 @@ export interface ExperimentOptions extends Omit<SourceOptions, "cacheDir"> {
   precision?: "float32" | "float16";
   /** Where `results/<figure>/` goes. @default `<project>/results` */
   resultsDir?: string;
+  /**
+   * Replace a `results/<figure>/` folder this tool wrote earlier (a folder holding anything
+   * else is never replaced). The command line asks for `--force`. @default true
+   */
+  replaceResults?: boolean;
   /** Where cached states and partial results go. @default `$SOUP_CACHE/experiments`, else `<project>/data/cache/experiments` */
   cacheDir?: string;
   /** Progress lines. @default to stderr */
@@ -87,6 +93,7 @@ export class ExperimentContext {
   readonly codeHash: string;
   /** `results/<figure>`. */
   readonly outDir: string;
+  readonly #replaceResults: boolean;
   /** Cache folder of this exact run (figure, params, model, code). */
   readonly cacheDir: string;
   readonly #log: (line: string) => void;
@@ -102,6 +109,7 @@ export class ExperimentContext {
     configHash: string;
     codeHash: string;
     outDir: string;
+    replaceResults: boolean;
     cacheDir: string;
     log: (line: string) => void;
   }) {
@@ -115,6 +123,7 @@ export class ExperimentContext {
     this.configHash = init.configHash;
     this.codeHash = init.codeHash;
     this.outDir = init.outDir;
+    this.#replaceResults = init.replaceResults;
     this.cacheDir = init.cacheDir;
     this.#log = init.log;
   }
@@ -156,7 +165,8 @@ export class ExperimentContext {
     const cacheDir = `${cacheRoot}/${figure}/${key}`;
     await Deno.mkdir(cacheDir, { recursive: true });
     const outDir = `${options.resultsDir ?? `${PROJECT_ROOT}/results`}/${figure}`;
-    await Deno.mkdir(outDir, { recursive: true });
+    const replace = options.replaceResults ?? true;
+    await checkResultsOutput(outDir, { replace }); // before any work
     log(
       `${figure}: model ${model} (config ${hash}) on ${describeEngine(engine)}, cache ${cacheDir}`,
     );
@@ -170,6 +180,7 @@ export class ExperimentContext {
       configHash: hash,
       codeHash: code,
       outDir,
+      replaceResults: replace,
       cacheDir,
       log,
     });
@@ -241,39 +252,123 @@ export class ExperimentContext {
    * Returns the paths written.
    */
   async write(output: ExperimentOutput): Promise<string[]> {
-    const written: string[] = [];
+    // Everything goes into a new folder that then replaces results/<figure>/ at once, so a
+    // reader never sees files of two runs mixed.
+    const tmp = `${this.outDir}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+    await Deno.mkdir(tmp, { recursive: true });
+    const names: string[] = [];
     const enc = new TextEncoder();
-    for (const [name, rows] of Object.entries(output.tables)) {
-      const path = `${this.outDir}/${name}.csv`;
-      await atomicWrite(path, enc.encode(formatCsv(rows)));
-      written.push(path);
-    }
-    for (const [name, svg] of Object.entries(output.figures ?? {})) {
-      await atomicWrite(`${this.outDir}/${name}.svg`, enc.encode(svg));
-      const { svgToPng } = await import("../plot/svg_to_png.ts");
-      await atomicWrite(`${this.outDir}/${name}.png`, await svgToPng(svg));
-      written.push(`${this.outDir}/${name}.svg`, `${this.outDir}/${name}.png`);
-    }
-    const meta = {
-      figure: this.figure,
-      params: this.params,
-      model: this.model,
-      configHash: this.configHash,
-      codeHash: this.codeHash,
-      engine: this.engine.name,
-      ...(this.engine.adapter ? { adapter: this.engine.adapter } : {}),
-      ...output.meta,
+    const put = async (name: string, bytes: Uint8Array) => {
+      await Deno.writeFile(`${tmp}/${name}`, bytes);
+      names.push(name);
     };
-    await atomicWrite(`${this.outDir}/meta.json`, enc.encode(JSON.stringify(meta, null, 2) + "\n"));
-    written.push(`${this.outDir}/meta.json`);
-    const seconds = Math.round((performance.now() - this.#started) / 100) / 10;
-    await atomicWrite(`${this.outDir}/timing.json`, enc.encode(JSON.stringify({ seconds }) + "\n"));
-    this.log(`wrote ${written.length} files to ${this.outDir} after ${seconds} s`);
-    return written;
+    try {
+      for (const [name, rows] of Object.entries(output.tables)) {
+        await put(`${name}.csv`, enc.encode(formatCsv(rows)));
+      }
+      for (const [name, svg] of Object.entries(output.figures ?? {})) {
+        await put(`${name}.svg`, enc.encode(svg));
+        const { svgToPng } = await import("../plot/svg_to_png.ts");
+        await put(`${name}.png`, await svgToPng(svg));
+      }
+      const meta = {
+        figure: this.figure,
+        params: this.params,
+        model: this.model,
+        configHash: this.configHash,
+        codeHash: this.codeHash,
+        engine: this.engine.name,
+        ...(this.engine.adapter ? { adapter: this.engine.adapter } : {}),
+        ...output.meta,
+      };
+      await put("meta.json", enc.encode(JSON.stringify(meta, null, 2) + "\n"));
+      const seconds = Math.round((performance.now() - this.#started) / 100) / 10;
+      await Deno.writeFile(`${tmp}/timing.json`, enc.encode(JSON.stringify({ seconds }) + "\n"));
+      await replaceFolder(tmp, this.outDir, this.#replaceResults);
+      this.log(`wrote ${names.length} files to ${this.outDir} after ${seconds} s`);
+    } catch (err) {
+      await Deno.remove(tmp, { recursive: true }).catch(() => {});
+      throw err;
+    }
+    return names.map((name) => `${this.outDir}/${name}`);
   }
 
   /** Closes the engine. */
   async close(): Promise<void> {
     await this.engine.close();
+  }
+}
+
+/** Files a results folder this tool wrote may hold. */
+const RESULT_FILE = /^[\w.-]+\.(csv|svg|png|json)$/;
+
+/** What is at `dir`: nothing, a results folder this tool wrote, or something else. */
+async function inspectResults(
+  dir: string,
+): Promise<{ kind: "missing" | "results" | "other"; what?: string }> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(dir);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
+      return { kind: "missing" };
+    }
+    throw err;
+  }
+  if (!info.isDirectory) return { kind: "other", what: "a file" };
+  const entries = [...Deno.readDirSync(dir)];
+  const foreign = entries.filter((e) => !e.isFile || !RESULT_FILE.test(e.name)).map((e) => e.name);
+  if (foreign.length > 0) {
+    return { kind: "other", what: `a folder holding ${foreign.slice(0, 3).join(", ")}` };
+  }
+  if (entries.length === 0) return { kind: "results" }; // an empty folder loses nothing
+  try {
+    const meta = JSON.parse(await Deno.readTextFile(`${dir}/meta.json`));
+    if (typeof meta?.figure === "string") return { kind: "results" };
+  } catch { /* no or unreadable meta.json */ }
+  return { kind: "other", what: "a folder without this tool's meta.json" };
+}
+
+/**
+ * Checks, before any work, that `results/<figure>/` may be written at `dir`: nothing is there,
+ * or a results folder this tool wrote and `replace` is set; and the location is writable. A
+ * file or a folder holding anything else is refused, with or without `replace`.
+ */
+export async function checkResultsOutput(
+  dir: string,
+  options: { replace?: boolean } = {},
+): Promise<void> {
+  const found = await inspectResults(dir);
+  if (found.kind === "other") {
+    throw new SoupError(
+      `Refusing to write results to "${dir}": it is ${found.what}, not a results folder this ` +
+        `tool wrote (choose another --results folder)`,
+      { file: dir },
+    );
+  }
+  if (found.kind === "results" && !options.replace && [...Deno.readDirSync(dir)].length > 0) {
+    throw new SoupError(
+      `"${dir}" holds results of an earlier run: pass --force to replace them, or choose ` +
+        `another --results folder`,
+      { file: dir },
+    );
+  }
+  await checkWritable(dir);
+}
+
+/** Puts the folder `tmp` at `dir`, replacing a results folder there (and nothing else). */
+async function replaceFolder(tmp: string, dir: string, replace: boolean): Promise<void> {
+  await checkResultsOutput(dir, { replace });
+  const old = `${dir}.old-${crypto.randomUUID().slice(0, 8)}`;
+  let moved = false;
+  try {
+    await Deno.rename(dir, old);
+    moved = true;
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  await Deno.rename(tmp, dir);
+  if (moved && (await inspectResults(old)).kind === "results") {
+    await Deno.remove(old, { recursive: true });
   }
 }
