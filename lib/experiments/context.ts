@@ -10,7 +10,7 @@
 import { describeEngine, type Device, openEngine } from "../engine/open_engine.ts";
 import type { Engine } from "../engine/types.ts";
 import { resolveModelDir, resolveTokenizerFile } from "../hub/resolve.ts";
-import { PROJECT_ROOT, type SourceOptions } from "../hub/sources.ts";
+import { PROJECT_ROOT, projectPath, type SourceOptions } from "../hub/sources.ts";
 import { configHash, type MambaConfig } from "../model/config.ts";
 import { weightsFingerprint } from "../model/fingerprint.ts";
 import { formatCsv, type Row } from "../results/csv.ts";
@@ -168,7 +168,9 @@ export class ExperimentContext {
     const replace = options.replaceResults ?? true;
     await checkResultsOutput(outDir, { replace }); // before any work
     log(
-      `${figure}: model ${model} (config ${hash}) on ${describeEngine(engine)}, cache ${cacheDir}`,
+      `${figure}: model ${model} (config ${hash}) on ${describeEngine(engine)}, cache ${
+        projectPath(cacheDir)
+      }`,
     );
     return new ExperimentContext({
       figure,
@@ -237,7 +239,11 @@ export class ExperimentContext {
       } catch (err) {
         // A cache file cut short (a crash while it was written by an older version) is
         // recomputed, and said.
-        this.log(`cache file ${path} is not valid JSON (${(err as Error).message}): recomputing`);
+        this.log(
+          `cache file ${projectPath(path)} is not valid JSON (${
+            (err as Error).message
+          }): recomputing`,
+        );
       }
     }
     const value = await compute();
@@ -285,7 +291,7 @@ export class ExperimentContext {
       const seconds = Math.round((performance.now() - this.#started) / 100) / 10;
       await Deno.writeFile(`${tmp}/timing.json`, enc.encode(JSON.stringify({ seconds }) + "\n"));
       await replaceFolder(tmp, this.outDir, this.#replaceResults);
-      this.log(`wrote ${names.length} files to ${this.outDir} after ${seconds} s`);
+      this.log(`wrote ${names.length} files to ${projectPath(this.outDir)} after ${seconds} s`);
     } catch (err) {
       await Deno.remove(tmp, { recursive: true }).catch(() => {});
       throw err;

@@ -29,6 +29,11 @@ export interface SourceOptions {
 /** The project's root folder (beside which `../shared/data` is looked for). */
 export const PROJECT_ROOT: string = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 
+/** A path inside the project as a path relative to its root (others unchanged), for messages. */
+export function projectPath(path: string): string {
+  return path.startsWith(`${PROJECT_ROOT}/`) ? path.slice(PROJECT_ROOT.length + 1) : path;
+}
+
 /**
  * The mirror folder in use, or undefined. An explicit folder that does not exist is an error.
  *

@@ -8,3 +8,4 @@ export * from "./mixing_vs_k.ts";
 export * from "./adecay.ts";
 export * from "./task_arithmetic.ts";
 export * from "./icl_vs_k.ts";
+export * from "./notebook.ts";

@@ -1,0 +1,39 @@
+/**
+ * Helpers for the Jupyter notebooks: show the PNG figures an experiment wrote (PNG, so that the
+ * saved notebook renders anywhere, GitHub included), and name files relative to the project.
+ *
+ * @module
+ */
+
+/** Base64 of bytes (the Jupyter display format of images). */
+export function toBase64(bytes: Uint8Array): string {
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(text);
+}
+
+/**
+ * Displays every `.png` among `paths` in the notebook (in order), each under its file name.
+ * Outside a Jupyter kernel it does nothing and returns the names it would show.
+ */
+export async function showFigures(paths: readonly string[]): Promise<string[]> {
+  type Jupyter = {
+    display(data: Record<string, unknown>, options: { raw: boolean }): Promise<void>;
+  };
+  let jupyter: Jupyter | undefined;
+  try {
+    jupyter = (Deno as unknown as { jupyter?: Jupyter }).jupyter;
+  } catch { /* Deno.jupyter throws outside `deno jupyter`: no kernel, nothing to show */ }
+  const shown: string[] = [];
+  for (const path of paths.filter((p) => p.endsWith(".png"))) {
+    const name = path.slice(path.lastIndexOf("/") + 1);
+    await jupyter?.display({
+      "text/markdown": `**${name}**`,
+    }, { raw: true });
+    await jupyter?.display({ "image/png": toBase64(await Deno.readFile(path)) }, { raw: true });
+    shown.push(name);
+  }
+  return shown;
+}
