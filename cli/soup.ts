@@ -49,7 +49,7 @@ Commands:
   extract --model M (--text "..." | --ids 0,17,42) [--from STATE_DIR] [--device D] --out STATE_DIR
           [--force]
       Read tokens from the zero state (or a saved one) and save the final state:
-      conv.npy, ssm.npy, decay.npy, logits.npy, meta.json. An existing state folder at --out is
+      conv.npy, ssm.npy, delta_sum.npy, logits.npy, meta.json. An existing state folder at --out is
       replaced only with --force; anything else there is never touched.
   tasks
       List the Todd et al. tasks with their sizes.

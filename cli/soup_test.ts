@@ -118,7 +118,7 @@ Deno.test("soup extract gives the same state on onnx-cpu and on the reference", 
   const onnx = await loadState(`${dir}/cpu`), ref = await loadState(`${dir}/reference`);
   assertEquals(onnx.meta.engine, "onnx-cpu");
   assertEquals(onnx.meta.tokenIds, [50, 27, 3511, 187, 34, 27]); // "\n" escape read as a newline
-  for (const key of ["conv", "ssm", "decay", "logits"] as const) {
+  for (const key of ["conv", "ssm", "deltaSum", "logits"] as const) {
     const scale = Math.max(...ref[key]!.map(Math.abs));
     assertClose(onnx[key]!, ref[key]!, { rtol: 0, atol: 1e-4 * scale, msg: key });
   }
@@ -241,7 +241,7 @@ A = -np.exp(np.stack([w[f"backbone.layers.{i}.mixer.A_log"] for i in range(2)]))
 errs = [
   np.abs(L(d + "/mean", "ssm") - (L(a, "ssm") + L(b, "ssm")) / 2).max(),
   np.abs(L(d + "/w", "conv") - (2 * L(a, "conv") - L(b, "conv"))).max(),
-  np.abs(L(d + "/ad", "ssm") - (L(b, "ssm") + np.exp(A * L(b, "decay")[:, :, None]) * L(a, "ssm"))).max(),
+  np.abs(L(d + "/ad", "ssm") - (L(b, "ssm") + np.exp(A * L(b, "delta_sum")[:, :, None]) * L(a, "ssm"))).max(),
   np.abs(L(d + "/ad", "conv") - L(b, "conv")).max(),
 ]
 print(max(errs))`,

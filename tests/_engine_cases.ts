@@ -43,7 +43,7 @@ export function randomState(fields: TinyConfigFields, seed: number): MambaState 
   return {
     conv: Float32Array.from({ length: nl * dIn * k }, () => rng.normal(0, 0.5)),
     ssm: Float32Array.from({ length: nl * dIn * n }, () => rng.normal(0, 0.5)),
-    decay: new Float32Array(nl * dIn),
+    deltaSum: new Float32Array(nl * dIn),
   };
 }
 

@@ -121,7 +121,7 @@ for (const name of meta.cases) {
           check("prefill logits", where, pre.logits, logits.data);
           check("prefill conv state", where, pre.state.conv, conv.data);
           check("prefill SSM state", where, pre.state.ssm, ssm.data);
-          check("prefill sum of delta", where, pre.state.decay, decay.data);
+          check("prefill sum of delta", where, pre.state.deltaSum, decay.data);
           let state = pre.state;
           let last = pre.logits.subarray((fx.prefillIds.length - 1) * v);
           for (const [s, id] of fx.decodeIds.entries()) {
@@ -243,7 +243,7 @@ Deno.test("states move between soup and transformers both ways (organism)", asyn
       const ours = await engine.run(h.ids);
       check("saved state: conv", "transformers state", saved.conv, ours.state.conv);
       check("saved state: SSM", "transformers state", saved.ssm, ours.state.ssm);
-      check("saved state: sum of delta", "transformers state", saved.decay, ours.state.decay);
+      check("saved state: sum of delta", "transformers state", saved.deltaSum, ours.state.deltaSum);
       check("saved state: logits", "transformers state", saved.logits!, ours.logits);
       const want = await f32(`${EX}/hf_state_continuation_logits.npy`);
       const got = await continueHere(

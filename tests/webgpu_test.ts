@@ -53,7 +53,7 @@ for (const c of CONFIGS) {
               assertNear(a.logits, b.logits, `logits ${tag}`);
               assertNear(a.state.conv, b.state.conv, `conv ${tag}`);
               assertNear(a.state.ssm, b.state.ssm, `ssm ${tag}`);
-              assertNear(a.state.decay, b.state.decay, `decay ${tag}`);
+              assertNear(a.state.deltaSum, b.state.deltaSum, `decay ${tag}`);
               const last = await gpu.run(ids, { state });
               assertNear(last.logits, b.logits.subarray(10 * config.vocabSize), `last ${tag}`);
             }
@@ -86,7 +86,7 @@ Deno.test({
             assertNear(batch[s].logits, alone.logits, `logits of ${tag}`);
             assertNear(batch[s].state.conv, alone.state.conv, `conv of ${tag}`);
             assertNear(batch[s].state.ssm, alone.state.ssm, `ssm of ${tag}`);
-            assertNear(batch[s].state.decay, alone.state.decay, `decay of ${tag}`);
+            assertNear(batch[s].state.deltaSum, alone.state.deltaSum, `decay of ${tag}`);
           }
         }
       } finally {
@@ -116,7 +116,7 @@ Deno.test({
       const held = await run(true);
       const copied = await run(false);
       for (const s of seqs.keys()) {
-        for (const key of ["conv", "ssm", "decay"] as const) {
+        for (const key of ["conv", "ssm", "deltaSum"] as const) {
           assertEquals(relErr(held[s].state[key], copied[s].state[key]), 0, `${key} of ${s}`);
         }
         assertEquals(relErr(held[s].logits, copied[s].logits), 0, `logits of ${s}`);

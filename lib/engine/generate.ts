@@ -85,9 +85,9 @@ export async function* generate(
     const chosenFrom = logits;
     const next = await engine.run([id], { state });
     // The engine's decay covers one call; keep the sum over everything read.
-    const decay = next.state.decay.map((x, c) => x + state.decay[c]);
+    const deltaSum = next.state.deltaSum.map((x, c) => x + state.deltaSum[c]);
     ({ logits } = next);
-    state = { ...next.state, decay };
+    state = { ...next.state, deltaSum };
     yield { id, probability, logits: chosenFrom, state };
     if (id === stopToken) return;
   }

@@ -322,7 +322,7 @@ export class OnnxEngine implements Engine {
           `Cannot run the model: state ${s} holds conv ${st.conv.length} and ssm ${st.ssm.length} values, expected ${nl} x ${dIn} x ${k} and ${nl} x ${dIn} x ${n}`,
         );
       }
-      return { conv: st.conv.slice(), ssm: st.ssm.slice(), decay: new Float32Array(nl * dIn) };
+      return { conv: st.conv.slice(), ssm: st.ssm.slice(), deltaSum: new Float32Array(nl * dIn) };
     });
     const logits = sequences.map((seq) => new Float32Array(allLogits ? seq.length * v : v));
     const chunk = Math.max(1, this.#options.chunkSize ?? 256);
@@ -380,7 +380,7 @@ export class OnnxEngine implements Engine {
           if (!chained) takeStates(out, s, st);
           for (let i = 0; i < nl; i++) {
             const ds = out[`delta_sum.${i}`];
-            for (let ch = 0; ch < dIn; ch++) st.decay[i * dIn + ch] += ds[s * dIn + ch];
+            for (let ch = 0; ch < dIn; ch++) st.deltaSum[i * dIn + ch] += ds[s * dIn + ch];
           }
           if (allLogits) {
             logits[s].set(out.logits.subarray(s * l * v, (s * l + len) * v), start * v);

@@ -28,7 +28,7 @@ for (const c of CONFIGS) {
       assertNear(a.logits, b.logits, `logits ${tag}`);
       assertNear(a.state.conv, b.state.conv, `conv ${tag}`);
       assertNear(a.state.ssm, b.state.ssm, `ssm ${tag}`);
-      assertNear(a.state.decay, b.state.decay, `decay ${tag}`);
+      assertNear(a.state.deltaSum, b.state.deltaSum, `decay ${tag}`);
       const last = await onnx.run(ids, { state });
       assertNear(last.logits, b.logits.subarray(10 * config.vocabSize), `last logits ${tag}`);
       await onnx.close();
@@ -49,7 +49,7 @@ for (const cpuScan of SCANS) {
       const c = await chunked.run(ids, { allLogits: true });
       assertNear(c.logits, one.logits, `logits, chunks of ${chunkSize}`, 1e-5);
       assertNear(c.state.ssm, one.state.ssm, `ssm, chunks of ${chunkSize}`, 1e-5);
-      assertNear(c.state.decay, one.state.decay, `decay, chunks of ${chunkSize}`, 1e-5);
+      assertNear(c.state.deltaSum, one.state.deltaSum, `decay, chunks of ${chunkSize}`, 1e-5);
       await chunked.close();
     }
     for (const cut of [1, 3, 4, 20]) {
@@ -63,8 +63,8 @@ for (const cpuScan of SCANS) {
       );
       assertNear(b.state.conv, one.state.conv, `conv after cut ${cut}`, 1e-5);
       assertNear(b.state.ssm, one.state.ssm, `ssm after cut ${cut}`, 1e-5);
-      const sum = a.state.decay.map((x, i) => x + b.state.decay[i]);
-      assertNear(sum, one.state.decay, `decay sums after cut ${cut}`, 1e-5);
+      const sum = a.state.deltaSum.map((x, i) => x + b.state.deltaSum[i]);
+      assertNear(sum, one.state.deltaSum, `decay sums after cut ${cut}`, 1e-5);
     }
     await whole.close();
   });
@@ -83,7 +83,7 @@ for (const cpuScan of SCANS) {
         assertNear(batch[s].logits, alone.logits, `logits of sequence ${s}`, 1e-6);
         assertNear(batch[s].state.conv, alone.state.conv, `conv of sequence ${s}`, 1e-6);
         assertNear(batch[s].state.ssm, alone.state.ssm, `ssm of sequence ${s}`, 1e-6);
-        assertNear(batch[s].state.decay, alone.state.decay, `decay of sequence ${s}`, 1e-6);
+        assertNear(batch[s].state.deltaSum, alone.state.deltaSum, `decay of sequence ${s}`, 1e-6);
       }
     }
     await engine.close();
@@ -109,7 +109,7 @@ Deno.test("the two CPU scans agree, with the kernel on 1, 2 or 3 threads", async
       const tag = `sequence ${s}, ${intraOpThreads} threads`;
       assertNear(got[s].logits, want[s].logits, `logits of ${tag}`, 1e-5);
       assertNear(got[s].state.ssm, want[s].state.ssm, `ssm of ${tag}`, 1e-5);
-      assertNear(got[s].state.decay, want[s].state.decay, `decay of ${tag}`, 1e-5);
+      assertNear(got[s].state.deltaSum, want[s].state.deltaSum, `decay of ${tag}`, 1e-5);
       assertNear(got[s].state.conv, want[s].state.conv, `conv of ${tag}`, 1e-5);
     }
     await wasm.close();

@@ -44,7 +44,7 @@ export class ReferenceEngine implements Engine {
       state: {
         conv: Float32Array.from(out.conv),
         ssm: Float32Array.from(out.ssm),
-        decay: Float32Array.from(out.deltaSum),
+        deltaSum: Float32Array.from(out.deltaSum),
       },
     });
   }

@@ -59,6 +59,6 @@ export function zeroState(config: MambaConfig): MambaState {
   return {
     conv: new Float32Array(nl * dIn * k),
     ssm: new Float32Array(nl * dIn * n),
-    decay: new Float32Array(nl * dIn),
+    deltaSum: new Float32Array(nl * dIn),
   };
 }

@@ -315,9 +315,9 @@ Deno.test("runMixingVsK() mixes, prompts and retrieves what the plan says", asyn
     // mix at k = 1: the average of four 1-shot states, each read alone.
     const singles: MambaState[] = [];
     for (const d of shots) singles.push((await engine.run(encodeDemos(tok, [d]))).state);
-    const avg = (f: "conv" | "ssm" | "decay") =>
+    const avg = (f: "conv" | "ssm" | "deltaSum") =>
       singles[0][f].map((_, i) => singles.reduce((s, st) => s + st[f][i], 0) / singles.length);
-    const mean = { conv: avg("conv"), ssm: avg("ssm"), decay: avg("decay") };
+    const mean = { conv: avg("conv"), ssm: avg("ssm"), deltaSum: avg("deltaSum") };
     const viaMean = await evaluateFirstToken(engine, tok, items, { state: mean, vocabLimit });
     pick("mix", 1).forEach((r, j) =>
       close(r.target_probability as number, viaMean.items[j].targetProbability, "mix k=1")
@@ -370,10 +370,10 @@ Deno.test("runMixingVsK() mixes, prompts and retrieves what the plan says", asyn
         1,
       ]);
       close(hit.similarity as number, sims[best], "similarity");
-      const half = (f: "conv" | "ssm" | "decay") =>
+      const half = (f: "conv" | "ssm" | "deltaSum") =>
         q[f].map((x, i) => (x + library[best][f][i]) / 2);
       const [r] = (await evaluateFirstToken(engine, tok, [task.items[item]], {
-        state: { conv: half("conv"), ssm: half("ssm"), decay: half("decay") },
+        state: { conv: half("conv"), ssm: half("ssm"), deltaSum: half("deltaSum") },
         vocabLimit,
       })).items;
       assertEquals(mixRows[j].item, item);

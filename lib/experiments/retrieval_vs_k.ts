@@ -171,7 +171,7 @@ export async function runRetrievalVsK(
     const keep = (state: MambaState): MambaState => ({
       ssm: stateVector(state, shape, { layer, kind: "ssm" }),
       conv: stateVector(state, shape, { layer, kind: "conv" }),
-      decay: new Float32Array(shape.dInner),
+      deltaSum: new Float32Array(shape.dInner),
     });
     const demoIds = (task: Task, set: readonly number[]) =>
       encodeDemos(ctx.tokenizer, set.map((i) => task.items[i]));

@@ -7,7 +7,7 @@
  *   index.json                   entries: id, folder, task, k, seed, model, configHash, shape, created
  *   states/<id>/conv.npy         one state folder per skill (see lib/states/state_dir.ts)
  *   states/<id>/ssm.npy
- *   states/<id>/decay.npy
+ *   states/<id>/delta_sum.npy
  *   states/<id>/logits.npy       when known
  *   states/<id>/meta.json        StateMeta; `extra` carries task, k, seed, demo indices, ...
  * ```
@@ -363,7 +363,7 @@ export class SkillLibrary {
     const dims = {
       conv: [s.layers, s.dInner, s.convKernel],
       ssm: [s.layers, s.dInner, s.stateSize],
-      decay: [s.layers, s.dInner],
+      deltaSum: [s.layers, s.dInner],
       logits: [s.vocab],
     };
     for (const [name, d] of Object.entries(dims) as [keyof typeof dims, number[]][]) {
@@ -431,7 +431,7 @@ export class SkillLibrary {
     await saveState(folder, {
       conv: state.conv,
       ssm: state.ssm,
-      decay: state.decay,
+      deltaSum: state.deltaSum,
       logits: state.logits,
       meta,
     }, { replace: true });

@@ -21,7 +21,7 @@ async function skill(
     state: {
       conv: arr(nl * d * k),
       ssm: arr(nl * d * n),
-      decay: arr(nl * d).map(Math.abs),
+      deltaSum: arr(nl * d).map(Math.abs),
       logits: options.logits === false ? undefined : arr(config.vocabSize),
     },
     meta: {
@@ -113,18 +113,19 @@ print(json.dumps(out))`,
     const arrays = got[e.id].arrays;
     assertEquals(
       Object.keys(arrays),
-      state.logits ? ["conv", "decay", "logits", "ssm"] : [
+      state.logits ? ["conv", "delta_sum", "logits", "ssm"] : [
         "conv",
-        "decay",
+        "delta_sum",
         "ssm",
       ],
     );
     assertEquals(arrays.conv.slice(0, 2), ["float32", [2, 32, 3]]);
     assertEquals(arrays.ssm.slice(0, 2), ["float32", [2, 32, 5]]);
-    assertEquals(arrays.decay.slice(0, 2), ["float32", [2, 32]]);
-    for (const name of ["conv", "ssm", "decay", "logits"] as const) {
+    assertEquals(arrays.delta_sum.slice(0, 2), ["float32", [2, 32]]);
+    const files = { conv: "conv", ssm: "ssm", deltaSum: "delta_sum", logits: "logits" } as const;
+    for (const [name, file] of Object.entries(files) as [keyof typeof files, string][]) {
       if (state[name] === undefined) continue;
-      assertEquals(Float32Array.from(arrays[name][2]), state[name], `${e.id} ${name}`);
+      assertEquals(Float32Array.from(arrays[file][2]), state[name], `${e.id} ${name}`);
     }
     if (state.logits) assertEquals(arrays.logits.slice(0, 2), ["float32", [48]]);
     assertEquals(got[e.id].extra, meta.extra);
@@ -143,7 +144,7 @@ print(json.dumps(out))`,
     const loaded = await again.load(e.id);
     assertEquals(loaded.conv, sources[i].state.conv);
     assertEquals(loaded.ssm, sources[i].state.ssm);
-    assertEquals(loaded.decay, sources[i].state.decay);
+    assertEquals(loaded.deltaSum, sources[i].state.deltaSum);
     assertEquals(loaded.logits, sources[i].state.logits);
     assertEquals(loaded.meta, sources[i].meta);
   }
@@ -324,7 +325,7 @@ Deno.test("a skill library refuses duplicate and unsafe ids and skill metadata i
     "/states/Antonym",
     ...[
       "conv.npy",
-      "decay.npy",
+      "delta_sum.npy",
       "logits.npy",
       "meta.json",
       "ssm.npy",
@@ -352,7 +353,7 @@ Deno.test("a failure in the middle of add leaves neither a state folder nor a ch
   } finally {
     libraryHooks.afterStateWritten = undefined;
   }
-  assertEquals(seen, ["conv.npy", "decay.npy", "logits.npy", "meta.json", "ssm.npy"]);
+  assertEquals(seen, ["conv.npy", "delta_sum.npy", "logits.npy", "meta.json", "ssm.npy"]);
   assertEquals(await Deno.readTextFile(`${dir}/index.json`), indexBefore);
   assertEquals(await tree(dir), treeBefore);
   assertEquals(lib.list().map((e) => e.id), ["antonym-k3-seed0"]);

@@ -8,7 +8,7 @@ import type { MambaState } from "../states/state_dir.ts";
 import { SoupError } from "../util/errors.ts";
 
 /** The three arrays every state holds, in the order they are checked. */
-export const FIELDS = ["conv", "ssm", "decay"] as const;
+export const FIELDS = ["conv", "ssm", "deltaSum"] as const;
 
 /**
  * Throws unless every state holds conv, ssm and decay arrays of the same lengths as the first
@@ -33,7 +33,7 @@ export function checkSameShape(states: readonly MambaState[], action: string): v
       }
     }
   }
-  const rows = first.decay.length;
+  const rows = first.deltaSum.length;
   if (rows === 0 || first.ssm.length % rows !== 0 || first.conv.length % rows !== 0) {
     throw new SoupError(
       `Cannot ${action}: ssm (${first.ssm.length}) and conv (${first.conv.length}) values are ` +

@@ -23,8 +23,8 @@ export interface MixADecayOptions {
  * Combines the state of chunk x1 (`first`) and of chunk x2 (`second`, computed from the zero
  * state) into an estimate of the state after reading x1 then x2:
  *
- * - ssm: `ssm(x2) + exp(A * decay(x2)) * ssm(x1)` with `A = -exp(A_log)` per layer, channel and
- *   state index, and `decay(x2)` the sum of delta over x2 per layer and channel. This is exactly
+ * - ssm: `ssm(x2) + exp(A * deltaSum(x2)) * ssm(x1)` with `A = -exp(A_log)` per layer, channel and
+ *   state index, and `deltaSum(x2)` the sum of delta over x2 per layer and channel. This is exactly
  *   Mamba's recurrence `h_t = exp(delta_t A) h_{t-1} + delta_t B_t x_t` unrolled over x2, when
  *   x2's deltas, B and inputs do not depend on where x2 started: true for a single SSM layer
  *   whose conv sees only the current token (conv kernel 1). With a wider conv, or with more
@@ -32,7 +32,7 @@ export interface MixADecayOptions {
  * - conv: the second state's conv (the last K pre-conv inputs are x2's when x2 has at least K
  *   tokens; pass `secondTokens` when it has fewer). Exact for layer 0, whose pre-conv inputs
  *   depend only on the tokens; approximate above it.
- * - decay: `decay(x1) + decay(x2)`, the sum of delta over both chunks (exact wherever the ssm is),
+ * - deltaSum: `deltaSum(x1) + deltaSum(x2)`, the sum of delta over both chunks (exact wherever the ssm is),
  *   so that the result can itself be A-decay mixed with a third chunk:
  *   `mixADecay(mixADecay(s1, s2, aLog), s3, aLog)`.
  * - no logits: the logits after x2 depend on x1 too (run the model to get them).
@@ -48,12 +48,12 @@ export interface MixADecayOptions {
  * import { mixADecay } from "./mix_a_decay.ts";
  * // One layer, one channel, n = 2: A = -(1, 2) from A_log = log(1, 2).
  * const aLog = Float32Array.of(0, Math.log(2));
- * const s1 = { conv: Float32Array.of(7), ssm: Float32Array.of(1, 1), decay: Float32Array.of(0.25) };
- * const s2 = { conv: Float32Array.of(9), ssm: Float32Array.of(0.5, 0), decay: Float32Array.of(0.5) };
+ * const s1 = { conv: Float32Array.of(7), ssm: Float32Array.of(1, 1), deltaSum: Float32Array.of(0.25) };
+ * const s2 = { conv: Float32Array.of(9), ssm: Float32Array.of(0.5, 0), deltaSum: Float32Array.of(0.5) };
  * const m = mixADecay(s1, s2, aLog);
  * const want = [0.5 + Math.exp(-0.5), Math.exp(-1)];
  * if (Math.abs(m.ssm[0] - want[0]) > 1e-7 || Math.abs(m.ssm[1] - want[1]) > 1e-7) throw new Error();
- * if (m.conv[0] !== 9 || m.decay[0] !== 0.75) throw new Error("conv from x2, decays add");
+ * if (m.conv[0] !== 9 || m.deltaSum[0] !== 0.75) throw new Error("conv from x2, decays add");
  * ```
  */
 export function mixADecay(
@@ -64,7 +64,7 @@ export function mixADecay(
 ): MambaState {
   const action = "A-decay mix states";
   checkSameShape([first, second], action);
-  const rows = first.decay.length; // L * d_in
+  const rows = first.deltaSum.length; // L * d_in
   const n = first.ssm.length / rows;
   const k = first.conv.length / rows;
   if (aLog?.length !== first.ssm.length) {
@@ -74,7 +74,7 @@ export function mixADecay(
   }
   const ssm = new Float32Array(first.ssm.length);
   for (let r = 0; r < rows; r++) {
-    const d2 = second.decay[r];
+    const d2 = second.deltaSum[r];
     for (let j = r * n; j < (r + 1) * n; j++) {
       const a = -Math.exp(aLog[j]);
       if (!Number.isFinite(a)) {
@@ -83,8 +83,8 @@ export function mixADecay(
       ssm[j] = second.ssm[j] + Math.exp(a * d2) * first.ssm[j];
     }
   }
-  const decay = new Float32Array(rows);
-  for (let r = 0; r < rows; r++) decay[r] = first.decay[r] + second.decay[r];
+  const deltaSum = new Float32Array(rows);
+  for (let r = 0; r < rows; r++) deltaSum[r] = first.deltaSum[r] + second.deltaSum[r];
   const t = options.secondTokens;
   if (t !== undefined && !(Number.isInteger(t) && t >= 0)) {
     throw new SoupError(`Cannot ${action}: secondTokens is ${t}, not a whole number`);
@@ -96,5 +96,5 @@ export function mixADecay(
       for (let c = 0; c < k - t; c++) conv[r * k + c] = first.conv[r * k + c + t];
     }
   }
-  return { conv, ssm, decay };
+  return { conv, ssm, deltaSum };
 }

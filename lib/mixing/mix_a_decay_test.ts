@@ -51,8 +51,8 @@ for (const device of ["reference", "cpu"] as const) {
       assert(relError(s2.ssm, seq.ssm) > 1e-2, "x1 should leave a trace in the state");
       // With K = 1 the conv state is the last input, x2's; the decays of both chunks add up.
       assertClose(mixed.conv, seq.conv, { rtol: 1e-6, atol: 1e-7 });
-      const total = s1.decay.map((d, i) => d + seq.decay[i]);
-      assertClose(mixed.decay, total, { rtol: 1e-5 });
+      const total = s1.deltaSum.map((d, i) => d + seq.deltaSum[i]);
+      assertClose(mixed.deltaSum, total, { rtol: 1e-5 });
       assertEquals(mixed.logits, undefined);
     }
   });
@@ -103,7 +103,7 @@ Deno.test("mixADecay() refuses A_log of the wrong size and states of different s
   const s = (n: number) => ({
     conv: new Float32Array(2),
     ssm: new Float32Array(2 * n),
-    decay: new Float32Array(2),
+    deltaSum: new Float32Array(2),
   });
   assertThrows(() => mixADecay(s(3), s(3), new Float32Array(5)), SoupError, "A_log holds 5");
   assertThrows(() => mixADecay(s(3), s(4), new Float32Array(6)), SoupError, "state 1 holds 8 ssm");

@@ -16,10 +16,10 @@ import { checkSameShape, combine } from "./_check.ts";
  * @example
  * ```ts
  * import { mixMean } from "./mix_mean.ts";
- * const a = { conv: Float32Array.of(1), ssm: Float32Array.of(2, 4), decay: Float32Array.of(0.5) };
- * const b = { conv: Float32Array.of(3), ssm: Float32Array.of(6, 0), decay: Float32Array.of(1.5) };
+ * const a = { conv: Float32Array.of(1), ssm: Float32Array.of(2, 4), deltaSum: Float32Array.of(0.5) };
+ * const b = { conv: Float32Array.of(3), ssm: Float32Array.of(6, 0), deltaSum: Float32Array.of(1.5) };
  * const m = mixMean([a, b]);
- * if (m.conv[0] !== 2 || m.ssm[0] !== 4 || m.ssm[1] !== 2 || m.decay[0] !== 1) throw new Error();
+ * if (m.conv[0] !== 2 || m.ssm[0] !== 4 || m.ssm[1] !== 2 || m.deltaSum[0] !== 1) throw new Error();
  * ```
  */
 export function mixMean(states: readonly MambaState[]): MambaState {
@@ -28,6 +28,6 @@ export function mixMean(states: readonly MambaState[]): MambaState {
   return {
     conv: combine(states, ones, "conv", states.length),
     ssm: combine(states, ones, "ssm", states.length),
-    decay: combine(states, ones, "decay", states.length),
+    deltaSum: combine(states, ones, "deltaSum", states.length),
   };
 }

@@ -30,11 +30,11 @@ import { checkSameShape, checkWeights, combine } from "./_check.ts";
  * ```ts
  * import { mixWeighted } from "./mix_weighted.ts";
  * const s = (x: number) => ({
- *   conv: Float32Array.of(x, x), ssm: Float32Array.of(x, 2 * x), decay: Float32Array.of(x),
+ *   conv: Float32Array.of(x, x), ssm: Float32Array.of(x, 2 * x), deltaSum: Float32Array.of(x),
  * });
  * const mixed = mixWeighted([s(1), s(10)], [2, -0.5]);
  * if (mixed.ssm[1] !== 2 * 2 - 0.5 * 20) throw new Error(`got ${mixed.ssm[1]}`);
- * if (mixed.decay[0] !== -3 || mixed.logits !== undefined) throw new Error("decay is mixed too");
+ * if (mixed.deltaSum[0] !== -3 || mixed.logits !== undefined) throw new Error("decay is mixed too");
  * ```
  */
 export function mixWeighted(
@@ -47,6 +47,6 @@ export function mixWeighted(
   return {
     conv: combine(states, weights, "conv"),
     ssm: combine(states, weights, "ssm"),
-    decay: combine(states, weights, "decay"),
+    deltaSum: combine(states, weights, "deltaSum"),
   };
 }

@@ -6,31 +6,31 @@ import { mixMean, mixWeighted, taskArithmetic } from "./mod.ts";
 /** L 2, d_in 2, K 2, n 3: each value is `scale * (its flat index + 1)`. */
 function indexState(scale: number): MambaState {
   const f = (len: number) => Float32Array.from({ length: len }, (_, i) => scale * (i + 1));
-  return { conv: f(8), ssm: f(12), decay: f(4), logits: f(5) };
+  return { conv: f(8), ssm: f(12), deltaSum: f(4), logits: f(5) };
 }
 
 Deno.test("mixMean() averages conv, ssm and decay element by element", () => {
   const a: MambaState = {
     conv: Float32Array.of(1, -2),
     ssm: Float32Array.of(0.5, 3, -1, 8),
-    decay: Float32Array.of(0.25),
+    deltaSum: Float32Array.of(0.25),
   };
   const b: MambaState = {
     conv: Float32Array.of(3, 2),
     ssm: Float32Array.of(1.5, -3, 5, 0),
-    decay: Float32Array.of(0.75),
+    deltaSum: Float32Array.of(0.75),
   };
   const c: MambaState = {
     conv: Float32Array.of(-4, 9),
     ssm: Float32Array.of(4, 6, -7, 1),
-    decay: Float32Array.of(2),
+    deltaSum: Float32Array.of(2),
   };
   assertEquals(mixMean([a, b, c]), {
     conv: Float32Array.of(0, 3),
     ssm: Float32Array.of(2, 2, -1, 3),
-    decay: Float32Array.of(1),
+    deltaSum: Float32Array.of(1),
   });
-  assertEquals(mixMean([a]), { conv: a.conv, ssm: a.ssm, decay: a.decay });
+  assertEquals(mixMean([a]), { conv: a.conv, ssm: a.ssm, deltaSum: a.deltaSum });
 });
 
 Deno.test("mixWeighted() takes any real weights, not summing to one, negative included", () => {
@@ -38,7 +38,7 @@ Deno.test("mixWeighted() takes any real weights, not summing to one, negative in
   const mixed = mixWeighted([a, b], [0.5, 0.25]); // 0.5 i + 2.5 i = 3 i
   assertEquals(mixed.ssm, indexState(3).ssm);
   assertEquals(mixed.conv, indexState(3).conv);
-  assertEquals(mixed.decay, indexState(3).decay);
+  assertEquals(mixed.deltaSum, indexState(3).deltaSum);
   assertEquals(mixed.logits, undefined);
   assertEquals(mixWeighted([a, b], [2, -0.5]).ssm, indexState(-3).ssm); // 2 i - 5 i
   assertEquals(mixWeighted([a, b], [0, 0]).conv, new Float32Array(8));
@@ -53,7 +53,7 @@ Deno.test("taskArithmetic() adds weighted states to a base", () => {
     { state: indexState(0.5), weight: 4 },
   ]); // 5 i - 2 i + 2 i
   assertEquals(r.ssm, indexState(5).ssm);
-  assertEquals(r.decay, indexState(5).decay);
+  assertEquals(r.deltaSum, indexState(5).deltaSum);
   assertEquals(taskArithmetic(indexState(7), []).conv, indexState(7).conv);
 });
 
@@ -68,7 +68,11 @@ Deno.test("mixWeighted() and mixMean() refuse empty lists, bad weights and misma
     SoupError,
     "state 1 holds 6 ssm values but state 0 holds 12",
   );
-  const odd = { conv: new Float32Array(3), ssm: new Float32Array(4), decay: new Float32Array(2) };
+  const odd = {
+    conv: new Float32Array(3),
+    ssm: new Float32Array(4),
+    deltaSum: new Float32Array(2),
+  };
   assertThrows(() => mixMean([odd]), SoupError, "not whole multiples");
   assertThrows(
     () => taskArithmetic(a, [{ state: a, weight: Infinity }]),

@@ -28,7 +28,7 @@ export interface ArithmeticTerm {
  * @example
  * ```ts
  * import { taskArithmetic } from "./task_arithmetic.ts";
- * const s = (x: number) => ({ conv: Float32Array.of(x), ssm: Float32Array.of(x), decay: Float32Array.of(x) });
+ * const s = (x: number) => ({ conv: Float32Array.of(x), ssm: Float32Array.of(x), deltaSum: Float32Array.of(x) });
  * const r = taskArithmetic(s(5), [{ state: s(2), weight: -1 }, { state: s(1), weight: 3 }]);
  * if (r.ssm[0] !== 5 - 2 + 3) throw new Error(`got ${r.ssm[0]}`);
  * ```

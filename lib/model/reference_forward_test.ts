@@ -92,7 +92,7 @@ Deno.test("referenceForward() makes A-decay mixing exact for one SSM layer witho
     }
   }
   assertClose(mixed, seq.ssm, { rtol: 1e-12, atol: 1e-16 });
-  // The decay is a real decay: the first chunk's contribution shrinks but does not vanish.
+  // The decay is a real deltaSum: the first chunk's contribution shrinks but does not vanish.
   const d0 = Math.exp(-Math.exp(aLog[0]) * s2.deltaSum[0]);
   assert(d0 > 0 && d0 < 1, `decay ${d0}`);
   // With K = 4 the same mix is only approximate (the conv carries x1 into x2).

@@ -55,7 +55,7 @@ export interface RetrieveOptions extends StateVectorOptions {
  * import { retrieve } from "./retrieve.ts";
  * const shape = { layers: 1, dInner: 1, convKernel: 1, stateSize: 2 };
  * const s = (a: number, b: number) => ({
- *   ssm: Float32Array.of(a, b), conv: Float32Array.of(1), decay: Float32Array.of(0),
+ *   ssm: Float32Array.of(a, b), conv: Float32Array.of(1), deltaSum: Float32Array.of(0),
  * });
  * const candidates = [{ state: s(1, 0), label: "east" }, { state: s(0, 1), label: "north" }];
  * const [hits] = retrieve([s(0.2, 3)], candidates, { layer: 0, shape, k: 2 });

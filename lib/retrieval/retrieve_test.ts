@@ -9,12 +9,12 @@ const SSM = 8 * 5, CONV = 8 * 4; // values per layer
 
 function randomState(rng: Rng): MambaState {
   const arr = (len: number) => Float32Array.from({ length: len }, () => rng.normal());
-  return { conv: arr(3 * CONV), ssm: arr(3 * SSM), decay: arr(3 * 8) };
+  return { conv: arr(3 * CONV), ssm: arr(3 * SSM), deltaSum: arr(3 * 8) };
 }
 
 function noisyCopy(s: MambaState, rng: Rng, noise: number): MambaState {
   const jitter = (a: Float32Array) => a.map((x) => x + noise * rng.normal());
-  return { conv: jitter(s.conv), ssm: jitter(s.ssm), decay: s.decay.slice() };
+  return { conv: jitter(s.conv), ssm: jitter(s.ssm), deltaSum: s.deltaSum.slice() };
 }
 
 Deno.test("retrieve() finds the original of each noisy copy by ssm, conv or both", () => {
@@ -67,7 +67,7 @@ Deno.test("retrieve() orders k hits by score, ties by index, with the scores of 
     s.ssm[SSM + 3] = scale * Math.cos(theta);
     s.ssm[SSM + 17] = scale * Math.sin(theta);
     s.ssm[0] = 99; // layer 0 differs, and must not count
-    return { ...s, decay: new Float32Array(24) };
+    return { ...s, deltaSum: new Float32Array(24) };
   };
   const candidates = angles.map((t, i) => ({ state: at(t, scales[i]), label: `c${i}` }));
   const zero = { state: at(0, 0), label: "zero" }; // no direction: score 0

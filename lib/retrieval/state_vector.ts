@@ -45,7 +45,7 @@ export interface StateVectorOptions {
  * const shape = { layers: 2, dInner: 1, convKernel: 2, stateSize: 3 };
  * const state = {
  *   ssm: Float32Array.of(1, 2, 3, 4, 5, 6), conv: Float32Array.of(7, 8, 9, 10),
- *   decay: Float32Array.of(0, 0),
+ *   deltaSum: Float32Array.of(0, 0),
  * };
  * const v = stateVector(state, shape, { layer: 1, kind: "both" });
  * if (v.join() !== "4,5,6,9,10") throw new Error(v.join());

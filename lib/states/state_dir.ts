@@ -5,7 +5,7 @@
  * | ----------- | ------- | -------------------------- | ------------------------------------- |
  * | conv.npy    | float32 | (L, d_in, K)               | last K pre-conv inputs per layer      |
  * | ssm.npy     | float32 | (L, d_in, n)               | SSM state per layer                   |
- * | decay.npy   | float32 | (L, d_in)                  | sum of delta over the tokens read     |
+ * | delta_sum.npy | float32 | (L, d_in)                | sum of delta over the tokens read     |
  * | logits.npy  | float32 | (V)                        | logits after the last token           |
  * | meta.json   |         |                            | model id, config hash, token ids, ... |
  *
@@ -59,7 +59,7 @@ export interface MambaState {
   /** (L, d_in, n). */
   ssm: Float32Array;
   /** (L, d_in): sum of delta over the tokens that produced this state. */
-  decay: Float32Array;
+  deltaSum: Float32Array;
   /** (V) logits after the last token, when known. */
   logits?: Float32Array;
 }
@@ -85,7 +85,8 @@ export function stateShapeOf(config: MambaConfig): StateMeta["shape"] {
 export const STATE_FILES: readonly string[] = [
   "conv.npy",
   "ssm.npy",
-  "decay.npy",
+  "delta_sum.npy",
+  "decay.npy", // the name delta_sum.npy had before, still read
   "logits.npy",
   "meta.json",
 ];
@@ -180,7 +181,7 @@ export async function saveState(
   };
   check("conv", state.conv, [nl, dInner, k]);
   check("ssm", state.ssm, [nl, dInner, n]);
-  check("decay", state.decay, [nl, dInner]);
+  check("deltaSum", state.deltaSum, [nl, dInner]);
   check("logits", state.logits, [vocab]);
   const clean = dir.replace(/\/$/, "");
   await checkStateOutput(clean, options);
@@ -189,7 +190,7 @@ export async function saveState(
   try {
     await writeNpy(`${tmp}/conv.npy`, { data: state.conv, shape: [nl, dInner, k] });
     await writeNpy(`${tmp}/ssm.npy`, { data: state.ssm, shape: [nl, dInner, n] });
-    await writeNpy(`${tmp}/decay.npy`, { data: state.decay, shape: [nl, dInner] });
+    await writeNpy(`${tmp}/delta_sum.npy`, { data: state.deltaSum, shape: [nl, dInner] });
     if (state.logits) await writeNpy(`${tmp}/logits.npy`, { data: state.logits, shape: [vocab] });
     await Deno.writeTextFile(`${tmp}/meta.json`, JSON.stringify(state.meta, null, 2) + "\n");
     const old = `${clean}.old-${crypto.randomUUID().slice(0, 8)}`;
@@ -293,7 +294,9 @@ export async function loadState(
   };
   const conv = (await read("conv.npy", [s.layers, s.dInner, s.convKernel]))!;
   const ssm = (await read("ssm.npy", [s.layers, s.dInner, s.stateSize]))!;
-  const decay = (await read("decay.npy", [s.layers, s.dInner]))!;
+  // delta_sum.npy; folders written before it was named so hold decay.npy.
+  const deltaSum = (await read("delta_sum.npy", [s.layers, s.dInner], true)) ??
+    (await read("decay.npy", [s.layers, s.dInner]))!;
   const logits = await read("logits.npy", [s.vocab], true);
-  return { conv, ssm, decay, logits, meta };
+  return { conv, ssm, deltaSum, logits, meta };
 }

@@ -13,7 +13,7 @@ async function randomState(seed: number, fields = {}): Promise<SavedState> {
   return {
     conv: arr(nl * dIn * k),
     ssm: arr(nl * dIn * n),
-    decay: arr(nl * dIn),
+    deltaSum: arr(nl * dIn),
     logits: arr(config.vocabSize),
     meta: {
       model: "tiny",
@@ -35,13 +35,13 @@ Deno.test("saveState() writes files NumPy loads with the documented dtypes and s
     `import sys, json, numpy as np
 d = sys.argv[1]
 print(json.dumps({f: [str(np.load(f"{d}/{f}.npy").dtype), list(np.load(f"{d}/{f}.npy").shape),
-  float(np.load(f"{d}/{f}.npy").astype(np.float64).sum())] for f in ["conv", "ssm", "decay", "logits"]}))`,
+  float(np.load(f"{d}/{f}.npy").astype(np.float64).sum())] for f in ["conv", "ssm", "delta_sum", "logits"]}))`,
     [dir],
   );
   const got = JSON.parse(out);
   assertEquals(got.conv.slice(0, 2), ["float32", [2, 32, 4]]);
   assertEquals(got.ssm.slice(0, 2), ["float32", [2, 32, 4]]);
-  assertEquals(got.decay.slice(0, 2), ["float32", [2, 32]]);
+  assertEquals(got.delta_sum.slice(0, 2), ["float32", [2, 32]]);
   assertEquals(got.logits.slice(0, 2), ["float32", [64]]);
   const sum = (a: Float32Array) => a.reduce((x, y) => x + y, 0);
   assertClose([got.ssm[2], got.logits[2]], [sum(state.ssm), sum(state.logits!)], { rtol: 1e-9 });
@@ -159,6 +159,27 @@ Deno.test("loadState() refuses a state of other weights of the same shape", asyn
     // A folder written before fingerprints were recorded is accepted.
     await saveState(`${dir}/old`, s);
     await loadState(`${dir}/old`, { weights: "bbbb" });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loadState() reads folders written before delta_sum.npy had its name (decay.npy)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "soup-state-" });
+  try {
+    const s = await randomState(9);
+    await saveState(`${dir}/s`, s);
+    await Deno.rename(`${dir}/s/delta_sum.npy`, `${dir}/s/decay.npy`);
+    assertEquals((await loadState(`${dir}/s`)).deltaSum, s.deltaSum);
+    // And such a folder is still recognised as a state this tool wrote.
+    await saveState(`${dir}/s`, s, { replace: true });
+    assertEquals([...Deno.readDirSync(`${dir}/s`)].map((e) => e.name).sort(), [
+      "conv.npy",
+      "delta_sum.npy",
+      "logits.npy",
+      "meta.json",
+      "ssm.npy",
+    ]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

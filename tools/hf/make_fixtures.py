@@ -194,7 +194,7 @@ def main() -> int:
     hf_ids = tok.encode(EXCHANGE["hf_text"], add_special_tokens=False).ids
     logits, hcache, decay = hf.prefill(model, hf_ids)
     conv, ssm = hf.cache_states(model, hcache)
-    hf.save_state(ex / "hf_state", model_name="organism", model=model, conv=conv, ssm=ssm, decay=decay,
+    hf.save_state(ex / "hf_state", model_name="organism", model=model, conv=conv, ssm=ssm, delta_sum=decay,
                   logits=logits[-1], ids=hf_ids, text=EXCHANGE["hf_text"])
     hf_prompt = tok.encode(EXCHANGE["hf_prompt"], add_special_tokens=False).ids
     hf_produced, hlg = hf.continue_from(model, hcache, hf_prompt, EXCHANGE["max_tokens"], limit)

@@ -1,7 +1,7 @@
 """Moves Mamba states between this project's state folders and Hugging Face transformers.
 
 A state folder (written by `deno task soup extract`) holds conv.npy (L, d_in, K), ssm.npy
-(L, d_in, n), decay.npy (L, d_in: the sum of the step sizes delta over the tokens read),
+(L, d_in, n), delta_sum.npy (L, d_in: the sum of the step sizes delta over the tokens read),
 logits.npy (V) and meta.json. transformers' `MambaForCausalLM` keeps the same two states per
 layer in its cache: `cache.layers[i].conv_states[0]` (1, d_in, K), the last K inputs of the
 causal convolution, oldest first, and `cache.layers[i].recurrent_states[0]` (1, d_in, n).
@@ -269,7 +269,7 @@ def continue_from(model, cache, prompt: list[int], max_tokens: int, limit: int, 
     return produced, np.stack(logits)
 
 
-def save_state(folder: str | Path, *, model_name: str, model, conv, ssm, decay, logits, ids, text=None):
+def save_state(folder: str | Path, *, model_name: str, model, conv, ssm, delta_sum, logits, ids, text=None):
     """Writes a state folder (refusing an existing path), into a temporary folder renamed into place."""
     folder = Path(folder)
     if folder.exists():
@@ -280,7 +280,7 @@ def save_state(folder: str | Path, *, model_name: str, model, conv, ssm, decay, 
     try:
         np.save(tmp / "conv.npy", np.ascontiguousarray(conv, dtype=np.float32))
         np.save(tmp / "ssm.npy", np.ascontiguousarray(ssm, dtype=np.float32))
-        np.save(tmp / "decay.npy", np.ascontiguousarray(decay, dtype=np.float32))
+        np.save(tmp / "delta_sum.npy", np.ascontiguousarray(delta_sum, dtype=np.float32))
         np.save(tmp / "logits.npy", np.ascontiguousarray(logits, dtype=np.float32))
         meta = {
             "model": model_name,
@@ -347,9 +347,9 @@ def main(argv: list[str]) -> int:
         if a.ids:
             print(",".join(map(str, produced)))
     else:
-        logits, cache, decay = prefill(model, ids)
+        logits, cache, delta_sum = prefill(model, ids)
         conv, ssm = cache_states(model, cache)
-        save_state(a.out, model_name=a.model, model=model, conv=conv, ssm=ssm, decay=decay,
+        save_state(a.out, model_name=a.model, model=model, conv=conv, ssm=ssm, delta_sum=delta_sum,
                    logits=logits[-1], ids=ids, text=text)
         print(f"Read {len(ids)} tokens with transformers; state saved to {a.out}")
     return 0
