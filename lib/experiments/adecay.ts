@@ -232,7 +232,7 @@ export async function runAdecay(
           const result = await ctx.cachedJson<DocResult>(
             `losses-T${T}-d${doc.index}-${doc.id.replace(/[^A-Za-z0-9._-]/g, "_")}`,
             async () => {
-              states ??= extractChunkStates(ctx, T, batch);
+              states ??= extractChunkStates(ctx, batch);
               const st = (await states)[j];
               return { doc: doc.id, losses: await documentLosses(ctx.engine, doc, st, aLog) };
             },
@@ -288,44 +288,26 @@ interface ChunkStates {
 
 /**
  * States of x1 and x2 from zeros and of x2 from x1's state for a batch of documents, each with
- * the logits after its last token, through the cache (one engine call per kind when missing).
+ * the logits after its last token, through the shared state store.
  */
 async function extractChunkStates(
   ctx: ExperimentContext,
-  T: number,
   batch: readonly Chunked[],
 ): Promise<ChunkStates[]> {
-  const name = (d: Chunked, what: string) => `T${T}-d${d.index}-${what}`;
-  const alone = await cachedStates(
-    ctx,
-    batch.flatMap((d) => [name(d, "x1"), name(d, "x2")]),
-    async () => withLogits(await ctx.engine.runBatch(batch.flatMap((d) => [d.x1, d.x2]))),
+  const store = ctx.store;
+  const alone = await store.extract(
+    ctx.engine,
+    batch.flatMap((d) => [{ ids: d.x1 }, { ids: d.x2 }]),
+    { batchSize: 2 * batch.length, logits: true },
   );
-  const x1 = batch.map((_, j) => alone[2 * j]);
-  const x1x2 = await cachedStates(
-    ctx,
-    batch.map((d) => name(d, "x1x2")),
-    async () => withLogits(await ctx.engine.runBatch(batch.map((d) => d.x2), { states: x1 })),
+  const x1x2 = await store.extract(
+    ctx.engine,
+    await Promise.all(
+      batch.map(async (d) => ({ ids: d.x2, from: await store.key({ ids: d.x1 }) })),
+    ),
+    { batchSize: batch.length, logits: true },
   );
-  return batch.map((_, j) => ({ x1: x1[j], x2: alone[2 * j + 1], x1x2: x1x2[j] }));
-}
-
-function withLogits(results: { state: MambaState; logits: Float32Array }[]): MambaState[] {
-  return results.map((r) => ({ ...r.state, logits: r.logits }));
-}
-
-/** `ctx.cachedState` for several names whose states one call computes (run once if any is missing). */
-async function cachedStates(
-  ctx: ExperimentContext,
-  names: readonly string[],
-  compute: () => Promise<MambaState[]>,
-): Promise<MambaState[]> {
-  let computed: Promise<MambaState[]> | undefined;
-  const out: MambaState[] = [];
-  for (const [i, name] of names.entries()) {
-    out.push(await ctx.cachedState(name, async () => (await (computed ??= compute()))[i]));
-  }
-  return out;
+  return batch.map((_, j) => ({ x1: alone[2 * j], x2: alone[2 * j + 1], x1x2: x1x2[j] }));
 }
 
 /** The three losses of every method for one document. */

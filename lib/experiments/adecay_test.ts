@@ -1,3 +1,4 @@
+import { storedStates } from "../../tests/_store.ts";
 import { assert, assertEquals } from "../../tests/_assert.ts";
 import { loadNewsDocuments } from "../data/news.ts";
 import { openEngine } from "../engine/open_engine.ts";
@@ -91,11 +92,8 @@ Deno.test("runAdecay() resumes from its cache with identical bytes; other parame
       ),
     ].join("\n--\n");
   const first = await csv();
-  const stateFiles = [...Deno.readDirSync(`${cache}/states`)].map((e) =>
-    `${cache}/states/${e.name}/ssm.npy`
-  ).sort();
-  assertEquals(stateFiles.length, 3 * 3, "x1, x2 and x1x2 of 3 documents");
-  const mtimes = () => stateFiles.map((f) => Deno.statSync(f).mtime?.getTime());
+  const mtimes = () => storedStates(`${dir}/cache/_states`);
+  assertEquals(mtimes().size, 3 * 3, "x1, x2 and x1x2 of 3 documents");
   const before = mtimes();
   // Drop the per-document losses: the states must be reused, not recomputed.
   for (const e of Deno.readDirSync(cache)) {

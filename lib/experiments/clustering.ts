@@ -235,11 +235,17 @@ export async function runClustering(
 
     const perplexity = effectivePerplexity(p.perplexity, ids.length);
     const embeddings = await ctx.cachedJson<Points2d[]>("points", async () => {
-      const shape = stateShapeOf(ctx.config);
+      // Only the layers the views compare are stored and read: a state of those layers.
+      const layers = [...new Set(views.map((v) => v.layer))];
+      const shape = { ...stateShapeOf(ctx.config), layers: layers.length };
       const vectors = await extractStates(ctx, jobs, {
         batchSize: p.batchSize,
         label: "states",
-        take: (state) => views.map((view) => stateVector(state, shape, view)),
+        layers,
+        take: (state) =>
+          views.map((view) =>
+            stateVector(state, shape, { ...view, layer: layers.indexOf(view.layer) })
+          ),
       });
       const out: Points2d[] = [];
       for (const [vi, view] of views.entries()) {

@@ -1,3 +1,4 @@
+import { removeStored, storedStates } from "../../tests/_store.ts";
 import { assert, assertClose, assertEquals } from "../../tests/_assert.ts";
 import { mirrorDir } from "../hub/sources.ts";
 import { tinyMambaConfig, writeRandomCheckpoint } from "../model/random_checkpoint.ts";
@@ -41,15 +42,6 @@ function cacheDirs(root: string): string[] {
   return [...Deno.readDirSync(`${root}/cache/clustering`)].map((e) =>
     `${root}/cache/clustering/${e.name}`
   ).sort();
-}
-
-/** Name -> mtime of every cached state folder. */
-function stateTimes(cache: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const e of Deno.readDirSync(`${cache}/states`)) {
-    out.set(e.name, Deno.statSync(`${cache}/states/${e.name}/ssm.npy`).mtime!.getTime());
-  }
-  return out;
 }
 
 const SMALL: Partial<ClusteringParams> = {
@@ -203,7 +195,7 @@ Deno.test("runClustering() resumes from its cache with identical results", async
   const root = await tempDir();
   const first = await runIn(root, SMALL);
   const [cache] = cacheDirs(root);
-  const times = stateTimes(cache);
+  const times = storedStates(`${root}/cache/_states`);
   assertEquals(times.size, 18);
 
   // A finished run is rewritten from the cached points: no state is read or computed.
@@ -215,13 +207,13 @@ Deno.test("runClustering() resumes from its cache with identical results", async
   // A run killed after some states: only the missing ones are computed, the rest reused.
   const names = [...times.keys()].sort();
   const gone = names.filter((_, i) => i % 3 === 0);
-  for (const name of gone) await Deno.remove(`${cache}/states/${name}`, { recursive: true });
+  for (const name of gone) await removeStored(`${root}/cache/_states`, name);
   for (const e of Deno.readDirSync(cache)) {
     if (e.name.endsWith(".json")) await Deno.remove(`${cache}/${e.name}`);
   }
   const resumed = await runIn(root, SMALL);
   assertEquals(resumed.csv, first.csv);
-  const after = stateTimes(cache);
+  const after = storedStates(`${root}/cache/_states`);
   assertEquals([...after.keys()].sort(), names);
   for (const name of names) {
     if (!gone.includes(name)) assertEquals(after.get(name), times.get(name), `${name} was reused`);

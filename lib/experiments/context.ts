@@ -15,6 +15,7 @@ import { configHash, type MambaConfig } from "../model/config.ts";
 import { weightsFingerprint } from "../model/fingerprint.ts";
 import { formatCsv, type Row } from "../results/csv.ts";
 import { loadState, type MambaState, saveState, stateShapeOf } from "../states/state_dir.ts";
+import { StateStore } from "../states/store.ts";
 import { loadTokenizer, type MambaTokenizer } from "../tokenizer/load_tokenizer.ts";
 import { atomicWrite } from "../util/atomic_write.ts";
 import { sha256Hex } from "../util/sha256.ts";
@@ -94,8 +95,13 @@ export class ExperimentContext {
   /** `results/<figure>`. */
   readonly outDir: string;
   readonly #replaceResults: boolean;
-  /** Cache folder of this exact run (figure, params, model, code). */
+  /** Cache folder of this exact run (figure, params, model, code): partial results. */
   readonly cacheDir: string;
+  /**
+   * The states every figure shares, keyed by what produced them (weights, engine, token ids,
+   * start state), not by code: editing the library keeps them.
+   */
+  readonly store: StateStore;
   readonly #log: (line: string) => void;
   readonly #started = performance.now();
 
@@ -111,6 +117,7 @@ export class ExperimentContext {
     outDir: string;
     replaceResults: boolean;
     cacheDir: string;
+    store: StateStore;
     log: (line: string) => void;
   }) {
     this.figure = init.figure;
@@ -125,6 +132,7 @@ export class ExperimentContext {
     this.outDir = init.outDir;
     this.#replaceResults = init.replaceResults;
     this.cacheDir = init.cacheDir;
+    this.store = init.store;
     this.#log = init.log;
   }
 
@@ -164,6 +172,16 @@ export class ExperimentContext {
         : `${PROJECT_ROOT}/data/cache/experiments`);
     const cacheDir = `${cacheRoot}/${figure}/${key}`;
     await Deno.mkdir(cacheDir, { recursive: true });
+    const storeRoot = options.cacheDir !== undefined
+      ? `${options.cacheDir}/_states`
+      : Deno.env.get("SOUP_CACHE")
+      ? `${Deno.env.get("SOUP_CACHE")}/states`
+      : `${PROJECT_ROOT}/data/cache/states`;
+    const store = await StateStore.open(storeRoot, {
+      weights,
+      engine: engine.name,
+      config: engine.config,
+    });
     const outDir = `${options.resultsDir ?? `${PROJECT_ROOT}/results`}/${figure}`;
     const replace = options.replaceResults ?? true;
     await checkResultsOutput(outDir, { replace }); // before any work
@@ -184,6 +202,7 @@ export class ExperimentContext {
       outDir,
       replaceResults: replace,
       cacheDir,
+      store,
       log,
     });
   }

@@ -425,38 +425,22 @@ class Runner {
     );
   }
 
-  /** The library states of every task, cached one by one, extracted in batches. */
+  /** The library states of every task, from the shared state store (extracted where missing). */
   async library(tasks: readonly Task[], plans: readonly TaskPlan[]): Promise<LibraryEntry[]> {
     const jobs = tasks.flatMap((task, t) =>
       plans[t].library.map((demos, s) => ({
         task: task.name,
         state: s,
-        name: `library-${task.name}-${s}`,
         ids: encodeDemos(this.#ctx.tokenizer, demos.map((i) => task.items[i])),
       }))
     );
-    const out: LibraryEntry[] = [];
-    let extracted = 0;
-    for (let start = 0; start < jobs.length; start += this.#batchSize) {
-      const chunk = jobs.slice(start, start + this.#batchSize);
-      const found = await Promise.all(chunk.map((j) => this.#probeState(j.name)));
-      const missing = chunk.filter((_, i) => found[i] === undefined);
-      const computed = await this.#extract(missing.map((j) => j.ids));
-      extracted += computed.length;
-      for (const [i, job] of chunk.entries()) {
-        const value = found[i] ??
-          await this.#ctx.cachedState(
-            job.name,
-            () => Promise.resolve(computed[missing.indexOf(job)]),
-          );
-        out.push({ task: job.task, state: job.state, value });
-      }
-      this.#ctx.log(
-        `library: ${Math.min(start + chunk.length, jobs.length)}/${jobs.length} states`,
-      );
-    }
-    this.#ctx.log(`library: ${extracted} states extracted, ${jobs.length - extracted} cached`);
-    return out;
+    const states = await this.#ctx.store.extract(this.#engine, jobs, {
+      batchSize: this.#batchSize,
+      onProgress: (done, all) => this.#ctx.log(`library: ${done}/${all} states`),
+      onDone: (computed, found) =>
+        this.#ctx.log(`library: ${computed} states extracted, ${found} cached`),
+    });
+    return jobs.map((job, i) => ({ task: job.task, state: job.state, value: states[i] }));
   }
 
   /**
@@ -540,7 +524,12 @@ class Runner {
     });
   }
 
-  /** States after each token list, read from zeros in batches. */
+  /**
+   * States after each token list, read from zeros in batches. Not stored: these are the
+   * per-item query states and the k-shot states a mix averages, used once and many (about 750
+   * per task on the paper protocol, 26 MB each on mamba-2.8b); what they give is cached as
+   * evaluations and mixes instead.
+   */
   async #extract(idLists: readonly number[][]): Promise<MambaState[]> {
     const out: MambaState[] = [];
     for (let start = 0; start < idLists.length; start += this.#batchSize) {
@@ -548,17 +537,6 @@ class Runner {
       out.push(...res.map((r) => r.state));
     }
     return out;
-  }
-
-  /** The state cached under `name`, or undefined (nothing is computed). */
-  async #probeState(name: string): Promise<MambaState | undefined> {
-    const missing = new Error("not cached");
-    try {
-      return await this.#ctx.cachedState(name, () => Promise.reject(missing));
-    } catch (e) {
-      if (e === missing) return undefined;
-      throw e;
-    }
   }
 }
 

@@ -1,3 +1,4 @@
+import { storedStates } from "../../tests/_store.ts";
 import { assert, assertClose, assertEquals, assertThrows } from "../../tests/_assert.ts";
 import { openEngine } from "../engine/open_engine.ts";
 import { evaluateFirstToken } from "../eval/first_token_accuracy.ts";
@@ -69,19 +70,6 @@ async function runTiny(
   });
   const cacheLine = lines.find((l) => l.includes(", cache "))!;
   return { paths, lines, results, cache, cacheKeyDir: cacheLine.split(", cache ")[1] };
-}
-
-async function mtimes(dir: string): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
-  const walk = async (d: string) => {
-    for await (const e of Deno.readDir(d)) {
-      const p = `${d}/${e.name}`;
-      if (e.isDirectory) await walk(p);
-      else out.set(p, (await Deno.stat(p)).mtime!.getTime());
-    }
-  };
-  await walk(dir);
-  return out;
 }
 
 Deno.test("planMixingTask() tests min(500, size) items and keeps each out of its own demonstrations", () => {
@@ -244,7 +232,7 @@ Deno.test("runMixingVsK() writes one row per item and evaluation, accuracies tha
       Deno.readTextFile(`${out}/${f}`)
     ),
   );
-  const states = await mtimes(`${first.cacheKeyDir}/states`);
+  const states = storedStates(`${first.cache}/_states`);
   assert(states.size > 0, "states were cached");
   const second = await runTiny(TINY, { results: first.results, cache: first.cache });
   assertEquals(second.cacheKeyDir, first.cacheKeyDir);
@@ -264,7 +252,7 @@ Deno.test("runMixingVsK() writes one row per item and evaluation, accuracies tha
   }
   const third = await runTiny(TINY, { results: first.results, cache: first.cache });
   assert(third.lines.some((l) => l.endsWith("library: 0 states extracted, 4 cached")));
-  assertEquals(await mtimes(`${first.cacheKeyDir}/states`), states);
+  assertEquals(storedStates(`${first.cache}/_states`), states);
   const again = await Promise.all(
     ["mixing.csv", "accuracy.csv", "retrieval.csv", "meta.json"].map((f) =>
       Deno.readTextFile(`${out}/${f}`)

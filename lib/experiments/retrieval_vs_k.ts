@@ -31,7 +31,7 @@
 
 import { plotRetrievalVsK } from "../plot/retrieval_vs_k.ts";
 import { retrieve } from "../retrieval/retrieve.ts";
-import { type StateKind, stateVector } from "../retrieval/state_vector.ts";
+import type { StateKind } from "../retrieval/state_vector.ts";
 import type { MambaState } from "../states/state_dir.ts";
 import { stateShapeOf } from "../states/state_dir.ts";
 import { encodeDemos } from "../tasks/encode_demos.ts";
@@ -166,13 +166,14 @@ export async function runRetrievalVsK(
       );
     }
     const shape = stateShapeOf(ctx.config);
-    // Only the compared layer is kept: a one-layer state that retrieve() reads as layer 0.
+    // Only the compared layer is stored and read: a one-layer state that retrieve() reads as
+    // layer 0.
     const oneLayer = { ...shape, layers: 1 };
     const keep = (state: MambaState): MambaState => ({
-      ssm: stateVector(state, shape, { layer, kind: "ssm" }),
-      conv: stateVector(state, shape, { layer, kind: "conv" }),
-      deltaSum: new Float32Array(shape.dInner),
-    });
+      ssm: state.ssm,
+      conv: state.conv,
+      deltaSum: state.deltaSum,
+    }); // without the logits
     const demoIds = (task: Task, set: readonly number[]) =>
       encodeDemos(ctx.tokenizer, set.map((i) => task.items[i]));
 
@@ -186,7 +187,7 @@ export async function runRetrievalVsK(
             ids: demoIds(task, set),
           }))
         ),
-        { batchSize: p.batchSize, label: "library states", take: keep },
+        { batchSize: p.batchSize, label: "library states", layers: [layer], take: keep },
       ).then((states) =>
         states.map((state, i) => ({ state, label: tasks[Math.floor(i / p.libraryStates)].name }))
       );
@@ -204,7 +205,12 @@ export async function runRetrievalVsK(
                 name: `query-${task.name}-k${k}-q${pad(q)}`,
                 ids: demoIds(task, set),
               })),
-              { batchSize: p.batchSize, label: `query states ${task.name} k=${k}`, take: keep },
+              {
+                batchSize: p.batchSize,
+                label: `query states ${task.name} k=${k}`,
+                layers: [layer],
+                take: keep,
+              },
             );
             const hits = retrieve(queries, candidates, { layer: 0, kind: p.kind, shape: oneLayer });
             return hits.map(([hit], q) => ({

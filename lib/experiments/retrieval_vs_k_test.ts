@@ -1,3 +1,4 @@
+import { removeStored, storedStates } from "../../tests/_store.ts";
 import { assert, assertEquals, assertThrows } from "../../tests/_assert.ts";
 import { mirrorDir } from "../hub/sources.ts";
 import { tinyMambaConfig, writeRandomCheckpoint } from "../model/random_checkpoint.ts";
@@ -47,14 +48,6 @@ function cacheDirs(root: string): string[] {
   return [...Deno.readDirSync(`${root}/cache/retrieval`)]
     .map((e) => `${root}/cache/retrieval/${e.name}`)
     .sort();
-}
-
-function stateTimes(cache: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const e of Deno.readDirSync(`${cache}/states`)) {
-    out.set(e.name, Deno.statSync(`${cache}/states/${e.name}/ssm.npy`).mtime!.getTime());
-  }
-  return out;
 }
 
 const SMALL: Partial<RetrievalVsKParams> = {
@@ -173,7 +166,7 @@ Deno.test("runRetrievalVsK() resumes from its cache with identical results", asy
   const root = await tempDir();
   const first = await runIn(root, SMALL);
   const [cache] = cacheDirs(root);
-  const times = stateTimes(cache);
+  const times = storedStates(`${root}/cache/_states`);
   assertEquals(times.size, 3 * 2 + 3 * 2 * 2);
 
   const again = await runIn(root, SMALL);
@@ -183,13 +176,13 @@ Deno.test("runRetrievalVsK() resumes from its cache with identical results", asy
   // Killed midway: some states and results lost; the rest is reused, the results the same.
   const names = [...times.keys()].sort();
   const gone = names.filter((_, i) => i % 4 === 1);
-  for (const name of gone) await Deno.remove(`${cache}/states/${name}`, { recursive: true });
+  for (const name of gone) await removeStored(`${root}/cache/_states`, name);
   for (const e of Deno.readDirSync(cache)) {
     if (e.name.endsWith(".json")) await Deno.remove(`${cache}/${e.name}`);
   }
   const resumed = await runIn(root, SMALL);
   assertEquals([resumed.retrieval, resumed.accuracy], [first.retrieval, first.accuracy]);
-  const after = stateTimes(cache);
+  const after = storedStates(`${root}/cache/_states`);
   assertEquals([...after.keys()].sort(), names);
   for (const name of names) {
     if (!gone.includes(name)) assertEquals(after.get(name), times.get(name), `${name} was reused`);

@@ -215,18 +215,10 @@ export async function runTaskArithmetic(
   );
   try {
     const { engine, tokenizer } = ctx;
-    const extract = async (ids: number[]) => {
-      const { state, logits } = await engine.run(ids);
-      return { ...state, logits };
-    };
-    const countState = await ctx.cachedState(
-      `count-to${p.countTo}`,
-      () => extract(encodeDemos(tokenizer, count)),
-    );
-    const frenchState = await ctx.cachedState(
-      `${p.translationTask}-k${p.shots}-seed${p.seed}`,
-      () => extract(encodeDemos(tokenizer, french)),
-    );
+    const [countState, frenchState] = await ctx.store.extract(engine, [
+      { ids: encodeDemos(tokenizer, count) },
+      { ids: encodeDemos(tokenizer, french) },
+    ], { batchSize: 1 });
     const prompt = buildQueryPrompt({ input: p.query });
     const queryIds = tokenizer.encode(prompt);
     const targetIds = p.targets.map((t) => firstTargetToken(tokenizer, prompt, t));

@@ -1,0 +1,316 @@
+/**
+ * A content-addressed store of Mamba states: a state is kept under the hash of what produced it
+ * (the checkpoint's weights fingerprint, the engine and its numerics version, the token ids and
+ * the start state), so every figure, notebook and command that reads the same tokens with the same
+ * model shares it, and editing unrelated code never throws it away.
+ *
+ * ```
+ * <root>/<key[0:2]>/<key>/
+ *   meta.json                     format, identity, tokens, start key, layers stored, logits?
+ *   conv.npy (m, d_in, K)  ssm.npy (m, d_in, n)  delta_sum.npy (m, d_in)
+ *                                 the m stored layers, in the order meta.json lists them
+ *   logits.npy (V)                the logits after the last token, when asked for
+ * ```
+ *
+ * Only the layers asked for are stored, so a figure that compares one layer stores 1/64 of a
+ * mamba-2.8b state; asking later for more layers (or the logits) of the same key computes the
+ * state again and stores it with the union.
+ *
+ * @module
+ */
+
+import type { MambaConfig } from "../model/config.ts";
+import { readNpy, writeNpy } from "../npy/mod.ts";
+import { atomicWrite } from "../util/atomic_write.ts";
+import { FormatError, SoupError } from "../util/errors.ts";
+import { sha256Hex } from "../util/sha256.ts";
+import type { MambaState } from "./state_dir.ts";
+
+/** Format of the store's folders; part of every key. */
+export const STORE_FORMAT = 1;
+
+/**
+ * Version of the engines' numbers: bump it when a change to an engine changes the states it
+ * computes, so that stored states of the old numbers are not reused.
+ */
+export const ENGINE_NUMERICS = 1;
+
+/** What produces a state: token ids read from zeros, or from a stored state. */
+export interface StoreJob {
+  /** Token ids read. */
+  ids: readonly number[];
+  /** Key of the stored state the ids are read from (stored with every layer). @default zeros */
+  from?: string;
+}
+
+/** The model and engine every state of one store object belongs to. */
+export interface StoreIdentity {
+  /** `weightsFingerprint` of the checkpoint. */
+  weights: string;
+  /** The engine's name as it ran ("onnx-cpu", "onnx-webgpu-float16", "reference", ...). */
+  engine: string;
+  /** The architecture: layer count and dims. */
+  config: MambaConfig;
+}
+
+/** Something that reads batches of token ids from start states (an `Engine`). */
+export interface BatchRunner {
+  runBatch(
+    sequences: readonly (readonly number[])[],
+    options?: { states?: (MambaState | undefined)[] },
+  ): Promise<{ logits: Float32Array; state: MambaState }[]>;
+}
+
+/** Options of {@link StateStore.extract}. */
+export interface ExtractOptions {
+  /** Layers to store and return, in this order. @default every layer */
+  layers?: readonly number[];
+  /** Sequences per engine call. @default 8 */
+  batchSize?: number;
+  /** Called after each engine call with the states done (computed or found) and all. */
+  onProgress?: (done: number, total: number) => void;
+  /** Called once at the end with how many distinct states were computed and found stored. */
+  onDone?: (computed: number, found: number) => void;
+  /** Store and return the logits after the last token too. @default false */
+  logits?: boolean;
+}
+
+interface StoredMeta {
+  format: number;
+  weights: string;
+  engine: string;
+  numerics: number;
+  tokens: number;
+  from: string | null;
+  /** The stored layers, in the order of the arrays' rows. */
+  layers: number[];
+  /** Whether logits.npy is stored. */
+  logits: boolean;
+}
+
+/** A content-addressed store of states for one model and engine. Open with {@link StateStore.open}. */
+export class StateStore {
+  /** The store's folder. */
+  readonly root: string;
+  /** The model and engine its states belong to. */
+  readonly identity: StoreIdentity;
+
+  private constructor(root: string, identity: StoreIdentity) {
+    this.root = root;
+    this.identity = identity;
+  }
+
+  /**
+   * Opens (creating) the store in `root` for one model and engine.
+   *
+   * @example
+   * ```ts
+   * import { StateStore } from "./store.ts";
+   * import { openEngine } from "../engine/mod.ts";
+   * import { tinyMambaConfig, weightsFingerprint, writeRandomCheckpoint } from "../model/mod.ts";
+   * const dir = await Deno.makeTempDir();
+   * await writeRandomCheckpoint(`${dir}/m`, tinyMambaConfig());
+   * const engine = await openEngine(`${dir}/m`, { device: "cpu" });
+   * await engine.run([0]);
+   * const store = await StateStore.open(`${dir}/states`, {
+   *   weights: await weightsFingerprint(`${dir}/m`),
+   *   engine: engine.name,
+   *   config: engine.config,
+   * });
+   * const [a, b] = await store.extract(engine, [{ ids: [1, 2, 3] }, { ids: [4] }], { layers: [1] });
+   * if (a.ssm.length !== engine.config.intermediateSize * engine.config.stateSize) throw new Error();
+   * await engine.close();
+   * ```
+   */
+  static async open(root: string, identity: StoreIdentity): Promise<StateStore> {
+    await Deno.mkdir(root, { recursive: true });
+    return new StateStore(root.replace(/\/+$/, ""), identity);
+  }
+
+  /** The key of the state a job produces (32 hex digits). */
+  async key(job: StoreJob): Promise<string> {
+    const text = JSON.stringify({
+      format: STORE_FORMAT,
+      weights: this.identity.weights,
+      engine: this.identity.engine,
+      numerics: ENGINE_NUMERICS,
+      ids: [...job.ids],
+      from: job.from ?? null,
+    });
+    return (await sha256Hex(new TextEncoder().encode(text))).slice(0, 32);
+  }
+
+  #dir(key: string): string {
+    return `${this.root}/${key.slice(0, 2)}/${key}`;
+  }
+
+  #allLayers(): number[] {
+    return Array.from({ length: this.identity.config.numHiddenLayers }, (_, i) => i);
+  }
+
+  async #meta(key: string): Promise<StoredMeta | undefined> {
+    const path = `${this.#dir(key)}/meta.json`;
+    let text: string;
+    try {
+      text = await Deno.readTextFile(path);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return undefined;
+      throw err;
+    }
+    try {
+      const meta = JSON.parse(text) as StoredMeta;
+      if (meta.format !== STORE_FORMAT || !Array.isArray(meta.layers)) throw new Error("format");
+      return meta;
+    } catch (err) {
+      throw FormatError.at(path, `not a state store meta.json (${(err as Error).message})`, err);
+    }
+  }
+
+  /**
+   * Whether the state of `key` is stored with all of `layers` (default: every layer), and with
+   * its logits when `logits` is set.
+   */
+  async has(
+    key: string,
+    layers: readonly number[] = this.#allLayers(),
+    logits = false,
+  ): Promise<boolean> {
+    const meta = await this.#meta(key);
+    return meta !== undefined && layers.every((l) => meta.layers.includes(l)) &&
+      (!logits || meta.logits);
+  }
+
+  /**
+   * The stored state of `key`, of `layers` only (in that order: a state of `layers.length`
+   * layers), with its logits when they are stored. Throws {@link SoupError} when it or a layer
+   * is not stored.
+   */
+  async get(key: string, layers: readonly number[] = this.#allLayers()): Promise<MambaState> {
+    const meta = await this.#meta(key);
+    const absent = meta === undefined
+      ? [...layers]
+      : layers.filter((l) => !meta.layers.includes(l));
+    if (meta === undefined || absent.length > 0) {
+      throw new SoupError(`The state store has no layer ${absent.join(", ")} of state ${key}`);
+    }
+    const { intermediateSize: dIn, convKernel: k, stateSize: n, vocabSize: v } =
+      this.identity.config;
+    const dir = this.#dir(key);
+    const m = meta.layers.length;
+    const read = async (name: string, size: number) => {
+      const a = await readNpy(`${dir}/${name}`);
+      if (a.dtype !== "float32" || a.data.length !== size) {
+        throw FormatError.at(
+          `${dir}/${name}`,
+          `holds ${a.dtype} (${a.shape}), expected ${size} float32`,
+        );
+      }
+      return a.data as Float32Array;
+    };
+    const rows = (all: Float32Array, size: number) => {
+      const out = new Float32Array(layers.length * size);
+      for (const [i, l] of layers.entries()) {
+        const r = meta.layers.indexOf(l);
+        out.set(all.subarray(r * size, (r + 1) * size), i * size);
+      }
+      return out;
+    };
+    return {
+      conv: rows(await read("conv.npy", m * dIn * k), dIn * k),
+      ssm: rows(await read("ssm.npy", m * dIn * n), dIn * n),
+      deltaSum: rows(await read("delta_sum.npy", m * dIn), dIn),
+      ...(meta.logits ? { logits: await read("logits.npy", v) } : {}),
+    };
+  }
+
+  /**
+   * Stores `layers` of a full state (every layer) that `job` produced under `key`, together
+   * with the layers stored before (taken from this full state), and its logits when `logits`
+   * is set (or stored before). Each file is written atomically, meta.json last.
+   */
+  async put(
+    key: string,
+    job: StoreJob,
+    state: MambaState,
+    layers: readonly number[] = this.#allLayers(),
+    logits = false,
+  ): Promise<void> {
+    const { numHiddenLayers: nl, intermediateSize: dIn, convKernel: k, stateSize: n } =
+      this.identity.config;
+    if (state.conv.length !== nl * dIn * k || state.ssm.length !== nl * dIn * n) {
+      throw new SoupError(`Cannot store state ${key}: it is not a full state of this model`);
+    }
+    const before = await this.#meta(key);
+    const union = [...new Set([...(before?.layers ?? []), ...layers])].sort((a, b) => a - b);
+    const withLogits = logits || (before?.logits ?? false);
+    if (withLogits && state.logits === undefined) {
+      throw new SoupError(`Cannot store state ${key}: its logits are missing`);
+    }
+    const dir = this.#dir(key);
+    await Deno.mkdir(dir, { recursive: true });
+    const rows = (all: Float32Array, size: number) => {
+      const out = new Float32Array(union.length * size);
+      for (const [i, l] of union.entries()) {
+        out.set(all.subarray(l * size, (l + 1) * size), i * size);
+      }
+      return out;
+    };
+    const m = union.length;
+    await writeNpy(`${dir}/conv.npy`, { data: rows(state.conv, dIn * k), shape: [m, dIn, k] });
+    await writeNpy(`${dir}/ssm.npy`, { data: rows(state.ssm, dIn * n), shape: [m, dIn, n] });
+    await writeNpy(`${dir}/delta_sum.npy`, { data: rows(state.deltaSum, dIn), shape: [m, dIn] });
+    if (withLogits) {
+      await writeNpy(`${dir}/logits.npy`, { data: state.logits!, shape: [state.logits!.length] });
+    }
+    const meta: StoredMeta = {
+      format: STORE_FORMAT,
+      weights: this.identity.weights,
+      engine: this.identity.engine,
+      numerics: ENGINE_NUMERICS,
+      tokens: job.ids.length,
+      from: job.from ?? null,
+      layers: union,
+      logits: withLogits,
+    };
+    await atomicWrite(`${dir}/meta.json`, new TextEncoder().encode(JSON.stringify(meta) + "\n"));
+  }
+
+  /**
+   * The states `jobs` produce, of `layers` (see {@link StateStore.get}), computing what the
+   * store lacks with `engine.runBatch`: missing jobs are sorted by length (so a batch pads
+   * little) and run `batchSize` at a time, each state stored as soon as it is computed. A job
+   * with `from` reads its ids from that stored state (every layer of it must be stored).
+   */
+  async extract(
+    engine: BatchRunner,
+    jobs: readonly StoreJob[],
+    options: ExtractOptions = {},
+  ): Promise<MambaState[]> {
+    const layers = options.layers ?? this.#allLayers();
+    const logits = options.logits ?? false;
+    const batchSize = Math.max(1, options.batchSize ?? 8);
+    const keys = await Promise.all(jobs.map((j) => this.key(j)));
+    const todo = new Map<string, StoreJob>();
+    for (const [i, key] of keys.entries()) {
+      if (!todo.has(key) && !(await this.has(key, layers, logits))) todo.set(key, jobs[i]);
+    }
+    const missing = [...todo.entries()].sort((a, b) => b[1].ids.length - a[1].ids.length);
+    let done = jobs.length - missing.length;
+    if (missing.length === 0) options.onProgress?.(done, jobs.length);
+    for (let start = 0; start < missing.length; start += batchSize) {
+      const batch = missing.slice(start, start + batchSize);
+      const states = await Promise.all(
+        batch.map(([, job]) => (job.from === undefined ? undefined : this.get(job.from))),
+      );
+      const results = await engine.runBatch(batch.map(([, job]) => job.ids), { states });
+      for (const [i, [key, job]] of batch.entries()) {
+        const state = { ...results[i].state, logits: results[i].logits };
+        await this.put(key, job, state, layers, logits);
+      }
+      done += batch.length;
+      options.onProgress?.(done, jobs.length);
+    }
+    options.onDone?.(missing.length, new Set(keys).size - missing.length);
+    return await Promise.all(keys.map((key) => this.get(key, layers)));
+  }
+}

@@ -1,0 +1,114 @@
+import { assert, assertEquals, assertRejects } from "../../tests/_assert.ts";
+import { inTempDir } from "../../tests/_temp.ts";
+import { runNumpy } from "../../tests/_python.ts";
+import { ReferenceEngine } from "../engine/mod.ts";
+import { tinyMambaConfig, weightsFingerprint, writeRandomCheckpoint } from "../model/mod.ts";
+import { SoupError } from "../util/errors.ts";
+import { type BatchRunner, StateStore } from "./store.ts";
+
+const config = tinyMambaConfig({ numHiddenLayers: 3, stateSize: 5, convKernel: 3 });
+
+/** The reference engine, counting what it is asked to compute. */
+async function setup(dir: string) {
+  await writeRandomCheckpoint(`${dir}/m`, config, { seed: 3 });
+  const engine = await ReferenceEngine.load(`${dir}/m`);
+  const batches: number[][] = [];
+  const counting: BatchRunner = {
+    runBatch(sequences, options) {
+      batches.push(sequences.map((s) => s.length));
+      return engine.runBatch(sequences, options);
+    },
+  };
+  const identity = { weights: await weightsFingerprint(`${dir}/m`), engine: "reference", config };
+  const store = await StateStore.open(`${dir}/store`, identity);
+  return { engine, counting, batches, store, identity };
+}
+
+/** Layer `l` of a full state's arrays. */
+function layerOf(a: Float32Array, l: number, size: number): Float32Array {
+  return a.subarray(l * size, (l + 1) * size);
+}
+
+Deno.test("the store keys states by weights, engine, ids and start state", async () => {
+  await inTempDir("soup-store-", async (dir) => {
+    const { store, identity } = await setup(dir);
+    const k = await store.key({ ids: [1, 2, 3] });
+    assertEquals(k, await store.key({ ids: [1, 2, 3] }));
+    assert(/^[0-9a-f]{32}$/.test(k), k);
+    const others = [
+      await store.key({ ids: [1, 2] }),
+      await store.key({ ids: [1, 2, 3], from: k }),
+      await (await StateStore.open(store.root, { ...identity, weights: "other" })).key({
+        ids: [1, 2, 3],
+      }),
+      await (await StateStore.open(store.root, { ...identity, engine: "onnx-cpu" })).key({
+        ids: [1, 2, 3],
+      }),
+    ];
+    assertEquals(new Set([k, ...others]).size, 5);
+  });
+});
+
+Deno.test("extract computes only what is missing, by length, and stores only the layers asked", async () => {
+  await inTempDir("soup-store-", async (dir) => {
+    const { engine, counting, batches, store } = await setup(dir);
+    const { intermediateSize: dIn, stateSize: n, convKernel: k } = config;
+    const jobs = [[5, 6], [1, 2, 3, 4, 5], [7], [8, 9, 10], [5, 6]].map((ids) => ({ ids }));
+    const got = await store.extract(counting, jobs, { layers: [2, 0], batchSize: 2, logits: true });
+    // Four distinct jobs, longest first, two per call; the repeated job is computed once.
+    assertEquals(batches, [[5, 3], [2, 1]]);
+    for (const [i, job] of jobs.entries()) {
+      const full = await engine.run(job.ids);
+      for (const [j, l] of [2, 0].entries()) {
+        assertEquals(layerOf(got[i].ssm, j, dIn * n), layerOf(full.state.ssm, l, dIn * n));
+        assertEquals(layerOf(got[i].conv, j, dIn * k), layerOf(full.state.conv, l, dIn * k));
+        assertEquals(layerOf(got[i].deltaSum, j, dIn), layerOf(full.state.deltaSum, l, dIn));
+      }
+      assertEquals(got[i].logits, full.logits);
+    }
+    // Only the layers asked for are stored: layer 1 was never written.
+    const key = await store.key(jobs[1]);
+    const folder = `${store.root}/${key.slice(0, 2)}/${key}`;
+    const files = [...Deno.readDirSync(folder)].map((e) => e.name).sort();
+    assertEquals(files, ["conv.npy", "delta_sum.npy", "logits.npy", "meta.json", "ssm.npy"]);
+    assertEquals(JSON.parse(await Deno.readTextFile(`${folder}/meta.json`)).layers, [0, 2]);
+    assertEquals(await store.has(key, [0, 2]), true);
+    assertEquals(await store.has(key), false);
+    await assertRejects(() => store.get(key, [1]), SoupError, "no layer 1");
+    // Asked again: nothing computed. Asked for every layer: computed once more, then complete.
+    batches.length = 0;
+    await store.extract(counting, jobs, { layers: [0] });
+    assertEquals(batches, []);
+    const all = await store.extract(counting, jobs.slice(1, 2));
+    assertEquals(batches, [[5]]);
+    assertEquals(all[0].ssm, (await engine.run(jobs[1].ids)).state.ssm);
+    assertEquals(await store.has(key), true);
+    // NumPy reads a stored layer as it is.
+    const out = await runNumpy(
+      "import sys, json, numpy as np; a = np.load(sys.argv[1]); " +
+        "print(json.dumps([str(a.dtype), list(a.shape), float(a[1].astype(np.float64).sum())]))",
+      [`${folder}/ssm.npy`],
+    );
+    const [dtype, shape, total] = JSON.parse(out);
+    const layer1 = layerOf((await engine.run(jobs[1].ids)).state.ssm, 1, dIn * n);
+    assertEquals([dtype, shape], ["float32", [3, dIn, n]]);
+    assert(Math.abs(total - layer1.reduce((a, b) => a + b, 0)) < 1e-4, String(total));
+  });
+});
+
+Deno.test("a job read from a stored state equals reading both chunks in one pass", async () => {
+  await inTempDir("soup-store-", async (dir) => {
+    const { engine, store } = await setup(dir);
+    const x1 = { ids: [3, 1, 4, 1, 5] }, x2 = [9, 2, 6];
+    await store.extract(engine, [x1]);
+    const [both] = await store.extract(engine, [{ ids: x2, from: await store.key(x1) }], {
+      logits: true,
+    });
+    const one = await engine.run([...x1.ids, ...x2]);
+    const close = (a: Float32Array, b: Float32Array) =>
+      a.every((x, i) => Math.abs(x - b[i]) <= 1e-6 * (1 + Math.abs(b[i])));
+    assert(close(both.ssm, one.state.ssm), "ssm");
+    assert(close(both.conv, one.state.conv), "conv");
+    assert(close(both.logits!, one.logits), "logits");
+  });
+});
