@@ -4,24 +4,10 @@
  * weights, unwritable locations, bad numbers.
  */
 import { assert, assertEquals } from "../tests/_assert.ts";
-import { inTempDir } from "../tests/_temp.ts";
+import { inTempDir, tree } from "../tests/_temp.ts";
 import { main } from "./soup.ts";
 import { SkillLibrary } from "../lib/library/mod.ts";
 import { tinyMambaConfig, writeRandomCheckpoint } from "../lib/model/mod.ts";
-
-/** Every file under `dir` with its size. */
-function tree(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const e of Deno.readDirSync(d)) {
-      const p = `${d}/${e.name}`;
-      if (e.isDirectory) walk(p);
-      else out.push(`${p.slice(dir.length)}:${Deno.statSync(p).size}`);
-    }
-  };
-  walk(dir);
-  return out.sort();
-}
 
 /** Runs the CLI in a child process: exit code and what it printed. */
 async function soup(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -12,3 +12,17 @@ export async function inTempDir(
     await Deno.remove(dir, { recursive: true });
   }
 }
+
+/** Every file under `dir` (path relative to it, and size), sorted: to show nothing was touched. */
+export function tree(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of Deno.readDirSync(d)) {
+      const p = `${d}/${e.name}`;
+      if (e.isDirectory) walk(p);
+      else out.push(`${p.slice(dir.length)}:${Deno.statSync(p).size}`);
+    }
+  };
+  walk(dir);
+  return out.sort();
+}

@@ -20,7 +20,7 @@ import { loadTokenizer, type MambaTokenizer } from "../tokenizer/load_tokenizer.
 import { atomicWrite } from "../util/atomic_write.ts";
 import { sha256Hex } from "../util/sha256.ts";
 import { NotFoundError, SoupError } from "../util/errors.ts";
-import { checkWritable } from "../util/output.ts";
+import { checkWritable, inspectOwnFolder, swapFolder } from "../util/output.ts";
 
 /** Options shared by every experiment. */
 export interface ExperimentOptions extends Omit<SourceOptions, "cacheDir"> {
@@ -331,27 +331,12 @@ const RESULT_FILE = /^[\w.-]+\.(csv|svg|png|json)$/;
 async function inspectResults(
   dir: string,
 ): Promise<{ kind: "missing" | "results" | "other"; what?: string }> {
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.stat(dir);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
-      return { kind: "missing" };
-    }
-    throw err;
-  }
-  if (!info.isDirectory) return { kind: "other", what: "a file" };
-  const entries = [...Deno.readDirSync(dir)];
-  const foreign = entries.filter((e) => !e.isFile || !RESULT_FILE.test(e.name)).map((e) => e.name);
-  if (foreign.length > 0) {
-    return { kind: "other", what: `a folder holding ${foreign.slice(0, 3).join(", ")}` };
-  }
-  if (entries.length === 0) return { kind: "results" }; // an empty folder loses nothing
-  try {
-    const meta = JSON.parse(await Deno.readTextFile(`${dir}/meta.json`));
-    if (typeof meta?.figure === "string") return { kind: "results" };
-  } catch { /* no or unreadable meta.json */ }
-  return { kind: "other", what: "a folder without this tool's meta.json" };
+  const found = await inspectOwnFolder(dir, {
+    allowed: (name) => RESULT_FILE.test(name),
+    isOurs: (meta) => typeof meta.figure === "string",
+    emptyIsOurs: true, // an empty folder loses nothing
+  });
+  return found.kind === "ours" ? { kind: "results" } : found as { kind: "missing" | "other" };
 }
 
 /**
@@ -384,16 +369,5 @@ export async function checkResultsOutput(
 /** Puts the folder `tmp` at `dir`, replacing a results folder there (and nothing else). */
 async function replaceFolder(tmp: string, dir: string, replace: boolean): Promise<void> {
   await checkResultsOutput(dir, { replace });
-  const old = `${dir}.old-${crypto.randomUUID().slice(0, 8)}`;
-  let moved = false;
-  try {
-    await Deno.rename(dir, old);
-    moved = true;
-  } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
-  }
-  await Deno.rename(tmp, dir);
-  if (moved && (await inspectResults(old)).kind === "results") {
-    await Deno.remove(old, { recursive: true });
-  }
+  await swapFolder(tmp, dir, async (old) => (await inspectResults(old)).kind === "results");
 }

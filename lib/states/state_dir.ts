@@ -20,7 +20,7 @@ import { readNpy, writeNpy } from "../npy/mod.ts";
 import type { MambaConfig } from "../model/config.ts";
 import { configHash } from "../model/config.ts";
 import { FormatError, NotFoundError, SoupError } from "../util/errors.ts";
-import { checkWritable } from "../util/output.ts";
+import { checkWritable, inspectOwnFolder, swapFolder } from "../util/output.ts";
 import type { GpuAdapterInfo } from "../onnx/adapter.ts";
 
 /** What `meta.json` of a state folder records. */
@@ -98,30 +98,11 @@ export const STATE_FILES: readonly string[] = [
 export async function inspectStatePath(
   path: string,
 ): Promise<{ kind: "missing" | "state" | "other"; what?: string }> {
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.stat(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
-      return { kind: "missing" }; // checkWritable then names the file on the way
-    }
-    throw err;
-  }
-  if (!info.isDirectory) return { kind: "other", what: "a file" };
-  const names = [...Deno.readDirSync(path)].map((e) => e.name);
-  const foreign = names.filter((n) => !STATE_FILES.includes(n));
-  if (names.length === 0) return { kind: "other", what: "an empty folder" };
-  if (foreign.length > 0) {
-    const shown = foreign.slice(0, 3).join(", ") + (foreign.length > 3 ? ", ..." : "");
-    return { kind: "other", what: `a folder holding ${shown}` };
-  }
-  try {
-    const meta = JSON.parse(await Deno.readTextFile(`${path}/meta.json`));
-    if (typeof meta?.configHash === "string" && typeof meta?.shape === "object") {
-      return { kind: "state" };
-    }
-  } catch { /* no or unreadable meta.json: not a complete state folder */ }
-  return { kind: "other", what: "a folder without a valid meta.json" };
+  const found = await inspectOwnFolder(path, {
+    allowed: (name) => STATE_FILES.includes(name),
+    isOurs: (meta) => typeof meta.configHash === "string" && typeof meta.shape === "object",
+  });
+  return found.kind === "ours" ? { kind: "state" } : found as { kind: "missing" | "other" };
 }
 
 /** Options of {@link saveState} and {@link checkStateOutput}. */
@@ -193,19 +174,7 @@ export async function saveState(
     await writeNpy(`${tmp}/delta_sum.npy`, { data: state.deltaSum, shape: [nl, dInner] });
     if (state.logits) await writeNpy(`${tmp}/logits.npy`, { data: state.logits, shape: [vocab] });
     await Deno.writeTextFile(`${tmp}/meta.json`, JSON.stringify(state.meta, null, 2) + "\n");
-    const old = `${clean}.old-${crypto.randomUUID().slice(0, 8)}`;
-    let moved = false;
-    try {
-      await Deno.rename(clean, old);
-      moved = true;
-    } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) throw err; // nothing there yet
-    }
-    await Deno.rename(tmp, clean);
-    // Only a state folder is ever removed (something else may have appeared since the check).
-    if (moved && (await inspectStatePath(old)).kind === "state") {
-      await Deno.remove(old, { recursive: true });
-    }
+    await swapFolder(tmp, clean, async (old) => (await inspectStatePath(old)).kind === "state");
   } catch (err) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
     throw err;

@@ -1,3 +1,4 @@
+import { tree } from "../../tests/_temp.ts";
 import { assert, assertClose, assertEquals, assertRejects } from "../../tests/_assert.ts";
 import { runNumpy } from "../../tests/_python.ts";
 import { loadState, type SavedState, saveState, stateShapeOf } from "./state_dir.ts";
@@ -94,20 +95,6 @@ Deno.test("saveState() never leaves a half-written folder", async () => {
   assert((await loadState(`${parent}/s`)).ssm[0] !== good.ssm[0], "replaced");
   assertEquals([...Deno.readDirSync(parent)].map((e) => e.name), ["s"]);
 });
-
-/** Every path under `dir` with its size, to show that nothing was touched. */
-function tree(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const e of Deno.readDirSync(d)) {
-      const p = `${d}/${e.name}`;
-      if (e.isDirectory) walk(p);
-      else out.push(`${p.slice(dir.length)}:${Deno.statSync(p).size}`);
-    }
-  };
-  walk(dir);
-  return out.sort();
-}
 
 Deno.test("saveState() never replaces what it did not write, and a state only when asked", async () => {
   const dir = await Deno.makeTempDir({ prefix: "soup-state-" });

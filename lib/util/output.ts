@@ -128,3 +128,73 @@ async function readFirstLine(path: string): Promise<string> {
     file.close();
   }
 }
+
+/** What {@link inspectOwnFolder} found at a path. */
+export interface FolderFound {
+  /** Nothing there, a folder of this tool's kind, or anything else. */
+  kind: "missing" | "ours" | "other";
+  /** What the "other" thing is, for a message ("a file", "a folder holding notes.txt"). */
+  what?: string;
+}
+
+/**
+ * What is at `path`, for deciding whether this tool may replace it: nothing; a folder whose
+ * entries are all plain files `allowed` by name and whose `meta.json` satisfies `isOurs` (an
+ * empty folder counts as ours when `emptyIsOurs`); or something else.
+ */
+export async function inspectOwnFolder(
+  path: string,
+  options: {
+    allowed: (name: string) => boolean;
+    isOurs: (meta: Record<string, unknown>) => boolean;
+    emptyIsOurs?: boolean;
+  },
+): Promise<FolderFound> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
+      return { kind: "missing" }; // checkWritable then names a file on the way
+    }
+    throw err;
+  }
+  if (!info.isDirectory) return { kind: "other", what: "a file" };
+  const entries = [...Deno.readDirSync(path)];
+  if (entries.length === 0) {
+    return options.emptyIsOurs ? { kind: "ours" } : { kind: "other", what: "an empty folder" };
+  }
+  const foreign = entries.filter((e) => !e.isFile || !options.allowed(e.name)).map((e) => e.name);
+  if (foreign.length > 0) {
+    const shown = foreign.slice(0, 3).join(", ") + (foreign.length > 3 ? ", ..." : "");
+    return { kind: "other", what: `a folder holding ${shown}` };
+  }
+  try {
+    const meta = JSON.parse(await Deno.readTextFile(`${path}/meta.json`));
+    if (typeof meta === "object" && meta !== null && options.isOurs(meta)) return { kind: "ours" };
+  } catch { /* no or unreadable meta.json: not a complete folder of ours */ }
+  return { kind: "other", what: "a folder without this tool's meta.json" };
+}
+
+/**
+ * Puts the finished folder `tmp` at `dir` by renames: what is at `dir` is moved aside, `tmp`
+ * takes its place, and the old one is removed only when `isOurs(old)` says this tool wrote it
+ * (something else may have appeared since the caller's check; it is then left at the `.old-*`
+ * path, never deleted). A crash between the renames leaves the old folder at `<dir>.old-*`.
+ */
+export async function swapFolder(
+  tmp: string,
+  dir: string,
+  isOurs: (old: string) => Promise<boolean>,
+): Promise<void> {
+  const old = `${dir}.old-${crypto.randomUUID().slice(0, 8)}`;
+  let moved = false;
+  try {
+    await Deno.rename(dir, old);
+    moved = true;
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err; // nothing there yet
+  }
+  await Deno.rename(tmp, dir);
+  if (moved && await isOurs(old)) await Deno.remove(old, { recursive: true });
+}
