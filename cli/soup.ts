@@ -30,7 +30,7 @@ import {
 import { evaluateFirstToken } from "../lib/eval/mod.ts";
 import { SkillLibrary } from "../lib/library/mod.ts";
 import { retrieve, type StateKind } from "../lib/retrieval/mod.ts";
-import { mixADecay, mixMean, mixWeighted, readALog } from "../lib/mixing/mod.ts";
+import { MIX_MODES, mixADecay, mixMean, mixWeighted, readALog } from "../lib/mixing/mod.ts";
 import { encodeDemos } from "../lib/tasks/mod.ts";
 import { writeCsv } from "../lib/results/mod.ts";
 import { SoupError } from "../lib/util/errors.ts";
@@ -66,9 +66,13 @@ Commands:
   library list --library DIR [--task T]
   retrieve --library DIR --state STATE_DIR [--layer 0] [--kind ssm|conv|both] [--top 5]
       Rank the library's states by cosine similarity to a state (layers count from 0).
-  mix --mode mean|weighted|adecay --states A,B[,...] [--weights 0.5,0.5] [--model M] --out DIR
-      [--force]
-      Mix saved states; adecay (two states, first then second) reads A_log from --model.
+  mix --mode ${
+  MIX_MODES.map((m) => m.id).join("|")
+} --states A,B[,...] [--weights 0.5,0.5] [--model M]
+      --out DIR [--force]
+      Mix saved states:
+${MIX_MODES.map((m) => `        ${m.id.padEnd(9)}${m.describe}`).join("\n")}
+      adecay reads A_log from --model.
   generate --model M [--from STATE_DIR] --text "..." [--max-tokens 32] [--temperature 0]
            [--seed 0] [--device D]
       Continue text from a state, streaming tokens as they come (greedy by default).
@@ -579,6 +583,12 @@ async function cmdMix(args: string[]): Promise<void> {
     force: "boolean",
   });
   const mode = need(f, "mode");
+  const spec = MIX_MODES.find((m) => m.id === mode);
+  if (spec === undefined) {
+    throw new SoupError(
+      `--mode must be ${MIX_MODES.map((m) => m.id).join(", ")}, got "${mode}"`,
+    );
+  }
   const out = need(f, "out");
   const force = f.force === true;
   await checkStateOutput(out, { replace: force, flag: "--out" }); // before any work
@@ -637,7 +647,7 @@ async function cmdMix(args: string[]): Promise<void> {
     mixed = mixADecay(states[0], states[1], await readALog(dir), {
       secondTokens: second.tokenIds.length,
     });
-  } else throw new SoupError(`--mode must be mean, weighted or adecay, got "${mode}"`);
+  } else throw new SoupError(`--mode ${spec.id} has no implementation`); // MIX_MODES lists it
   await saveState(out, {
     ...mixed,
     logits: undefined,

@@ -32,6 +32,7 @@
  * @module
  */
 
+import { ADECAY_METHOD_IDS } from "../mixing/methods.ts";
 import { loadNewsDocuments } from "../data/news.ts";
 import type { Engine } from "../engine/types.ts";
 import { mixADecay } from "../mixing/mix_a_decay.ts";
@@ -84,7 +85,7 @@ export type AdecayParams = {
  * if (ADECAY_METHODS.join() !== "sequential,x2_only,mean,adecay") throw new Error();
  * ```
  */
-export const ADECAY_METHODS = ["sequential", "x2_only", "mean", "adecay"] as const;
+export const ADECAY_METHODS: typeof ADECAY_METHOD_IDS = ADECAY_METHOD_IDS; // lib/mixing/methods.ts
 
 /**
  * One of {@link ADECAY_METHODS}.

@@ -21,6 +21,7 @@
  * @module
  */
 
+import { MIXING_METHOD_IDS } from "../mixing/methods.ts";
 import type { Engine } from "../engine/types.ts";
 import { evaluateFirstToken, type ItemResult } from "../eval/first_token_accuracy.ts";
 import { mixMean } from "../mixing/mix_mean.ts";
@@ -51,7 +52,7 @@ import { ExperimentContext, type ExperimentOptions } from "./context.ts";
  * if (methods.length !== 2) throw new Error();
  * ```
  */
-export type MixingMethod = "prompt" | "mix" | "query" | "retrieve_mix";
+export type MixingMethod = typeof MIXING_METHOD_IDS[number];
 
 /**
  * Every {@link MixingMethod}, in the order of the tables.
@@ -62,7 +63,7 @@ export type MixingMethod = "prompt" | "mix" | "query" | "retrieve_mix";
  * if (MIXING_METHODS.join() !== "prompt,mix,query,retrieve_mix") throw new Error();
  * ```
  */
-export const MIXING_METHODS: readonly MixingMethod[] = ["prompt", "mix", "query", "retrieve_mix"];
+export const MIXING_METHODS: readonly MixingMethod[] = MIXING_METHOD_IDS; // lib/mixing/methods.ts
 
 /**
  * Parameters of {@link runMixingVsK}; every one is part of the cache key.

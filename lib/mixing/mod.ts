@@ -9,3 +9,4 @@ export * from "./mix_mean.ts";
 export * from "./task_arithmetic.ts";
 export * from "./mix_a_decay.ts";
 export * from "./read_a_log.ts";
+export * from "./methods.ts";

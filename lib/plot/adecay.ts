@@ -6,14 +6,12 @@
 
 import type { Row } from "../results/csv.ts";
 import { Plot, renderPlot } from "./render.ts";
+import { ADECAY_FIGURE_METHODS } from "../mixing/methods.ts";
 
-const METHODS = ["sequential", "x2_only", "mean", "adecay"];
-const LABELS: Record<string, string> = {
-  sequential: "x1 then x2",
-  x2_only: "x2 only",
-  mean: "mean",
-  adecay: "A-decay",
-};
+const METHODS = ADECAY_FIGURE_METHODS.map((m) => m.id);
+const LABELS: Record<string, string> = Object.fromEntries(
+  ADECAY_FIGURE_METHODS.map((m) => [m.id, m.label]),
+);
 
 /**
  * Renders the A-decay figure: for each method (x axis) the per-document `loss` as small grey

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { MIXING_FIGURE_METHODS } from "../mixing/methods.ts";
 import { Plot, renderPlot } from "./render.ts";
 
 /**
@@ -51,12 +52,11 @@ export interface PlotMixingVsKOptions {
 }
 
 /** Methods in drawing order, with their colours and legend labels. */
-const METHODS = [
-  { method: "prompt", color: "#4c78a8", label: "k-shot prompt" },
-  { method: "mix", color: "#e45756", label: "mean of k-shot states" },
-  { method: "query", color: "#72b7b2", label: "k-shot query state" },
-  { method: "retrieve_mix", color: "#f58518", label: "query + retrieved state (mean)" },
-] as const;
+const METHODS = MIXING_FIGURE_METHODS.map((m) => ({
+  method: m.id,
+  color: m.color!,
+  label: m.label,
+}));
 
 /** Fig. 2's two panels: which methods each shows. */
 const PANELS = [
