@@ -155,7 +155,8 @@ export async function benchGpu(args: string[]): Promise<void> {
     }
     const file = values.out!;
     const tmp = `${file}.tmp-${crypto.randomUUID().slice(0, 8)}`;
-    await Deno.mkdir(file.slice(0, file.lastIndexOf("/")) || ".", { recursive: true });
+    const folder = file.includes("/") ? file.slice(0, file.lastIndexOf("/")) || "/" : ".";
+    await Deno.mkdir(folder, { recursive: true });
     await Deno.writeTextFile(
       tmp,
       JSON.stringify(

@@ -63,17 +63,25 @@ Deno.test("reproduce never writes over a folder it did not write, and over its o
     // Its own earlier results: kept without --force, replaced as a whole with it.
     const first = await run(`${dir}/res`);
     assertEquals(first.code, 0, first.stderr);
-    await Deno.writeTextFile(`${dir}/res/arithmetic/old.csv`, "a\n1\n");
     const again = await run(`${dir}/res`);
     assertEquals(again.code, 1, again.stderr);
     assert(again.stderr.includes("pass --force"), again.stderr);
-    assert(Deno.statSync(`${dir}/res/arithmetic/old.csv`).isFile, "kept");
+    const firstMeta = await Deno.readTextFile(`${dir}/res/arithmetic/meta.json`);
     const forced = await run(`${dir}/res`, "--force");
     assertEquals(forced.code, 0, forced.stderr);
-    const names = [...Deno.readDirSync(`${dir}/res/arithmetic`)].map((e) => e.name);
-    assert(!names.includes("old.csv"), `the earlier run's files are gone: ${names}`);
-    assert(names.includes("meta.json"), String(names));
     assertEquals([...Deno.readDirSync(`${dir}/res`)].map((e) => e.name), ["arithmetic"]);
+    assertEquals(
+      JSON.parse(firstMeta).files,
+      JSON.parse(
+        await Deno.readTextFile(`${dir}/res/arithmetic/meta.json`),
+      ).files,
+    );
+    // A file a user put there makes the folder theirs: refused even with --force, kept.
+    await Deno.writeTextFile(`${dir}/res/arithmetic/my_notes.csv`, "a\n1\n");
+    const mine = await run(`${dir}/res`, "--force");
+    assertEquals(mine.code, 1, mine.stderr);
+    assert(mine.stderr.includes("not a results folder this tool wrote"), mine.stderr);
+    assertEquals(await Deno.readTextFile(`${dir}/res/arithmetic/my_notes.csv`), "a\n1\n");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

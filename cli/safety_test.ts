@@ -54,6 +54,8 @@ Deno.test("mix and extract refuse to write over a library, a project folder or a
     await Deno.writeTextFile(`${dir}/notes.txt`, "my notes");
     const before = tree(dir);
     const states = `${dir}/a,${dir}/b`;
+    const r = await soup(["mix", "--mode", "mean", "--states", states, "--out", `${dir}/lib`]);
+    assert(r.stderr.includes("not a state folder this tool wrote"), r.stderr);
     for (const force of [[], ["--force"]]) {
       for (const out of ["lib", "project", "notes.txt"]) {
         const mix = ["mix", "--mode", "mean", "--states", states, "--out", `${dir}/${out}`];
@@ -171,7 +173,7 @@ Deno.test("library add: concurrent runs take turns, reruns complete to --count, 
     assertEquals((await SkillLibrary.open(lib)).list().length, 10);
     const left = [...Deno.readDirSync(lib), ...Deno.readDirSync(`${lib}/states`)]
       .map((e) => e.name)
-      .filter((n) => n.includes(".tmp") || n === ".lock");
+      .filter((n) => n.includes(".tmp"));
     assertEquals(left, []);
   });
 });
@@ -186,5 +188,60 @@ Deno.test("an unwritable --out is one line before any work", async () => {
     const f = await soup(["extract", "--model", m, "--ids", "1", "--out", `${m}/config.json/s`]);
     assertEquals(f.code, 1);
     assert(f.stderr.includes("is a file, not a folder"), f.stderr);
+  });
+});
+
+Deno.test("checkpoint --out never replaces a real checkpoint, and its own only with --force", async () => {
+  await inTempDir("soup-safety-", async (dir) => {
+    // A checkpoint this tool did not write (no generator in its safetensors metadata).
+    await Deno.mkdir(`${dir}/real`);
+    await Deno.writeTextFile(`${dir}/real/config.json`, "{}");
+    await Deno.writeFile(`${dir}/real/model.safetensors`, new Uint8Array(64));
+    const before = tree(dir);
+    for (const force of [[], ["--force"]]) {
+      const r = await soup(["checkpoint", "--out", `${dir}/real`, ...force]);
+      assertEquals(r.code, 1, r.stderr);
+      assert(r.stderr.includes("not a random checkpoint this tool wrote"), r.stderr);
+    }
+    assertEquals(tree(dir), before, "nothing was touched");
+    assertEquals(await main(["checkpoint", "--out", `${dir}/mine`, "--seed", "1"]), 0);
+    const first = await Deno.readFile(`${dir}/mine/model.safetensors`);
+    assertEquals(await main(["checkpoint", "--out", `${dir}/mine`, "--seed", "2"]), 1);
+    assertEquals(await Deno.readFile(`${dir}/mine/model.safetensors`), first);
+    assertEquals(await main(["checkpoint", "--out", `${dir}/mine/`, "--seed", "2", "--force"]), 0);
+    assert((await Deno.readFile(`${dir}/mine/model.safetensors`)).some((b, i) => b !== first[i]));
+    assertEquals(tree(dir).filter((p) => p.includes(".tmp") || p.includes(".old")), []);
+  });
+});
+
+Deno.test("--out with trailing slashes writes the state folder, in one line on error", async () => {
+  await inTempDir("soup-safety-", async (dir) => {
+    const m = await model(dir);
+    assertEquals(await main(["extract", "--model", m, "--ids", "1,2", "--out", `${dir}/s//`]), 0);
+    const r = await soup(["extract", "--model", m, "--ids", "3", "--out", `${dir}/s//`]);
+    assertEquals(r.code, 1);
+    assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+    assert(r.stderr.includes("pass --force"), r.stderr);
+    const f = await soup(["extract", "--model", m, "--ids", "3", "--out", `${dir}/s//`, "--force"]);
+    assertEquals(f.code, 0, f.stderr);
+  });
+});
+
+Deno.test("a library of one checkpoint refuses states of another of the same shape", async () => {
+  await inTempDir("soup-safety-", async (dir) => {
+    const m1 = await model(dir, 1), m2 = await model(dir, 2);
+    const add = (m: string) =>
+      soup(["library", "add", "--library", `${dir}/lib`, "--model", m, "--task", "antonym"].concat(
+        ["--shots", "2", "--count", "2"],
+      ));
+    assertEquals((await add(m1)).code, 0);
+    const other = await add(m2);
+    assertEquals(other.code, 1, other.stdout);
+    assert(other.stderr.includes("holds states of other weights"), other.stderr);
+    assertEquals((await SkillLibrary.open(`${dir}/lib`)).list().length, 2);
+    assertEquals(await main(["extract", "--model", m2, "--ids", "1", "--out", `${dir}/q`]), 0);
+    const r = await soup(["retrieve", "--library", `${dir}/lib`, "--state", `${dir}/q`]);
+    assertEquals(r.code, 1);
+    assert(r.stderr.includes("holds states of other weights"), r.stderr);
   });
 });

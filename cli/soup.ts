@@ -7,6 +7,7 @@
 import { parseArgs } from "node:util";
 import {
   configHash,
+  isRandomCheckpoint,
   type MambaConfig,
   readMambaConfig,
   SafetensorsCheckpoint,
@@ -18,7 +19,7 @@ import { describeEngine, type Device, DEVICES, generate, openEngine } from "../l
 import { resolveModelDir, resolveTokenizerFile } from "../lib/hub/mod.ts";
 import { loadTokenizer } from "../lib/tokenizer/mod.ts";
 import { checkStateOutput, loadState, saveState, stateShapeOf } from "../lib/states/mod.ts";
-import { checkFileOutput } from "../lib/util/output.ts";
+import { checkFileOutput, checkWritable, swapFolder } from "../lib/util/output.ts";
 import {
   buildPrompt,
   listTasks,
@@ -40,8 +41,9 @@ const USAGE = `Usage: deno task soup <command> [options]
 Commands:
   checkpoint --out DIR [--layers 2] [--hidden 16] [--inner 2*hidden] [--state 4] [--conv 4]
              [--rank auto] [--vocab 50280] [--seed 0] [--dtype F32|F16|BF16] [--shard-bytes N]
-             [--no-conv-bias] [--bias] [--untied]
-      Write a random Mamba checkpoint in Hugging Face layout (config.json, model.safetensors).
+             [--no-conv-bias] [--bias] [--untied] [--force]
+      Write a random Mamba checkpoint in Hugging Face layout (config.json, model.safetensors);
+      --force replaces a random checkpoint written before (never anything else).
   info --model M
       Print a checkpoint's architecture and tensors.
   tokenize (--text "..." | --ids 0,17,42) [--model M]
@@ -176,8 +178,9 @@ async function cmdCheckpoint(args: string[]): Promise<void> {
     "no-conv-bias": "boolean",
     bias: "boolean",
     untied: "boolean",
+    force: "boolean",
   });
-  const out = need(f, "out");
+  const out = need(f, "out").replace(/\/+$/, "") || "/";
   const hidden = int(f, "hidden", 16);
   const rank = str(f, "rank");
   const config: MambaConfig = tinyMambaConfig({
@@ -199,11 +202,36 @@ async function cmdCheckpoint(args: string[]): Promise<void> {
     throw new SoupError(`--dtype must be F32, F16 or BF16, got "${dtype}"`);
   }
   const shard = str(f, "shard-bytes");
-  await writeRandomCheckpoint(out, config, {
-    seed: int(f, "seed", 0),
-    dtype,
-    maxShardBytes: shard === undefined ? undefined : int(f, "shard-bytes", 0),
+  // Never over a real checkpoint or anything else: only over a random checkpoint this tool
+  // wrote, with --force; written in a new folder that then takes its place.
+  const exists = await Deno.stat(out).then(() => true, (err) => {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
   });
+  if (exists) {
+    if (!(await isRandomCheckpoint(out))) {
+      throw new SoupError(
+        `Refusing to write a checkpoint to --out "${out}": it exists and is not a random ` +
+          `checkpoint this tool wrote (choose another path)`,
+      );
+    }
+    if (f.force !== true) {
+      throw new SoupError(`--out "${out}" holds a random checkpoint: pass --force to replace it`);
+    }
+  }
+  await checkWritable(out);
+  const tmp = `${out}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+  try {
+    await writeRandomCheckpoint(tmp, config, {
+      seed: int(f, "seed", 0),
+      dtype,
+      maxShardBytes: shard === undefined ? undefined : int(f, "shard-bytes", 0),
+    });
+    await swapFolder(tmp, out, isRandomCheckpoint);
+  } catch (err) {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    throw err;
+  }
   console.log(`Wrote a random ${config.numHiddenLayers}-layer Mamba checkpoint to ${out}`);
 }
 
@@ -436,6 +464,8 @@ async function cmdEval(args: string[]): Promise<void> {
         `(${state ? `from state ${statePath}` : `${k}-shot prompts`}, ${engine.name})`,
     );
     if (csv !== undefined) {
+      const parent = csv.includes("/") ? csv.slice(0, csv.lastIndexOf("/")) : ".";
+      if (parent !== "") await Deno.mkdir(parent, { recursive: true });
       await writeCsv(
         csv,
         res.items.map((r) => ({
@@ -500,6 +530,7 @@ async function cmdLibrary(args: string[]): Promise<void> {
     // One writer at a time: which demonstrations are free and how many states are missing is
     // decided and acted on while no other process can add.
     await lib.withLock(async () => {
+      await refuseOtherWeights(lib, weights, `model "${model}"`);
       const present = lib.list({ task: task.name, k, seed }).length;
       if (present >= count) {
         console.log(`${present} states of ${task.name}, k=${k}, seed=${seed} present: none to add`);
@@ -550,6 +581,22 @@ async function cmdLibrary(args: string[]): Promise<void> {
   }
 }
 
+/**
+ * Refuses a library that holds states of other weights than `weights` (a checkpoint of the same
+ * shape): their states must not be mixed up. Entries written before fingerprints were kept pass.
+ */
+async function refuseOtherWeights(lib: SkillLibrary, weights: string, what: string) {
+  for (const e of lib.list()) {
+    const meta = JSON.parse(await Deno.readTextFile(`${lib.dir}/${e.folder}/meta.json`));
+    if (meta.weightsFingerprint !== undefined && meta.weightsFingerprint !== weights) {
+      throw new SoupError(
+        `The library "${lib.dir}" holds states of other weights (entry "${e.id}", fingerprint ` +
+          `${meta.weightsFingerprint}) than ${what} (${weights}), though of the same shape`,
+      );
+    }
+  }
+}
+
 async function cmdRetrieve(args: string[]): Promise<void> {
   const f = parse(args, {
     library: "string",
@@ -562,6 +609,10 @@ async function cmdRetrieve(args: string[]): Promise<void> {
   const skills = await lib.loadAll();
   if (skills.length === 0) throw new SoupError(`The library "${lib.dir}" is empty`);
   const query = await loadState(need(f, "state"), lib.config ? { config: lib.config } : {});
+  const queryWeights = query.meta.weightsFingerprint;
+  if (queryWeights !== undefined) {
+    await refuseOtherWeights(lib, queryWeights, `state "${need(f, "state")}"`);
+  }
   const kind = (str(f, "kind") ?? "ssm") as StateKind;
   const top = Math.min(int(f, "top", 5), skills.length);
   const [hits] = retrieve([query], skills.map((s) => ({ state: s.state, label: s.label })), {

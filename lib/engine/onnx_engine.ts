@@ -368,6 +368,15 @@ export class OnnxEngine implements Engine {
         if (chained) {
           const r = await chained.runDevice(feeds);
           for (const t of Object.values(held ?? {})) t.dispose();
+          const off = [...chained.deviceOutputs].filter((name) => !(name in r.device));
+          if (off.length > 0) {
+            for (const t of Object.values(r.device)) t.dispose();
+            held = undefined;
+            throw new SoupError(
+              `Cannot keep states on the GPU: onnxruntime returned ${off.join(", ")} on the CPU ` +
+                `(run with statesOnDevice: false)`,
+            );
+          }
           held = r.device;
           out = r.host;
         } else {

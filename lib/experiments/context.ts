@@ -305,6 +305,7 @@ export class ExperimentContext {
         engine: this.engine.name,
         ...(this.engine.adapter ? { adapter: this.engine.adapter } : {}),
         ...output.meta,
+        files: [...names, "timing.json"],
       };
       await put("meta.json", enc.encode(JSON.stringify(meta, null, 2) + "\n"));
       const seconds = Math.round((performance.now() - this.#started) / 100) / 10;
@@ -333,7 +334,12 @@ async function inspectResults(
 ): Promise<{ kind: "missing" | "results" | "other"; what?: string }> {
   const found = await inspectOwnFolder(dir, {
     allowed: (name) => RESULT_FILE.test(name),
-    isOurs: (meta) => typeof meta.figure === "string",
+    // Exactly the files the run listed in meta.json (folders written before the list was kept:
+    // any result-like file).
+    isOurs: (meta, names) =>
+      typeof meta.figure === "string" &&
+      (!Array.isArray(meta.files) ||
+        names.every((n) => n === "meta.json" || (meta.files as unknown[]).includes(n))),
     emptyIsOurs: true, // an empty folder loses nothing
   });
   return found.kind === "ours" ? { kind: "results" } : found as { kind: "missing" | "other" };

@@ -117,7 +117,7 @@ const queues = new Map<string, Promise<unknown>>();
  * the old library or the new one. A folder under `states/` that the index does not list is the
  * leftover of an interrupted add and is replaced by the next add of that id. Adds through any
  * number of `SkillLibrary` objects of one process are serialized, and each re-reads index.json;
- * separate processes take turns through a lock file ({@link SkillLibrary.withLock}).
+ * separate processes take turns through the system's lock on `.lock` ({@link SkillLibrary.withLock}).
  */
 export class SkillLibrary {
   /** The library folder, as given to {@link SkillLibrary.open} (no trailing slash). */
@@ -245,8 +245,9 @@ export class SkillLibrary {
 
   /**
    * Runs `fn` while this process alone writes the library: other processes (and their
-   * `library add`) wait for `<dir>/.lock`, and a lock left by a process that died is taken
-   * over. On entry the index is re-read and what an interrupted writer left is cleaned:
+   * `library add`) wait for the system's lock (`flock`) on `<dir>/.lock`, which is released
+   * when its holder ends, even by a crash. On entry the index is re-read and what an
+   * interrupted writer left is cleaned:
    * `states/*.tmp-*` folders, `index.json` temporary files, and `states/<id>.old-*` folders of
    * ids the index does not list. {@link SkillLibrary.add} takes the lock itself; hold it around
    * a read-decide-add sequence (which demonstrations are still free, how many states are
@@ -254,11 +255,19 @@ export class SkillLibrary {
    */
   async withLock<T>(fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
     return await withLock(`${this.dir}/.lock`, async () => {
-      this.#entries = await readIndex(this.indexPath);
-      await this.#cleanLeftovers();
-      return await fn();
+      this.#held++;
+      try {
+        this.#entries = await readIndex(this.indexPath);
+        await this.#cleanLeftovers();
+        return await fn();
+      } finally {
+        this.#held--;
+      }
     }, options);
   }
+
+  /** Running {@link SkillLibrary.withLock} calls of this object (adds inside go straight in). */
+  #held = 0;
 
   async #cleanLeftovers(): Promise<void> {
     const listed = new Set(this.#entries.map((e) => e.folder.replace(/^states\//, "")));
@@ -318,7 +327,9 @@ export class SkillLibrary {
   add(state: MambaState, meta: StateMeta, options: AddSkillOptions = {}): Promise<SkillEntry> {
     const previous = queues.get(this.#lockKey) ?? Promise.resolve();
     const next = previous.catch(() => {}).then(() =>
-      this.withLock(() => this.#add(state, meta, options))
+      this.#held > 0
+        ? this.#add(state, meta, options)
+        : this.withLock(() => this.#add(state, meta, options))
     );
     const tail = next.catch(() => {});
     queues.set(this.#lockKey, tail);

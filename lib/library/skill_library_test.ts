@@ -320,6 +320,7 @@ Deno.test("a skill library refuses duplicate and unsafe ids and skill metadata i
   );
   assertEquals(lib.list().map((e) => e.id), ["Antonym"]);
   assertEquals(await tree(dir), [
+    "/.lock",
     "/index.json",
     "/states",
     "/states/Antonym",

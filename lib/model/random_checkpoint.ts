@@ -186,3 +186,44 @@ export async function writeRandomCheckpoint(
 function torchDtype(dtype: "F32" | "F16" | "BF16"): string {
   return dtype === "F32" ? "float32" : dtype === "F16" ? "float16" : "bfloat16";
 }
+
+/**
+ * Whether `dir` is a random checkpoint this tool wrote: only config.json, safetensors files and
+ * their index, every safetensors header naming this generator. Such a folder may be replaced
+ * (`soup checkpoint --force`); a real checkpoint never is.
+ */
+export async function isRandomCheckpoint(dir: string): Promise<boolean> {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(dir)];
+  } catch {
+    return false;
+  }
+  const allowed = (n: string) =>
+    n === "config.json" || n === SAFETENSORS_INDEX || n.endsWith(".safetensors");
+  const files = entries.filter((e) => e.name.endsWith(".safetensors"));
+  if (files.length === 0 || entries.some((e) => !e.isFile || !allowed(e.name))) return false;
+  for (const f of files) {
+    const file = await Deno.open(`${dir}/${f.name}`, { read: true });
+    try {
+      const head = new Uint8Array(8);
+      if ((await file.read(head)) !== 8) return false;
+      const len = Number(new DataView(head.buffer).getBigUint64(0, true));
+      if (len > 1 << 24) return false;
+      const json = new Uint8Array(len);
+      let got = 0;
+      while (got < len) {
+        const n = await file.read(json.subarray(got));
+        if (n === null) return false;
+        got += n;
+      }
+      const meta = JSON.parse(new TextDecoder().decode(json)).__metadata__;
+      if (!String(meta?.generator ?? "").startsWith("state-soup random checkpoint")) return false;
+    } catch {
+      return false;
+    } finally {
+      file.close();
+    }
+  }
+  return true;
+}

@@ -164,7 +164,7 @@ export async function saveState(
   check("ssm", state.ssm, [nl, dInner, n]);
   check("deltaSum", state.deltaSum, [nl, dInner]);
   check("logits", state.logits, [vocab]);
-  const clean = dir.replace(/\/$/, "");
+  const clean = dir.replace(/\/+$/, "") || "/";
   await checkStateOutput(clean, options);
   const tmp = `${clean}.tmp-${crypto.randomUUID().slice(0, 8)}`;
   await Deno.mkdir(tmp, { recursive: true });
@@ -195,7 +195,7 @@ export async function loadState(
   dir: string,
   options: { config?: MambaConfig; weights?: string } = {},
 ): Promise<SavedState> {
-  const clean = dir.replace(/\/$/, "");
+  const clean = dir.replace(/\/+$/, "") || "/";
   let meta: StateMeta;
   try {
     meta = JSON.parse(await Deno.readTextFile(`${clean}/meta.json`));

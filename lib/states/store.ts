@@ -24,6 +24,7 @@ import { readNpy, writeNpy } from "../npy/mod.ts";
 import { atomicWrite } from "../util/atomic_write.ts";
 import { FormatError, SoupError } from "../util/errors.ts";
 import { sha256Hex } from "../util/sha256.ts";
+import { swapFolder } from "../util/output.ts";
 import type { MambaState } from "./state_dir.ts";
 
 /** Format of the store's folders; part of every key. */
@@ -34,6 +35,14 @@ export const STORE_FORMAT = 1;
  * computes, so that stored states of the old numbers are not reused.
  */
 export const ENGINE_NUMERICS = 1;
+
+/**
+ * sha256 (16 hex digits) of the sources that compute states (lib/engine, lib/onnx, lib/scan,
+ * lib/model, tests excluded). A test recomputes it: when those sources change it fails and
+ * asks whether the numbers changed (then bump {@link ENGINE_NUMERICS}) before this is updated,
+ * so stored states of old numbers are never reused by accident.
+ */
+export const ENGINE_SOURCES = "bde92e85933f1df1";
 
 /** What produces a state: token ids read from zeros, or from a stored state. */
 export interface StoreJob {
@@ -226,7 +235,7 @@ export class StateStore {
   /**
    * Stores `layers` of a full state (every layer) that `job` produced under `key`, together
    * with the layers stored before (taken from this full state), and its logits when `logits`
-   * is set (or stored before). Each file is written atomically, meta.json last.
+   * is set (or stored before). The entry is written as a new folder swapped in whole.
    */
   async put(
     key: string,
@@ -247,7 +256,10 @@ export class StateStore {
       throw new SoupError(`Cannot store state ${key}: its logits are missing`);
     }
     const dir = this.#dir(key);
-    await Deno.mkdir(dir, { recursive: true });
+    // The whole entry is written into a new folder that then replaces the old one, so a crash
+    // or a second writer never leaves meta.json and the arrays disagreeing.
+    const tmp = `${dir}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+    await Deno.mkdir(tmp, { recursive: true });
     const rows = (all: Float32Array, size: number) => {
       const out = new Float32Array(union.length * size);
       for (const [i, l] of union.entries()) {
@@ -256,23 +268,36 @@ export class StateStore {
       return out;
     };
     const m = union.length;
-    await writeNpy(`${dir}/conv.npy`, { data: rows(state.conv, dIn * k), shape: [m, dIn, k] });
-    await writeNpy(`${dir}/ssm.npy`, { data: rows(state.ssm, dIn * n), shape: [m, dIn, n] });
-    await writeNpy(`${dir}/delta_sum.npy`, { data: rows(state.deltaSum, dIn), shape: [m, dIn] });
-    if (withLogits) {
-      await writeNpy(`${dir}/logits.npy`, { data: state.logits!, shape: [state.logits!.length] });
+    try {
+      await writeNpy(`${tmp}/conv.npy`, { data: rows(state.conv, dIn * k), shape: [m, dIn, k] });
+      await writeNpy(`${tmp}/ssm.npy`, { data: rows(state.ssm, dIn * n), shape: [m, dIn, n] });
+      await writeNpy(`${tmp}/delta_sum.npy`, { data: rows(state.deltaSum, dIn), shape: [m, dIn] });
+      if (withLogits) {
+        await writeNpy(`${tmp}/logits.npy`, { data: state.logits!, shape: [state.logits!.length] });
+      }
+      const meta: StoredMeta = {
+        format: STORE_FORMAT,
+        weights: this.identity.weights,
+        engine: this.identity.engine,
+        numerics: ENGINE_NUMERICS,
+        tokens: job.ids.length,
+        from: job.from ?? null,
+        layers: union,
+        logits: withLogits,
+      };
+      await atomicWrite(`${tmp}/meta.json`, new TextEncoder().encode(JSON.stringify(meta) + "\n"));
+      try {
+        await swapFolder(tmp, dir, () => Promise.resolve(true)); // the store's own entry
+      } catch (err) {
+        // Another writer put its entry in place between our two renames: it holds the same
+        // numbers (same key); a later call adds any layer it lacks.
+        if (!(await this.#meta(key))) throw err;
+        await Deno.remove(tmp, { recursive: true });
+      }
+    } catch (err) {
+      await Deno.remove(tmp, { recursive: true }).catch(() => {});
+      throw err;
     }
-    const meta: StoredMeta = {
-      format: STORE_FORMAT,
-      weights: this.identity.weights,
-      engine: this.identity.engine,
-      numerics: ENGINE_NUMERICS,
-      tokens: job.ids.length,
-      from: job.from ?? null,
-      layers: union,
-      logits: withLogits,
-    };
-    await atomicWrite(`${dir}/meta.json`, new TextEncoder().encode(JSON.stringify(meta) + "\n"));
   }
 
   /**

@@ -4,7 +4,8 @@ import { runNumpy } from "../../tests/_python.ts";
 import { ReferenceEngine } from "../engine/mod.ts";
 import { tinyMambaConfig, weightsFingerprint, writeRandomCheckpoint } from "../model/mod.ts";
 import { SoupError } from "../util/errors.ts";
-import { type BatchRunner, StateStore } from "./store.ts";
+import { type BatchRunner, ENGINE_NUMERICS, ENGINE_SOURCES, StateStore } from "./store.ts";
+import { sha256Hex } from "../util/sha256.ts";
 
 const config = tinyMambaConfig({ numHiddenLayers: 3, stateSize: 5, convKernel: 3 });
 
@@ -111,4 +112,25 @@ Deno.test("a job read from a stored state equals reading both chunks in one pass
     assert(close(both.conv, one.state.conv), "conv");
     assert(close(both.logits!, one.logits), "logits");
   });
+});
+
+Deno.test("a change to the code that computes states is a decision about ENGINE_NUMERICS", async () => {
+  const root = new URL("../", import.meta.url).pathname;
+  const files: string[] = [];
+  for (const dir of ["engine", "onnx", "scan", "model"]) {
+    for (const e of Deno.readDirSync(`${root}${dir}`)) {
+      if (e.isFile && e.name.endsWith(".ts") && !e.name.endsWith("_test.ts")) {
+        files.push(`${dir}/${e.name}`);
+      }
+    }
+  }
+  files.sort();
+  const text = files.map((f) => `${f}\n${Deno.readTextFileSync(`${root}${f}`)}`).join("\n");
+  const hash = (await sha256Hex(new TextEncoder().encode(text))).slice(0, 16);
+  assert(
+    hash === ENGINE_SOURCES,
+    `lib/engine, lib/onnx, lib/scan or lib/model changed (sources ${hash}). If the states they ` +
+      `compute change, bump ENGINE_NUMERICS (now ${ENGINE_NUMERICS}) in lib/states/store.ts so ` +
+      `that stored states are recomputed; then set ENGINE_SOURCES there to "${hash}"`,
+  );
 });

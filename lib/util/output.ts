@@ -146,7 +146,8 @@ export async function inspectOwnFolder(
   path: string,
   options: {
     allowed: (name: string) => boolean;
-    isOurs: (meta: Record<string, unknown>) => boolean;
+    /** Given meta.json and every file name in the folder. */
+    isOurs: (meta: Record<string, unknown>, names: readonly string[]) => boolean;
     emptyIsOurs?: boolean;
   },
 ): Promise<FolderFound> {
@@ -171,7 +172,10 @@ export async function inspectOwnFolder(
   }
   try {
     const meta = JSON.parse(await Deno.readTextFile(`${path}/meta.json`));
-    if (typeof meta === "object" && meta !== null && options.isOurs(meta)) return { kind: "ours" };
+    const names = entries.map((e) => e.name);
+    if (typeof meta === "object" && meta !== null && options.isOurs(meta, names)) {
+      return { kind: "ours" };
+    }
   } catch { /* no or unreadable meta.json: not a complete folder of ours */ }
   return { kind: "other", what: "a folder without this tool's meta.json" };
 }
@@ -195,6 +199,11 @@ export async function swapFolder(
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) throw err; // nothing there yet
   }
-  await Deno.rename(tmp, dir);
+  try {
+    await Deno.rename(tmp, dir);
+  } catch (err) {
+    if (moved) await Deno.rename(old, dir).catch(() => {}); // put the old one back
+    throw err;
+  }
   if (moved && await isOurs(old)) await Deno.remove(old, { recursive: true });
 }

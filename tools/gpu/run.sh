@@ -18,15 +18,16 @@ out=${OUT:-$root/gpu-run}
 mkdir -p "$out"
 bundle=${SOUP_GPU_BUNDLE:-$root/dist/gpu-bundle.tar.xz}
 [ -f "$bundle" ] || { echo "run.sh: no bundle at $bundle: run tools/gpu/pack.sh first" >&2; exit 1; }
-if [ -e node_modules ] && [ ! -L node_modules ]; then
-  echo "run.sh: $root/node_modules exists and is not a link this script made: refusing to replace it" >&2
+if [ -e node_modules ] || [ -L node_modules ]; then
+  echo "run.sh: $root/node_modules exists: refusing to replace it (move it aside first)" >&2
   exit 1
 fi
 
 work=$(mktemp -d)
-trap 'rm -f "$root/node_modules"; rm -rf "$work"' EXIT
+trap 'rm -rf "$work"' EXIT
 tar -C "$work" -xJf "$bundle" || { echo "run.sh: cannot unpack $bundle" >&2; exit 1; }
-ln -sfn "$work/node_modules" node_modules
+ln -s "$work/node_modules" node_modules
+trap 'rm -f "$root/node_modules"; rm -rf "$work"' EXIT
 export PATH="$work/bin:$PATH"
 export LD_LIBRARY_PATH="$work/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export DENO_DIR="$work/deno-dir" DENO_NO_UPDATE_CHECK=1 NO_COLOR=1 HF_HUB_OFFLINE=1

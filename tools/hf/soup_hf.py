@@ -29,6 +29,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import shutil
 import sys
 import uuid
@@ -80,7 +81,7 @@ def _js_number(x: float | int | bool) -> str:
     if x == int(x) and abs(x) < 1e21:
         return str(int(x))
     r = repr(float(x))  # shortest round-trip digits, as in JavaScript
-    if 1e-7 <= abs(x) < 1e21:
+    if 1e-6 <= abs(x) < 1e21:  # JavaScript's rule: exponent notation below 1e-6
         return format(decimal.Decimal(r), "f")
     mantissa, exp = r.split("e")
     e = int(exp)
@@ -301,8 +302,8 @@ def save_state(folder: str | Path, *, model_name: str, model, conv, ssm, delta_s
 
 
 def unescape(text: str) -> str:
-    """--text escapes as in `soup`: \\n, \\t and \\\\."""
-    return text.encode().decode("unicode_escape") if "\\" in text else text
+    """--text escapes exactly as `soup` reads them: \\n, \\t and \\\\ (nothing else)."""
+    return re.sub(r"\\(n|t|\\)", lambda m: {"n": "\n", "t": "\t", "\\": "\\"}[m.group(1)], text)
 
 
 def main(argv: list[str]) -> int:
