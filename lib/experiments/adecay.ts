@@ -43,7 +43,7 @@ import type { Row } from "../results/csv.ts";
 import type { MambaState } from "../states/state_dir.ts";
 import { ConfigError } from "../util/errors.ts";
 import { softmaxParts } from "../util/softmax.ts";
-import { ExperimentContext, type ExperimentOptions } from "./context.ts";
+import { type ExperimentContext, type ExperimentOptions, runExperiment } from "./context.ts";
 
 /**
  * Parameters of {@link runAdecay}.
@@ -190,8 +190,7 @@ export async function runAdecay(
 ): Promise<string[]> {
   const p: AdecayParams = { ...PAPER_ADECAY, ...params };
   checkParams(p);
-  const ctx = await ExperimentContext.open("adecay", { ...p }, options);
-  try {
+  return await runExperiment("adecay", { ...p }, options, async (ctx) => {
     // The same lookup as the context's, so A_log comes from the checkpoint the engine runs.
     const aLog = await readALog(ctx.modelDir);
     const docs = await loadNewsDocuments({
@@ -246,14 +245,12 @@ export async function runAdecay(
       }
     }
     const summary = summarizeAdecay(rows);
-    return await ctx.write({
+    return {
       tables: { adecay: rows, summary },
       figures: { adecay: plotAdecay(rows, summary) },
       meta: { documentsPerT: kept },
-    });
-  } finally {
-    await ctx.close();
-  }
+    };
+  });
 }
 
 function checkParams(p: AdecayParams): void {

@@ -45,7 +45,7 @@ import {
   tsneFromGram,
 } from "./_embedding.ts";
 import { extractStates } from "./_extract.ts";
-import { ExperimentContext, type ExperimentOptions } from "./context.ts";
+import { type ExperimentOptions, runExperiment } from "./context.ts";
 
 /**
  * The eight tasks of Fig. 1 (Todd et al.'s function-vector tasks).
@@ -195,8 +195,7 @@ export async function runClustering(
     }
   }
   const taskSha256 = Object.fromEntries(variants.map((v) => [v.task, v.data.sha256]));
-  const ctx = await ExperimentContext.open("clustering", { ...p, taskSha256 }, options);
-  try {
+  return await runExperiment("clustering", { ...p, taskSha256 }, options, async (ctx) => {
     const nl = ctx.config.numHiddenLayers;
     const layer = p.layer ?? Math.floor(nl / 2);
     const layers = p.layers ?? defaultLayers(nl);
@@ -285,7 +284,7 @@ export async function runClustering(
       });
     });
     const main = rows.filter((r) => r.layer === layer && r.kind === p.kind && r.method === "tsne");
-    return await ctx.write({
+    return {
       tables: { points: rows },
       figures: {
         clustering: plotClustering(main),
@@ -299,10 +298,8 @@ export async function runClustering(
         states: ids.length,
         demoSets: Object.fromEntries(setsOf),
       },
-    });
-  } finally {
-    await ctx.close();
-  }
+    };
+  });
 }
 
 /** The appendix layers of a model with `nl` layers: 0, L/4, L/2, 3L/4, L-1, without repeats. */

@@ -377,3 +377,30 @@ async function replaceFolder(tmp: string, dir: string, replace: boolean): Promis
   await checkResultsOutput(dir, { replace });
   await swapFolder(tmp, dir, async (old) => (await inspectResults(old)).kind === "results");
 }
+
+/**
+ * The skeleton every figure runs in: opens the context (model, tokenizer, caches, state store,
+ * and the check of `results/<figure>/` before any work), computes the output with `body`,
+ * writes it, and closes the engine whatever happens. Returns the paths written.
+ *
+ * @example
+ * ```ts ignore
+ * const written = await runExperiment("icl", params, options, async (ctx) => ({
+ *   tables: { icl: rows },
+ *   figures: { icl: plotIclVsK(rows) },
+ * }));
+ * ```
+ */
+export async function runExperiment(
+  figure: string,
+  params: Record<string, unknown>,
+  options: ExperimentOptions,
+  body: (ctx: ExperimentContext) => Promise<ExperimentOutput>,
+): Promise<string[]> {
+  const ctx = await ExperimentContext.open(figure, params, options);
+  try {
+    return await ctx.write(await body(ctx));
+  } finally {
+    await ctx.close();
+  }
+}

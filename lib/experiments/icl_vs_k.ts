@@ -18,9 +18,9 @@ import type { Row } from "../results/csv.ts";
 import { loadTask } from "../tasks/load_task.ts";
 import { sampleDemoSets } from "../tasks/sample_demo_sets.ts";
 import { splitTask } from "../tasks/split_task.ts";
-import type { TaskItem } from "../tasks/types.ts";
+import type { Task, TaskItem } from "../tasks/types.ts";
 import { ConfigError } from "../util/errors.ts";
-import { ExperimentContext, type ExperimentOptions } from "./context.ts";
+import { type ExperimentOptions, runExperiment } from "./context.ts";
 import { PAPER_MIXING_VS_K } from "./mixing_vs_k.ts";
 
 /** Parameters of {@link runIclVsK}; every one is part of the cache key. */
@@ -100,11 +100,10 @@ export async function runIclVsK(
   const p: IclVsKParams = { ...PAPER_ICL_VS_K, ...params };
   checkParams(p);
   const sources = { mirror: options.mirror, offline: options.offline };
-  const tasks = [];
+  const tasks: Task[] = [];
   for (const name of p.tasks) tasks.push(await loadTask(name, { ...sources, seed: p.seed }));
   const taskSha256 = Object.fromEntries(tasks.map((t) => [t.name, t.sha256]));
-  const ctx = await ExperimentContext.open("icl", { ...p, taskSha256 }, options);
-  try {
+  return await runExperiment("icl", { ...p, taskSha256 }, options, async (ctx) => {
     const maxK = Math.max(...p.ks);
     const rows: Row[] = [];
     const accuracy: { task: string; k: number; accuracy: number; items: number }[] = [];
@@ -166,13 +165,11 @@ export async function runIclVsK(
         items: ofK.reduce((s, a) => s + a.items, 0),
       });
     }
-    return await ctx.write({
+    return {
       tables: { icl: rows, accuracy },
       figures: { icl: plotIclVsK(accuracy) },
-    });
-  } finally {
-    await ctx.close();
-  }
+    };
+  });
 }
 
 function checkParams(p: IclVsKParams): void {

@@ -40,7 +40,7 @@ import {
   planMixingTask,
   type TaskPlan,
 } from "./_mixing_vs_k_plan.ts";
-import { ExperimentContext, type ExperimentOptions } from "./context.ts";
+import { type ExperimentContext, type ExperimentOptions, runExperiment } from "./context.ts";
 
 /**
  * The four evaluations of the figure.
@@ -208,8 +208,7 @@ export async function runMixingVsK(
   const plans = tasks.map((t) => planMixingTask(t.name, t.items.length, full));
   const taskFiles = Object.fromEntries(tasks.map((t) => [t.name, t.sha256]));
 
-  const ctx = await ExperimentContext.open(FIGURE, { ...full, taskFiles }, options);
-  try {
+  return await runExperiment(FIGURE, { ...full, taskFiles }, options, async (ctx) => {
     const layers = ctx.config.numHiddenLayers;
     const layer = full.layer ?? Math.floor(layers / 2);
     if (!Number.isInteger(layer) || layer < 0 || layer >= layers) {
@@ -318,7 +317,7 @@ export async function runMixingVsK(
     }));
     const tables: Record<string, Row[]> = { mixing: mixingRows, accuracy: accuracyRows };
     if (methods.includes("retrieve_mix")) tables.retrieval = retrievalRows;
-    return await ctx.write({
+    return {
       tables,
       figures: {
         mixing: plotMixingVsK(plotRows),
@@ -336,10 +335,8 @@ export async function runMixingVsK(
           retrievalTestItems: p.retrievalTest.length,
         })),
       },
-    });
-  } finally {
-    await ctx.close();
-  }
+    };
+  });
 }
 
 function checkParams(p: MixingVsKParams): void {

@@ -42,7 +42,7 @@ import { ConfigError } from "../util/errors.ts";
 import { deriveSeed, sampleSetsWithReuse } from "./_demo_sets.ts";
 import { extractStates } from "./_extract.ts";
 import { FIGURE1_TASKS } from "./clustering.ts";
-import { ExperimentContext, type ExperimentOptions } from "./context.ts";
+import { type ExperimentOptions, runExperiment } from "./context.ts";
 
 /** Parameters of {@link runRetrievalVsK}. */
 export type RetrievalVsKParams = {
@@ -155,8 +155,7 @@ export async function runRetrievalVsK(
   for (const name of p.tasks) tasks.push(await loadTask(name, { ...sources, seed: p.seed }));
   const plans = tasks.map((task) => planRetrievalSets(task, p));
   const taskSha256 = Object.fromEntries(tasks.map((t) => [t.name, t.sha256]));
-  const ctx = await ExperimentContext.open("retrieval", { ...p, taskSha256 }, options);
-  try {
+  return await runExperiment("retrieval", { ...p, taskSha256 }, options, async (ctx) => {
     const nl = ctx.config.numHiddenLayers;
     const layer = p.layer ?? Math.floor(nl / 2);
     if (!Number.isInteger(layer) || layer < 0 || layer >= nl) {
@@ -230,7 +229,7 @@ export async function runRetrievalVsK(
     }
 
     const accuracy = summarizeRetrieval(results, p.tasks, p.ks);
-    return await ctx.write({
+    return {
       tables: { retrieval: results, accuracy },
       figures: { retrieval: plotRetrievalVsK(accuracy) },
       meta: {
@@ -241,10 +240,8 @@ export async function runRetrievalVsK(
           queries: Object.fromEntries(plans[t].queries),
         }])),
       },
-    });
-  } finally {
-    await ctx.close();
-  }
+    };
+  });
 }
 
 /**

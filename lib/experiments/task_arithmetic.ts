@@ -34,7 +34,7 @@ import { splitTask } from "../tasks/split_task.ts";
 import type { TaskItem } from "../tasks/types.ts";
 import { ConfigError } from "../util/errors.ts";
 import { softmaxParts } from "../util/softmax.ts";
-import { ExperimentContext, type ExperimentOptions } from "./context.ts";
+import { type ExperimentOptions, runExperiment } from "./context.ts";
 
 /**
  * Parameters of {@link runTaskArithmetic}.
@@ -208,72 +208,70 @@ export async function runTaskArithmetic(
     .filter((i) => !numbers.has(task.items[i].input.trim().toLowerCase()));
   const [picked] = sampleDemoSets(pool, { count: 1, k: p.shots, seed: p.seed });
   const french = picked.map((i) => task.items[i]);
-  const ctx = await ExperimentContext.open(
+  return await runExperiment(
     "arithmetic",
     { ...p, translationSha256: task.sha256 },
     options,
+    async (ctx) => {
+      const { engine, tokenizer } = ctx;
+      const [countState, frenchState] = await ctx.store.extract(engine, [
+        { ids: encodeDemos(tokenizer, count) },
+        { ids: encodeDemos(tokenizer, french) },
+      ], { batchSize: 1 });
+      const prompt = buildQueryPrompt({ input: p.query });
+      const queryIds = tokenizer.encode(prompt);
+      const targetIds = p.targets.map((t) => firstTargetToken(tokenizer, prompt, t));
+      const top: Row[] = [];
+      const targets: Row[] = [];
+      for (const [i, w] of p.weights.entries()) {
+        const r = await ctx.cachedJson<WeightResult>(`weight-${w}`, async () => {
+          const mixed: MambaState = p.mode === "add"
+            ? taskArithmetic(countState, [{ state: frenchState, weight: w }])
+            : mixWeighted([countState, frenchState], [1 - w, w]);
+          const { logits } = await engine.run(queryIds, { state: mixed });
+          const probs = softmax(logits);
+          return {
+            top: topTokens(probs, p.topK, tokenizer.vocabSize),
+            targets: targetIds.map((id) => probs[id]),
+          };
+        });
+        for (const [rank, t] of r.top.entries()) {
+          top.push({
+            weight: w,
+            rank: rank + 1,
+            token_id: t.token_id,
+            token: tokenizer.decode([t.token_id]),
+            probability: t.probability,
+          });
+        }
+        for (const [j, target] of p.targets.entries()) {
+          targets.push({
+            weight: w,
+            target,
+            token_id: targetIds[j],
+            token: tokenizer.decode([targetIds[j]]),
+            probability: r.targets[j],
+          });
+        }
+        const best = r.top[0];
+        ctx.log(
+          `w=${w}: ${i + 1}/${p.weights.length} weights, top ${
+            JSON.stringify(tokenizer.decode([best.token_id]))
+          } (${best.probability.toFixed(3)})`,
+        );
+      }
+      return {
+        tables: { arithmetic: top, targets },
+        figures: { arithmetic: plotTaskArithmetic(targets, { mode: p.mode }) },
+        meta: {
+          countingDemos: count,
+          translationDemos: french,
+          translationDemoIndices: picked,
+          query: prompt,
+        },
+      };
+    },
   );
-  try {
-    const { engine, tokenizer } = ctx;
-    const [countState, frenchState] = await ctx.store.extract(engine, [
-      { ids: encodeDemos(tokenizer, count) },
-      { ids: encodeDemos(tokenizer, french) },
-    ], { batchSize: 1 });
-    const prompt = buildQueryPrompt({ input: p.query });
-    const queryIds = tokenizer.encode(prompt);
-    const targetIds = p.targets.map((t) => firstTargetToken(tokenizer, prompt, t));
-    const top: Row[] = [];
-    const targets: Row[] = [];
-    for (const [i, w] of p.weights.entries()) {
-      const r = await ctx.cachedJson<WeightResult>(`weight-${w}`, async () => {
-        const mixed: MambaState = p.mode === "add"
-          ? taskArithmetic(countState, [{ state: frenchState, weight: w }])
-          : mixWeighted([countState, frenchState], [1 - w, w]);
-        const { logits } = await engine.run(queryIds, { state: mixed });
-        const probs = softmax(logits);
-        return {
-          top: topTokens(probs, p.topK, tokenizer.vocabSize),
-          targets: targetIds.map((id) => probs[id]),
-        };
-      });
-      for (const [rank, t] of r.top.entries()) {
-        top.push({
-          weight: w,
-          rank: rank + 1,
-          token_id: t.token_id,
-          token: tokenizer.decode([t.token_id]),
-          probability: t.probability,
-        });
-      }
-      for (const [j, target] of p.targets.entries()) {
-        targets.push({
-          weight: w,
-          target,
-          token_id: targetIds[j],
-          token: tokenizer.decode([targetIds[j]]),
-          probability: r.targets[j],
-        });
-      }
-      const best = r.top[0];
-      ctx.log(
-        `w=${w}: ${i + 1}/${p.weights.length} weights, top ${
-          JSON.stringify(tokenizer.decode([best.token_id]))
-        } (${best.probability.toFixed(3)})`,
-      );
-    }
-    return await ctx.write({
-      tables: { arithmetic: top, targets },
-      figures: { arithmetic: plotTaskArithmetic(targets, { mode: p.mode }) },
-      meta: {
-        countingDemos: count,
-        translationDemos: french,
-        translationDemoIndices: picked,
-        query: prompt,
-      },
-    });
-  } finally {
-    await ctx.close();
-  }
 }
 
 function checkParams(p: TaskArithmeticParams): void {
