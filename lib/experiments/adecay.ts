@@ -32,6 +32,8 @@
  * @module
  */
 
+// @ts-types="npm:@types/d3-array@3.2.1"
+import { group } from "d3-array";
 import { ADECAY_METHOD_IDS } from "../mixing/methods.ts";
 import { loadNewsDocuments } from "../data/news.ts";
 import type { Engine } from "../engine/types.ts";
@@ -380,21 +382,17 @@ function crossEntropy(logits: Float32Array, target: number): number {
  * ```
  */
 export function summarizeAdecay(rows: readonly Row[]): Row[] {
-  const groups = new Map<string, { T: Row[string]; method: Row[string]; values: Row[] }>();
-  for (const r of rows) {
-    const key = JSON.stringify([r.T, r.method]);
-    let g = groups.get(key);
-    if (g === undefined) groups.set(key, g = { T: r.T, method: r.method, values: [] });
-    g.values.push(r);
-  }
+  // One group per (T, method), in the order the pairs first appear.
+  const groups = group(rows, (r) => JSON.stringify([r.T, r.method]));
   const out: Row[] = [];
-  for (const g of groups.values()) {
+  for (const values of groups.values()) {
+    const { T, method } = values[0];
     for (const measure of ["loss", "loss_all"]) {
-      const xs = g.values.map((r) => Number(r[measure]));
+      const xs = values.map((r) => Number(r[measure]));
       const n = xs.length;
       const mean = xs.reduce((a, b) => a + b, 0) / n;
       const std = n < 2 ? null : Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (n - 1));
-      out.push({ T: g.T, method: g.method, measure, mean, std, n });
+      out.push({ T, method, measure, mean, std, n });
     }
   }
   return out;

@@ -12,6 +12,8 @@
  * @module
  */
 
+// @ts-types="npm:@types/d3-array@3.2.1"
+import { group } from "d3-array";
 import { evaluateFirstToken } from "../eval/first_token_accuracy.ts";
 import { plotIclVsK } from "../plot/icl_vs_k.ts";
 import type { Row } from "../results/csv.ts";
@@ -155,8 +157,9 @@ export async function runIclVsK(
         ctx.log(`${task.name} k=${k}: ${right}/${outcomes.length}`);
       }
     }
+    const byK = group(accuracy, (a) => a.k);
     for (const k of p.ks) {
-      const ofK = accuracy.filter((a) => a.k === k);
+      const ofK = byK.get(k) ?? [];
       const mean = ofK.reduce((s, a) => s + a.accuracy, 0) / ofK.length;
       accuracy.push({
         task: "mean",

@@ -21,6 +21,8 @@
  * @module
  */
 
+// @ts-types="npm:@types/d3-array@3.2.1"
+import { group } from "d3-array";
 import { MIXING_METHOD_IDS } from "../mixing/methods.ts";
 import type { Engine } from "../engine/types.ts";
 import { evaluateFirstToken, type ItemResult } from "../eval/first_token_accuracy.ts";
@@ -278,9 +280,10 @@ export async function runMixingVsK(
         }
       }
     }
+    const byMethodK = group(accuracyRows, (r) => r.method, (r) => r.k);
     for (const method of methods) {
       for (const k of ks) {
-        const per = accuracyRows.filter((r) => r.method === method && r.k === k);
+        const per = byMethodK.get(method)?.get(k) ?? [];
         accuracyRows.push({
           task: "mean",
           method,

@@ -29,6 +29,8 @@
  * @module
  */
 
+// @ts-types="npm:@types/d3-array@3.2.1"
+import { group } from "d3-array";
 import { plotRetrievalVsK } from "../plot/retrieval_vs_k.ts";
 import { retrieve } from "../retrieval/retrieve.ts";
 import type { StateKind } from "../retrieval/state_vector.ts";
@@ -271,14 +273,16 @@ export function summarizeRetrieval(
   ks: readonly number[],
 ): { task: string; k: number; accuracy: number }[] {
   const out: { task: string; k: number; accuracy: number }[] = [];
+  const byTaskK = group(rows, (r) => r.task, (r) => r.k);
   for (const task of tasks) {
     for (const k of ks) {
-      const mine = rows.filter((r) => r.task === task && r.k === k);
+      const mine = byTaskK.get(task)?.get(k) ?? [];
       out.push({ task, k, accuracy: mine.filter((r) => r.correct).length / mine.length });
     }
   }
+  const byK = group(out, (r) => r.k);
   for (const k of ks) {
-    const per = out.filter((r) => r.k === k).map((r) => r.accuracy);
+    const per = (byK.get(k) ?? []).map((r) => r.accuracy);
     out.push({ task: "mean", k, accuracy: per.reduce((a, b) => a + b, 0) / per.length });
   }
   return out;
