@@ -15,6 +15,7 @@ import { writeRandomCheckpoint } from "../lib/model/mod.ts";
 import { PROJECT_ROOT } from "../lib/hub/mod.ts";
 import { OnnxEngine } from "../lib/engine/mod.ts";
 import { SoupError } from "../lib/util/errors.ts";
+import { softmaxParts } from "../lib/util/softmax.ts";
 import { flopsPerTokenOf, MAMBA_130M_SHAPE, matmulRoofline, promptIds } from "./engine.ts";
 import { time } from "./_time.ts";
 
@@ -82,14 +83,14 @@ export async function benchTransformers(): Promise<void> {
     }
     const prompt = await engine.run(promptIds(1, 256)[0]);
     let state = prompt.state;
-    let token = argmax(prompt.logits);
+    let token = softmaxParts(prompt.logits).argmax;
     const steps: number[] = [];
     for (let i = 0; i <= DECODE_STEPS; i++) {
       const t0 = performance.now();
       const next = await engine.run([token], { state });
       if (i > 0) steps.push((performance.now() - t0) / 1000); // the first step warms up
       state = next.state;
-      token = argmax(next.logits);
+      token = softmaxParts(next.logits).argmax;
     }
     const ourDecode = steps.sort((a, b) => a - b)[Math.floor(steps.length / 2)];
     console.log(`this engine decode step: ${(ourDecode * 1000).toFixed(1)} ms`);
@@ -199,12 +200,6 @@ export async function benchTransformers(): Promise<void> {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
-}
-
-function argmax(a: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < a.length; i++) if (a[i] > a[best]) best = i;
-  return best;
 }
 
 if (import.meta.main) await benchTransformers();

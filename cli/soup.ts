@@ -18,7 +18,13 @@ import {
 import { describeEngine, type Device, DEVICES, generate, openEngine } from "../lib/engine/mod.ts";
 import { resolveModelDir, resolveTokenizerFile } from "../lib/hub/mod.ts";
 import { loadTokenizer } from "../lib/tokenizer/mod.ts";
-import { checkStateOutput, loadState, saveState, stateShapeOf } from "../lib/states/mod.ts";
+import {
+  checkStateOutput,
+  loadState,
+  saveState,
+  type StateMeta,
+  stateShapeOf,
+} from "../lib/states/mod.ts";
 import { checkFileOutput, checkWritable, swapFolder } from "../lib/util/output.ts";
 import {
   buildPrompt,
@@ -530,7 +536,8 @@ async function cmdLibrary(args: string[]): Promise<void> {
     // One writer at a time: which demonstrations are free and how many states are missing is
     // decided and acted on while no other process can add.
     await lib.withLock(async () => {
-      await refuseOtherWeights(lib, weights, `model "${model}"`);
+      const metas = await entryMetas(lib);
+      refuseOtherWeights(lib, metas, weights, `model "${model}"`);
       const present = lib.list({ task: task.name, k, seed }).length;
       if (present >= count) {
         console.log(`${present} states of ${task.name}, k=${k}, seed=${seed} present: none to add`);
@@ -539,8 +546,8 @@ async function cmdLibrary(args: string[]): Promise<void> {
       // States never share demonstrations: leave out every item earlier states of this task used.
       const used = new Set<number>();
       for (const entry of lib.list({ task: task.name })) {
-        const meta = JSON.parse(await Deno.readTextFile(`${lib.dir}/${entry.folder}/meta.json`));
-        for (const index of meta.extra?.demoIndices ?? []) used.add(index);
+        const indices = metas.get(entry.id)?.extra?.demoIndices as number[] | undefined;
+        for (const index of indices ?? []) used.add(index);
       }
       const sets = sampleDemoSets(split.train, { count: count - present, k, seed, exclude: used });
       if (present > 0) {
@@ -585,16 +592,30 @@ async function cmdLibrary(args: string[]): Promise<void> {
  * Refuses a library that holds states of other weights than `weights` (a checkpoint of the same
  * shape): their states must not be mixed up. Entries written before fingerprints were kept pass.
  */
-async function refuseOtherWeights(lib: SkillLibrary, weights: string, what: string) {
+function refuseOtherWeights(
+  lib: SkillLibrary,
+  metas: ReadonlyMap<string, StateMeta>,
+  weights: string,
+  what: string,
+) {
   for (const e of lib.list()) {
-    const meta = JSON.parse(await Deno.readTextFile(`${lib.dir}/${e.folder}/meta.json`));
-    if (meta.weightsFingerprint !== undefined && meta.weightsFingerprint !== weights) {
+    const meta = metas.get(e.id);
+    if (meta?.weightsFingerprint !== undefined && meta.weightsFingerprint !== weights) {
       throw new SoupError(
         `The library "${lib.dir}" holds states of other weights (entry "${e.id}", fingerprint ` +
           `${meta.weightsFingerprint}) than ${what} (${weights}), though of the same shape`,
       );
     }
   }
+}
+
+/** The meta.json of every entry of a library, by id (read once). */
+async function entryMetas(lib: SkillLibrary): Promise<Map<string, StateMeta>> {
+  const out = new Map<string, StateMeta>();
+  for (const e of lib.list()) {
+    out.set(e.id, JSON.parse(await Deno.readTextFile(`${lib.dir}/${e.folder}/meta.json`)));
+  }
+  return out;
 }
 
 async function cmdRetrieve(args: string[]): Promise<void> {
@@ -611,7 +632,8 @@ async function cmdRetrieve(args: string[]): Promise<void> {
   const query = await loadState(need(f, "state"), lib.config ? { config: lib.config } : {});
   const queryWeights = query.meta.weightsFingerprint;
   if (queryWeights !== undefined) {
-    await refuseOtherWeights(lib, queryWeights, `state "${need(f, "state")}"`);
+    const metas = new Map(skills.map((s) => [s.id, s.state.meta]));
+    refuseOtherWeights(lib, metas, queryWeights, `state "${need(f, "state")}"`);
   }
   const kind = (str(f, "kind") ?? "ssm") as StateKind;
   const top = Math.min(int(f, "top", 5), skills.length);

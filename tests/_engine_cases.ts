@@ -98,3 +98,16 @@ export async function writeCase(
   const rng = new Rng(3);
   return { config, ids: Array.from({ length: 11 }, () => rng.int(config.vocabSize)) };
 }
+
+/** {@link assertNear} for the logits and the conv, SSM and delta-sum states of two runs. */
+export function assertRunNear(
+  got: { logits: Float32Array; state: MambaState },
+  want: { logits: Float32Array; state: MambaState },
+  tag: string,
+  tol = 1e-4,
+): void {
+  assertNear(got.logits, want.logits, `logits ${tag}`, tol);
+  assertNear(got.state.conv, want.state.conv, `conv ${tag}`, tol);
+  assertNear(got.state.ssm, want.state.ssm, `ssm ${tag}`, tol);
+  assertNear(got.state.deltaSum, want.state.deltaSum, `decay ${tag}`, tol);
+}

@@ -16,6 +16,7 @@ import { readNpy } from "../lib/npy/mod.ts";
 import { weightsFingerprint } from "../lib/model/mod.ts";
 import { loadState } from "../lib/states/mod.ts";
 import { loadTokenizer } from "../lib/tokenizer/mod.ts";
+import { softmaxParts } from "../lib/util/softmax.ts";
 
 const ROOT = new URL("../testdata/hf/", import.meta.url).pathname;
 const TOLERANCE = 1e-4;
@@ -76,12 +77,6 @@ function row(a: { data: Float32Array; shape: number[] }, i: number): Float32Arra
   return a.data.subarray(i * size, (i + 1) * size);
 }
 
-function argmax(a: ArrayLike<number>, limit = a.length): number {
-  let best = 0;
-  for (let i = 1; i < limit; i++) if (a[i] > a[best]) best = i;
-  return best;
-}
-
 /** The engines under test, on one checkpoint folder. */
 const ENGINES: [string, (dir: string) => Promise<Engine>][] = [
   ["onnx-cpu (WebAssembly scan)", (dir) => OnnxEngine.load(dir, { provider: "cpu" })],
@@ -125,7 +120,11 @@ for (const name of meta.cases) {
           let state = pre.state;
           let last = pre.logits.subarray((fx.prefillIds.length - 1) * v);
           for (const [s, id] of fx.decodeIds.entries()) {
-            assertEquals(argmax(last), id, `${where}: greedy token before decode step ${s}`);
+            assertEquals(
+              softmaxParts(last).argmax,
+              id,
+              `${where}: greedy token before decode step ${s}`,
+            );
             const next = await engine.run([id], { state });
             check("decode logits", `${where}, step ${s}`, next.logits, row(dLogits, s));
             check("decode conv state", `${where}, step ${s}`, next.state.conv, row(dConv, s));
@@ -181,6 +180,30 @@ async function continueHere(
   return { ids, logits };
 }
 
+/**
+ * The greedy continuation of `spec.promptIds` from the state folder `exchange/<name>` equals
+ * transformers' (`<name>_continuation_logits.npy`): same tokens, logits within the tolerance.
+ */
+async function checkContinuation(
+  engine: Engine,
+  name: string,
+  spec: { promptIds: number[]; generatedIds: number[] },
+  vocabLimit: number,
+) {
+  const want = await f32(`${EX}/${name}_continuation_logits.npy`);
+  const got = await continueHere(
+    engine,
+    `${EX}/${name}`,
+    spec.promptIds,
+    spec.generatedIds.length,
+    vocabLimit,
+  );
+  assertEquals(got.ids, spec.generatedIds, `${name}: greedy tokens`);
+  for (const [i, l] of got.logits.entries()) {
+    check("continuation logits", `${name}, token ${i}`, l, row(want, i));
+  }
+}
+
 Deno.test("states move between soup and transformers both ways (organism)", async (t) => {
   const ex: Exchange = JSON.parse(await Deno.readTextFile(`${EX}/fixture.json`));
   const tok = await loadTokenizer(await resolveTokenizerFile("organism"));
@@ -196,18 +219,7 @@ Deno.test("states move between soup and transformers both ways (organism)", asyn
           s.promptIds,
           "prompt ids (tokenizers in Python and here)",
         );
-        const want = await f32(`${EX}/soup_state_continuation_logits.npy`);
-        const got = await continueHere(
-          engine,
-          `${EX}/soup_state`,
-          s.promptIds,
-          s.generatedIds.length,
-          ex.vocabLimit,
-        );
-        assertEquals(got.ids, s.generatedIds, "greedy tokens");
-        for (const [i, l] of got.logits.entries()) {
-          check("continuation logits", `soup state, token ${i}`, l, row(want, i));
-        }
+        await checkContinuation(engine, "soup_state", s, ex.vocabLimit);
       },
     );
     await t.step("the CLI prints the text transformers produced", async () => {
@@ -245,18 +257,7 @@ Deno.test("states move between soup and transformers both ways (organism)", asyn
       check("saved state: SSM", "transformers state", saved.ssm, ours.state.ssm);
       check("saved state: sum of delta", "transformers state", saved.deltaSum, ours.state.deltaSum);
       check("saved state: logits", "transformers state", saved.logits!, ours.logits);
-      const want = await f32(`${EX}/hf_state_continuation_logits.npy`);
-      const got = await continueHere(
-        engine,
-        `${EX}/hf_state`,
-        h.promptIds,
-        h.generatedIds.length,
-        ex.vocabLimit,
-      );
-      assertEquals(got.ids, h.generatedIds, "greedy tokens");
-      for (const [i, l] of got.logits.entries()) {
-        check("continuation logits", `transformers state, token ${i}`, l, row(want, i));
-      }
+      await checkContinuation(engine, "hf_state", h, ex.vocabLimit);
     });
   } finally {
     await engine.close();

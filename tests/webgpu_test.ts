@@ -11,7 +11,14 @@
  */
 import { inTempDir } from "./_temp.ts";
 import { assert, assertEquals } from "./_assert.ts";
-import { assertNear, CONFIGS, randomState, relErr, writeCase } from "./_engine_cases.ts";
+import {
+  assertNear,
+  assertRunNear,
+  CONFIGS,
+  randomState,
+  relErr,
+  writeCase,
+} from "./_engine_cases.ts";
 import { OnnxEngine, openEngine, ReferenceEngine } from "../lib/engine/mod.ts";
 import { tinyMambaConfig, writeRandomCheckpoint } from "../lib/model/mod.ts";
 import { hasVulkan, OrtSession, webgpuAdapter } from "../lib/onnx/mod.ts";
@@ -50,10 +57,7 @@ for (const c of CONFIGS) {
               const a = await gpu.run(ids, { state, allLogits: true });
               assertEquals(gpu.name, "onnx-webgpu");
               const b = await ref.run(ids, { state, allLogits: true });
-              assertNear(a.logits, b.logits, `logits ${tag}`);
-              assertNear(a.state.conv, b.state.conv, `conv ${tag}`);
-              assertNear(a.state.ssm, b.state.ssm, `ssm ${tag}`);
-              assertNear(a.state.deltaSum, b.state.deltaSum, `decay ${tag}`);
+              assertRunNear(a, b, tag);
               const last = await gpu.run(ids, { state });
               assertNear(last.logits, b.logits.subarray(10 * config.vocabSize), `last ${tag}`);
             }
@@ -83,10 +87,7 @@ Deno.test({
           for (const [s, seq] of seqs.entries()) {
             const alone = await ref.run(seq, { state: states[s], allLogits });
             const tag = `sequence ${s}${allLogits ? ", all logits" : ""}`;
-            assertNear(batch[s].logits, alone.logits, `logits of ${tag}`);
-            assertNear(batch[s].state.conv, alone.state.conv, `conv of ${tag}`);
-            assertNear(batch[s].state.ssm, alone.state.ssm, `ssm of ${tag}`);
-            assertNear(batch[s].state.deltaSum, alone.state.deltaSum, `decay of ${tag}`);
+            assertRunNear(batch[s], alone, `of ${tag}`);
           }
         }
       } finally {

@@ -1,5 +1,11 @@
 import { assert, assertEquals, assertRejects } from "../../tests/_assert.ts";
-import { assertNear, CONFIGS, randomState, writeCase } from "../../tests/_engine_cases.ts";
+import {
+  assertNear,
+  assertRunNear,
+  CONFIGS,
+  randomState,
+  writeCase,
+} from "../../tests/_engine_cases.ts";
 import { OnnxEngine } from "./onnx_engine.ts";
 import { ReferenceEngine } from "./reference_engine.ts";
 import { openEngine } from "./open_engine.ts";
@@ -25,10 +31,7 @@ for (const c of CONFIGS) {
       const a = await onnx.run(ids, { state, allLogits: true });
       const b = await ref.run(ids, { state, allLogits: true });
       const tag = `${cpuScan} scan, ${state ? "from a state" : "from zeros"}`;
-      assertNear(a.logits, b.logits, `logits ${tag}`);
-      assertNear(a.state.conv, b.state.conv, `conv ${tag}`);
-      assertNear(a.state.ssm, b.state.ssm, `ssm ${tag}`);
-      assertNear(a.state.deltaSum, b.state.deltaSum, `decay ${tag}`);
+      assertRunNear(a, b, tag);
       const last = await onnx.run(ids, { state });
       assertNear(last.logits, b.logits.subarray(10 * config.vocabSize), `last logits ${tag}`);
       await onnx.close();
@@ -80,10 +83,7 @@ for (const cpuScan of SCANS) {
       const batch = await engine.runBatch(seqs, { states, allLogits });
       for (const [s, seq] of seqs.entries()) {
         const alone = await engine.run(seq, { state: states[s], allLogits });
-        assertNear(batch[s].logits, alone.logits, `logits of sequence ${s}`, 1e-6);
-        assertNear(batch[s].state.conv, alone.state.conv, `conv of sequence ${s}`, 1e-6);
-        assertNear(batch[s].state.ssm, alone.state.ssm, `ssm of sequence ${s}`, 1e-6);
-        assertNear(batch[s].state.deltaSum, alone.state.deltaSum, `decay of sequence ${s}`, 1e-6);
+        assertRunNear(batch[s], alone, `of sequence ${s}`, 1e-6);
       }
     }
     await engine.close();
@@ -107,10 +107,7 @@ Deno.test("the two CPU scans agree, with the kernel on 1, 2 or 3 threads", async
     const got = await wasm.runBatch(seqs, { allLogits: true });
     for (const s of seqs.keys()) {
       const tag = `sequence ${s}, ${intraOpThreads} threads`;
-      assertNear(got[s].logits, want[s].logits, `logits of ${tag}`, 1e-5);
-      assertNear(got[s].state.ssm, want[s].state.ssm, `ssm of ${tag}`, 1e-5);
-      assertNear(got[s].state.deltaSum, want[s].state.deltaSum, `decay of ${tag}`, 1e-5);
-      assertNear(got[s].state.conv, want[s].state.conv, `conv of ${tag}`, 1e-5);
+      assertRunNear(got[s], want[s], `of ${tag}`, 1e-5);
     }
     await wasm.close();
   }

@@ -17,11 +17,11 @@ import { group } from "d3-array";
 import { evaluateFirstToken } from "../eval/first_token_accuracy.ts";
 import { plotIclVsK } from "../plot/icl_vs_k.ts";
 import type { Row } from "../results/csv.ts";
-import { loadTask } from "../tasks/load_task.ts";
 import { sampleDemoSets } from "../tasks/sample_demo_sets.ts";
 import { splitTask } from "../tasks/split_task.ts";
-import type { Task, TaskItem } from "../tasks/types.ts";
+import type { TaskItem } from "../tasks/types.ts";
 import { ConfigError } from "../util/errors.ts";
+import { loadFigureTasks } from "./_tasks.ts";
 import { type ExperimentOptions, runExperiment } from "./context.ts";
 import { PAPER_MIXING_VS_K } from "./mixing_vs_k.ts";
 
@@ -101,10 +101,7 @@ export async function runIclVsK(
 ): Promise<string[]> {
   const p: IclVsKParams = { ...PAPER_ICL_VS_K, ...params };
   checkParams(p);
-  const sources = { mirror: options.mirror, offline: options.offline };
-  const tasks: Task[] = [];
-  for (const name of p.tasks) tasks.push(await loadTask(name, { ...sources, seed: p.seed }));
-  const taskSha256 = Object.fromEntries(tasks.map((t) => [t.name, t.sha256]));
+  const { tasks, sha256: taskSha256 } = await loadFigureTasks(p.tasks, options, p.seed);
   return await runExperiment("icl", { ...p, taskSha256 }, options, async (ctx) => {
     const maxK = Math.max(...p.ks);
     const rows: Row[] = [];

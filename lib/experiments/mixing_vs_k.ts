@@ -33,7 +33,6 @@ import { type RetrievalCandidate, retrieve } from "../retrieval/retrieve.ts";
 import type { StateKind } from "../retrieval/state_vector.ts";
 import { type MambaState, stateShapeOf } from "../states/state_dir.ts";
 import { encodeDemos } from "../tasks/encode_demos.ts";
-import { loadTask } from "../tasks/load_task.ts";
 import type { Task, TaskItem } from "../tasks/types.ts";
 import { ConfigError } from "../util/errors.ts";
 import {
@@ -42,6 +41,7 @@ import {
   planMixingTask,
   type TaskPlan,
 } from "./_mixing_vs_k_plan.ts";
+import { loadFigureTasks } from "./_tasks.ts";
 import { type ExperimentContext, type ExperimentOptions, runExperiment } from "./context.ts";
 
 /**
@@ -202,13 +202,8 @@ export async function runMixingVsK(
   checkParams(full);
   const ks = [...full.ks].sort((a, b) => a - b);
   const methods = MIXING_METHODS.filter((m) => full.methods.includes(m));
-  const sourceOptions = { mirror: options.mirror, offline: options.offline };
-  const tasks: Task[] = [];
-  for (const name of full.tasks) {
-    tasks.push(await loadTask(name, { ...sourceOptions, seed: full.seed }));
-  }
+  const { tasks, sha256: taskFiles } = await loadFigureTasks(full.tasks, options, full.seed);
   const plans = tasks.map((t) => planMixingTask(t.name, t.items.length, full));
-  const taskFiles = Object.fromEntries(tasks.map((t) => [t.name, t.sha256]));
 
   return await runExperiment(FIGURE, { ...full, taskFiles }, options, async (ctx) => {
     const layers = ctx.config.numHiddenLayers;

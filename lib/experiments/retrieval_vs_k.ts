@@ -37,13 +37,13 @@ import type { StateKind } from "../retrieval/state_vector.ts";
 import type { MambaState } from "../states/state_dir.ts";
 import { stateShapeOf } from "../states/state_dir.ts";
 import { encodeDemos } from "../tasks/encode_demos.ts";
-import { loadTask } from "../tasks/load_task.ts";
 import { splitTask } from "../tasks/split_task.ts";
 import type { Task } from "../tasks/types.ts";
 import { ConfigError } from "../util/errors.ts";
 import { deriveSeed, sampleSetsWithReuse } from "./_demo_sets.ts";
 import { extractStates } from "./_extract.ts";
 import { FIGURE1_TASKS } from "./clustering.ts";
+import { loadFigureTasks } from "./_tasks.ts";
 import { type ExperimentOptions, runExperiment } from "./context.ts";
 
 /** Parameters of {@link runRetrievalVsK}. */
@@ -152,11 +152,8 @@ export async function runRetrievalVsK(
 ): Promise<string[]> {
   const p: RetrievalVsKParams = { ...PAPER_RETRIEVAL_VS_K, ...params };
   checkParams(p);
-  const sources = { mirror: options.mirror, offline: options.offline };
-  const tasks: Task[] = [];
-  for (const name of p.tasks) tasks.push(await loadTask(name, { ...sources, seed: p.seed }));
+  const { tasks, sha256: taskSha256 } = await loadFigureTasks(p.tasks, options, p.seed);
   const plans = tasks.map((task) => planRetrievalSets(task, p));
-  const taskSha256 = Object.fromEntries(tasks.map((t) => [t.name, t.sha256]));
   return await runExperiment("retrieval", { ...p, taskSha256 }, options, async (ctx) => {
     const nl = ctx.config.numHiddenLayers;
     const layer = p.layer ?? Math.floor(nl / 2);

@@ -105,9 +105,6 @@ interface Reference {
   describe: string;
 }
 
-/** Adds to one library folder run one at a time within this process. */
-const queues = new Map<string, Promise<unknown>>();
-
 /**
  * A folder of skill states with an `index.json`. Open it with {@link SkillLibrary.open}.
  *
@@ -254,7 +251,8 @@ export class SkillLibrary {
    * missing) so that no other writer changes the library in between.
    */
   async withLock<T>(fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
-    return await withLock(`${this.dir}/.lock`, async () => {
+    // The real path: two spellings of one folder share the in-process queue.
+    return await withLock(`${this.#lockKey}/.lock`, async () => {
       this.#held++;
       try {
         this.#entries = await readIndex(this.indexPath);
@@ -325,18 +323,10 @@ export class SkillLibrary {
    * ```
    */
   add(state: MambaState, meta: StateMeta, options: AddSkillOptions = {}): Promise<SkillEntry> {
-    const previous = queues.get(this.#lockKey) ?? Promise.resolve();
-    const next = previous.catch(() => {}).then(() =>
-      this.#held > 0
-        ? this.#add(state, meta, options)
-        : this.withLock(() => this.#add(state, meta, options))
-    );
-    const tail = next.catch(() => {});
-    queues.set(this.#lockKey, tail);
-    tail.then(() => {
-      if (queues.get(this.#lockKey) === tail) queues.delete(this.#lockKey);
-    });
-    return next;
+    // Adds take turns through the lock (queued within the process); inside withLock they go
+    // straight in.
+    if (this.#held > 0) return this.#add(state, meta, options);
+    return this.withLock(() => this.#add(state, meta, options));
   }
 
   async #add(state: MambaState, meta: StateMeta, options: AddSkillOptions): Promise<SkillEntry> {

@@ -14,6 +14,14 @@ export interface TaskAccuracyRow {
   accuracy: number;
 }
 
+/** The tasks (in row order, without the mean) and the ks (ascending) of `rows`. */
+export function tasksAndKs(rows: readonly TaskAccuracyRow[]): { tasks: string[]; ks: number[] } {
+  return {
+    tasks: [...new Set(rows.map((r) => r.task))].filter((t) => t !== "mean"),
+    ks: [...new Set(rows.map((r) => r.k))].sort((a, b) => a - b),
+  };
+}
+
 /** The marks for `rows` (sorted by k inside); `tasks` gives the legend's order. */
 export function taskLinesAndMean(
   rows: readonly TaskAccuracyRow[],

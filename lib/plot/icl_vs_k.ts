@@ -6,7 +6,7 @@
  */
 
 import { renderPlot } from "./render.ts";
-import { taskLinesAndMean } from "./_task_lines.ts";
+import { taskLinesAndMean, tasksAndKs } from "./_task_lines.ts";
 
 /** One row of `results/icl/accuracy.csv` as the figure reads it. */
 export interface IclAccuracyRow {
@@ -35,8 +35,7 @@ export function plotIclVsK(
   rows: readonly IclAccuracyRow[],
   options: { width?: number; height?: number } = {},
 ): string {
-  const tasks = [...new Set(rows.map((r) => r.task))].filter((t) => t !== "mean");
-  const ks = [...new Set(rows.map((r) => r.k))].sort((a, b) => a - b);
+  const { tasks, ks } = tasksAndKs(rows);
   return renderPlot({
     width: options.width ?? 640,
     height: options.height ?? 420,

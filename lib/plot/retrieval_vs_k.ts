@@ -6,7 +6,7 @@
  */
 
 import { Plot, renderPlot } from "./render.ts";
-import { taskLinesAndMean } from "./_task_lines.ts";
+import { taskLinesAndMean, tasksAndKs } from "./_task_lines.ts";
 
 /** One row of `accuracy.csv` as the figure reads it. */
 export interface RetrievalAccuracyRow {
@@ -50,8 +50,7 @@ export function plotRetrievalVsK(
   rows: readonly RetrievalAccuracyRow[],
   options: PlotRetrievalVsKOptions = {},
 ): string {
-  const tasks = [...new Set(rows.map((r) => r.task))].filter((t) => t !== "mean");
-  const ks = [...new Set(rows.map((r) => r.k))].sort((a, b) => a - b);
+  const { tasks, ks } = tasksAndKs(rows);
   return renderPlot({
     width: options.width ?? 640,
     height: options.height ?? 420,
