@@ -7,7 +7,7 @@
  * @module
  */
 
-import { TSNE } from "@saehrimnir/druidjs";
+import { TSNE } from "npm:@saehrimnir/druidjs@0.9.0";
 import { SoupError } from "../util/errors.ts";
 
 /** A 2-D embedding: one [x, y] per input vector, in input order. */

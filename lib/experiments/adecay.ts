@@ -33,7 +33,7 @@
  */
 
 // @ts-types="npm:@types/d3-array@3.2.1"
-import { group } from "d3-array";
+import { group } from "npm:d3-array@3.2.5";
 import { ADECAY_METHOD_IDS } from "../mixing/methods.ts";
 import { loadNewsDocuments } from "../data/news.ts";
 import type { Engine } from "../engine/types.ts";

@@ -13,7 +13,7 @@
  */
 
 // @ts-types="npm:@types/d3-array@3.2.1"
-import { group } from "d3-array";
+import { group } from "npm:d3-array@3.2.5";
 import { evaluateFirstToken } from "../eval/first_token_accuracy.ts";
 import { plotIclVsK } from "../plot/icl_vs_k.ts";
 import type { Row } from "../results/csv.ts";

@@ -22,7 +22,7 @@
  */
 
 // @ts-types="npm:@types/d3-array@3.2.1"
-import { group } from "d3-array";
+import { group } from "npm:d3-array@3.2.5";
 import { MIXING_METHOD_IDS } from "../mixing/methods.ts";
 import type { Engine } from "../engine/types.ts";
 import { evaluateFirstToken, type ItemResult } from "../eval/first_token_accuracy.ts";

@@ -30,7 +30,7 @@
  */
 
 // @ts-types="npm:@types/d3-array@3.2.1"
-import { group } from "d3-array";
+import { group } from "npm:d3-array@3.2.5";
 import { plotRetrievalVsK } from "../plot/retrieval_vs_k.ts";
 import { retrieve } from "../retrieval/retrieve.ts";
 import type { StateKind } from "../retrieval/state_vector.ts";

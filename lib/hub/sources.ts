@@ -126,7 +126,7 @@ export async function downloadToHfCache(
         `mirror or in the Hugging Face cache at "${hfHubCacheDir(options)}"`,
     );
   }
-  const hub = await import("@huggingface/hub");
+  const hub = await import("npm:@huggingface/hub@2.17.5");
   try {
     return await hub.downloadFileToCacheDir({
       repo: { type: options.repoType ?? "model", name: repoId },

@@ -6,7 +6,7 @@
  * @module
  */
 
-import * as ort from "onnxruntime-node";
+import * as ort from "npm:onnxruntime-node@1.30.0";
 import { SoupError } from "../util/errors.ts";
 import { type GpuAdapterInfo, webgpuAdapter } from "./adapter.ts";
 import { DT, GraphBuilder } from "./graph_builder.ts";

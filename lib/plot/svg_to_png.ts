@@ -29,8 +29,8 @@ export interface SvgToPngOptions {
 export const DEJAVU_SANS = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 const DEJAVU_SANS_BOLD = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf";
 
-type ResvgModule = typeof import("@resvg/resvg-js");
-type FontOptions = NonNullable<import("@resvg/resvg-js").ResvgRenderOptions["font"]>;
+type ResvgModule = typeof import("npm:@resvg/resvg-js@2.6.2");
+type FontOptions = NonNullable<import("npm:@resvg/resvg-js@2.6.2").ResvgRenderOptions["font"]>;
 
 let resvgModule: Promise<ResvgModule> | undefined;
 const checkedFonts = new Map<string, Promise<void>>();
@@ -71,7 +71,7 @@ export async function svgToPng(
 }
 
 function loadResvg(): Promise<ResvgModule> {
-  resvgModule ??= import("@resvg/resvg-js").catch((err) => {
+  resvgModule ??= import("npm:@resvg/resvg-js@2.6.2").catch((err) => {
     resvgModule = undefined;
     throw new SoupError(
       `Cannot load "@resvg/resvg-js" for PNG rendering (its native package for ` +

@@ -6,7 +6,7 @@
  */
 
 // @ts-types="npm:@types/d3-dsv@3.0.7"
-import { csvFormat, csvParse } from "d3-dsv";
+import { csvFormat, csvParse } from "npm:d3-dsv@3.0.2";
 import { atomicWrite } from "../util/atomic_write.ts";
 import { FormatError, NotFoundError } from "../util/errors.ts";
 

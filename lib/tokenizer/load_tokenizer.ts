@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { Tokenizer } from "@huggingface/tokenizers";
+import { Tokenizer } from "npm:@huggingface/tokenizers@0.2.0";
 import { FormatError, NotFoundError, SoupError } from "../util/errors.ts";
 
 /** The end-of-text token; Todd et al. start every prompt with it (GPT-NeoX has no BOS). */
