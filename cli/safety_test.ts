@@ -245,3 +245,42 @@ Deno.test("a library of one checkpoint refuses states of another of the same sha
     assert(r.stderr.includes("holds states of other weights"), r.stderr);
   });
 });
+
+Deno.test("what a killed extract left beside --out is cleaned at the next start", async () => {
+  await inTempDir("soup-safety-", async (dir) => {
+    const m = await model(dir);
+    const out = `${dir}/s`;
+    assertEquals(await main(["extract", "--model", m, "--ids", "1,2", "--out", out]), 0);
+    const kept = await Deno.readFile(`${out}/ssm.npy`);
+    // A writer killed mid-write (its temporary folder) and one killed between a swap's two
+    // renames (the state moved aside, nothing at --out), by a process that really ran and ended.
+    const script = `${dir}/killed.ts`;
+    await Deno.writeTextFile(
+      script,
+      `import { tempSibling } from ${
+        JSON.stringify(new URL("../lib/util/output.ts", import.meta.url).href)
+      };
+const tmp = tempSibling(${JSON.stringify(out)});
+await Deno.mkdir(tmp);
+await Deno.writeTextFile(tmp + "/conv.npy", "half");
+await Deno.rename(${JSON.stringify(out)}, ${
+        JSON.stringify(out)
+      } + ".old-" + Deno.pid + "-0123abcd");
+Deno.exit(0);
+`,
+    );
+    const child = await new Deno.Command(Deno.execPath(), { args: ["run", "-A", script] }).output();
+    assertEquals(child.code, 0, new TextDecoder().decode(child.stderr));
+    assertEquals(tree(dir).filter((p) => p.startsWith("/s/")), []);
+    // The next start puts the state back (so it is refused without --force, unchanged) and
+    // removes the half-written folder.
+    const r = await soup(["extract", "--model", m, "--ids", "3", "--out", out]);
+    assertEquals(r.code, 1, r.stderr);
+    assert(r.stderr.includes("pass --force"), r.stderr);
+    assertEquals(await Deno.readFile(`${out}/ssm.npy`), kept);
+    assertEquals(
+      [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.startsWith("s.")),
+      [],
+    );
+  });
+});

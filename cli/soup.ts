@@ -25,7 +25,13 @@ import {
   type StateMeta,
   stateShapeOf,
 } from "../lib/states/mod.ts";
-import { checkFileOutput, checkWritable, swapFolder } from "../lib/util/output.ts";
+import {
+  checkFileOutput,
+  checkWritable,
+  swapFolder,
+  sweepLeftovers,
+  tempSibling,
+} from "../lib/util/output.ts";
 import {
   buildPrompt,
   listTasks,
@@ -226,7 +232,8 @@ async function cmdCheckpoint(args: string[]): Promise<void> {
     }
   }
   await checkWritable(out);
-  const tmp = `${out}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+  await sweepLeftovers(out, isRandomCheckpoint);
+  const tmp = tempSibling(out);
   try {
     await writeRandomCheckpoint(tmp, config, {
       seed: int(f, "seed", 0),
@@ -432,6 +439,7 @@ async function cmdEval(args: string[]): Promise<void> {
   const n = positive(f, "n", 100);
   const csv = str(f, "csv");
   if (csv !== undefined) {
+    await sweepLeftovers(csv); // the temporary file of a killed write
     await checkFileOutput(csv, { force: f.force === true, flag: "--csv", firstLine: EVAL_HEADER });
   }
   const task = await loadTask(need(f, "task"), { ...sourceOptions(f), seed });

@@ -20,7 +20,13 @@ import { loadTokenizer, type MambaTokenizer } from "../tokenizer/load_tokenizer.
 import { atomicWrite } from "../util/atomic_write.ts";
 import { sha256Hex } from "../util/sha256.ts";
 import { NotFoundError, SoupError } from "../util/errors.ts";
-import { checkWritable, inspectOwnFolder, swapFolder } from "../util/output.ts";
+import {
+  checkWritable,
+  inspectOwnFolder,
+  swapFolder,
+  sweepLeftovers,
+  tempSibling,
+} from "../util/output.ts";
 
 /** Options shared by every experiment. */
 export interface ExperimentOptions extends Omit<SourceOptions, "cacheDir"> {
@@ -58,20 +64,36 @@ export interface ExperimentOutput {
   meta?: Record<string, unknown>;
 }
 
-/** A hash of the library's source files, recorded with results and part of cache keys. */
-export async function codeHash(): Promise<string> {
+/**
+ * Folders of `lib/` that only present results (rows in, SVG or CSV out, drawn afresh at every
+ * run and never cached): left out of the partial results' cache key, so that editing a plot
+ * keeps hours of cached evaluations.
+ */
+export const PRESENTATION_DIRS: readonly string[] = ["lib/plot", "lib/results"];
+
+/**
+ * A hash of the library's source files (tests left out), recorded with results; without
+ * `exclude`d folders (project-relative, e.g. {@link PRESENTATION_DIRS}) it keys cached partial
+ * results.
+ */
+export async function codeHash(
+  exclude: readonly string[] = [],
+  root: string = PROJECT_ROOT,
+): Promise<string> {
   const files: string[] = [];
+  const skip = new Set(exclude.map((d) => `${root}/${d.replace(/\/+$/, "")}`));
   const walk = (dir: string) => {
     for (const e of Deno.readDirSync(dir)) {
       const p = `${dir}/${e.name}`;
+      if (skip.has(p)) continue;
       if (e.isDirectory) walk(p);
       else if (e.name.endsWith(".ts") && !e.name.endsWith("_test.ts")) files.push(p);
     }
   };
-  walk(`${PROJECT_ROOT}/lib`);
+  walk(`${root}/lib`);
   files.sort();
   const enc = new TextEncoder();
-  const parts = files.map((f) => `${f.slice(PROJECT_ROOT.length)}\n${Deno.readTextFileSync(f)}\n`);
+  const parts = files.map((f) => `${f.slice(root.length)}\n${Deno.readTextFileSync(f)}\n`);
   return (await sha256(enc.encode(parts.join("")))).slice(0, 16);
 }
 
@@ -95,7 +117,10 @@ export class ExperimentContext {
   /** `results/<figure>`. */
   readonly outDir: string;
   readonly #replaceResults: boolean;
-  /** Cache folder of this exact run (figure, params, model, code): partial results. */
+  /**
+   * Cache folder of this exact run (figure, params, model, weights, and the library's code but
+   * for {@link PRESENTATION_DIRS}): partial results.
+   */
   readonly cacheDir: string;
   /**
    * The states every figure shares, keyed by what produced them (weights, engine, token ids,
@@ -159,9 +184,12 @@ export class ExperimentContext {
     });
     const hash = await configHash(engine.config);
     const code = await codeHash();
+    const compute = await codeHash(PRESENTATION_DIRS);
     const weights = await weightsFingerprint(dir);
     const key = (await sha256(
-      new TextEncoder().encode(JSON.stringify({ figure, params, model, hash, weights, code })),
+      new TextEncoder().encode(
+        JSON.stringify({ figure, params, model, hash, weights, code: compute }),
+      ),
     )).slice(0, 16);
     // Open the session now, so the engine's name (and meta.json) tells the provider used even
     // when every result comes from the cache.
@@ -184,6 +212,7 @@ export class ExperimentContext {
     });
     const outDir = `${options.resultsDir ?? `${PROJECT_ROOT}/results`}/${figure}`;
     const replace = options.replaceResults ?? true;
+    await sweepLeftovers(outDir, isResultsFolder); // what a killed run left
     await checkResultsOutput(outDir, { replace }); // before any work
     log(
       `${figure}: model ${model} (config ${hash}) on ${describeEngine(engine)}, cache ${
@@ -279,7 +308,7 @@ export class ExperimentContext {
   async write(output: ExperimentOutput): Promise<string[]> {
     // Everything goes into a new folder that then replaces results/<figure>/ at once, so a
     // reader never sees files of two runs mixed.
-    const tmp = `${this.outDir}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+    const tmp = tempSibling(this.outDir);
     await Deno.mkdir(tmp, { recursive: true });
     const names: string[] = [];
     const enc = new TextEncoder();
@@ -345,6 +374,10 @@ async function inspectResults(
   return found.kind === "ours" ? { kind: "results" } : found as { kind: "missing" | "other" };
 }
 
+async function isResultsFolder(path: string): Promise<boolean> {
+  return (await inspectResults(path)).kind === "results";
+}
+
 /**
  * Checks, before any work, that `results/<figure>/` may be written at `dir`: nothing is there,
  * or a results folder this tool wrote and `replace` is set; and the location is writable. A
@@ -375,7 +408,7 @@ export async function checkResultsOutput(
 /** Puts the folder `tmp` at `dir`, replacing a results folder there (and nothing else). */
 async function replaceFolder(tmp: string, dir: string, replace: boolean): Promise<void> {
   await checkResultsOutput(dir, { replace });
-  await swapFolder(tmp, dir, async (old) => (await inspectResults(old)).kind === "results");
+  await swapFolder(tmp, dir, isResultsFolder);
 }
 
 /**

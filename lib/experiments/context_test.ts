@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "../../tests/_assert.ts";
-import { ExperimentContext } from "./context.ts";
+import { codeHash, ExperimentContext, PRESENTATION_DIRS } from "./context.ts";
 import { tinyMambaConfig, writeRandomCheckpoint } from "../model/mod.ts";
 
 Deno.test("ExperimentContext keys its cache on the weights, not only the architecture", async () => {
@@ -24,4 +24,30 @@ Deno.test("ExperimentContext keys its cache on the weights, not only the archite
   const second = await open();
   assertEquals(second.configHash, first.configHash);
   assert(second.cacheDir !== first.cacheDir, "other weights, other cache");
+});
+
+Deno.test("the partial results' code hash leaves out the presentation code, nothing else", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    for (const d of ["lib/plot", "lib/results", "lib/eval"]) {
+      await Deno.mkdir(`${root}/${d}`, { recursive: true });
+    }
+    const write = (p: string, text: string) => Deno.writeTextFileSync(`${root}/${p}`, text);
+    write("lib/plot/colours.ts", "export const c = 'red';");
+    write("lib/results/csv.ts", "export const sep = ',';");
+    write("lib/eval/acc.ts", "export const n = 1;");
+    write("lib/eval/acc_test.ts", "Deno.test('t', () => {});");
+    const compute = () => codeHash(PRESENTATION_DIRS, root);
+    const all = () => codeHash([], root);
+    const [c0, a0] = [await compute(), await all()];
+    write("lib/plot/colours.ts", "export const c = 'blue';"); // a plot colour
+    write("lib/results/csv.ts", "export const sep = ';';");
+    write("lib/eval/acc_test.ts", "Deno.test('u', () => {});"); // a test
+    assertEquals(await compute(), c0, "presentation and tests are not part of the key");
+    assert((await all()) !== a0, "the recorded code hash sees every library file");
+    write("lib/eval/acc.ts", "export const n = 2;"); // computing code
+    assert((await compute()) !== c0, "computing code is part of the key");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
 });

@@ -285,8 +285,8 @@ export class SkillLibrary {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
     }
     for (const name of names) {
-      const tmp = /\.tmp-[0-9a-f]{8}$/.test(name);
-      const old = name.match(/^(.*)\.old-[0-9a-f]{8}$/);
+      const tmp = /\.tmp-(?:\d+-)?[0-9a-f]{8}$/.test(name);
+      const old = name.match(/^(.*)\.old-(?:\d+-)?[0-9a-f]{8}$/);
       if (tmp || (old && !listed.has(old[1]))) await remove(`${this.dir}/states/${name}`);
     }
   }

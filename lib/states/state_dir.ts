@@ -11,7 +11,8 @@
  *
  * The folder is written under a temporary name and renamed into place, so a reader never sees
  * half of it. Replacing an existing folder takes two renames (old one aside, new one in): a
- * crash between them leaves the old state as `<dir>.old-*` and no `<dir>`.
+ * crash between them leaves the old state as `<dir>.old-<pid>-*` and no `<dir>`; the next save
+ * to that path puts it back first and removes what a killed writer left (`sweepLeftovers`).
  *
  * @module
  */
@@ -20,7 +21,13 @@ import { readNpy, writeNpy } from "../npy/mod.ts";
 import type { MambaConfig } from "../model/config.ts";
 import { configHash } from "../model/config.ts";
 import { FormatError, NotFoundError, SoupError } from "../util/errors.ts";
-import { checkWritable, inspectOwnFolder, swapFolder } from "../util/output.ts";
+import {
+  checkWritable,
+  inspectOwnFolder,
+  swapFolder,
+  sweepLeftovers,
+  tempSibling,
+} from "../util/output.ts";
 import type { GpuAdapterInfo } from "../onnx/adapter.ts";
 
 /** What `meta.json` of a state folder records. */
@@ -105,6 +112,10 @@ export async function inspectStatePath(
   return found.kind === "ours" ? { kind: "state" } : found as { kind: "missing" | "other" };
 }
 
+async function isStateFolder(path: string): Promise<boolean> {
+  return (await inspectStatePath(path)).kind === "state";
+}
+
 /** Options of {@link saveState} and {@link checkStateOutput}. */
 export interface SaveStateOptions {
   /** Replace a state folder this tool wrote at that path (`--force`). @default false */
@@ -140,7 +151,7 @@ export async function checkStateOutput(dir: string, options: SaveStateOptions = 
 }
 
 /**
- * Writes a state folder atomically: into `<dir>.tmp-<random>`, then renamed to `dir`. An
+ * Writes a state folder atomically: into `<dir>.tmp-<pid>-<random>`, then renamed to `dir`. An
  * existing state folder there is replaced only with `replace`; anything else there is refused
  * (see {@link checkStateOutput}).
  */
@@ -165,8 +176,9 @@ export async function saveState(
   check("deltaSum", state.deltaSum, [nl, dInner]);
   check("logits", state.logits, [vocab]);
   const clean = dir.replace(/\/+$/, "") || "/";
+  await sweepLeftovers(clean, isStateFolder);
   await checkStateOutput(clean, options);
-  const tmp = `${clean}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+  const tmp = tempSibling(clean);
   await Deno.mkdir(tmp, { recursive: true });
   try {
     await writeNpy(`${tmp}/conv.npy`, { data: state.conv, shape: [nl, dInner, k] });
@@ -174,7 +186,7 @@ export async function saveState(
     await writeNpy(`${tmp}/delta_sum.npy`, { data: state.deltaSum, shape: [nl, dInner] });
     if (state.logits) await writeNpy(`${tmp}/logits.npy`, { data: state.logits, shape: [vocab] });
     await Deno.writeTextFile(`${tmp}/meta.json`, JSON.stringify(state.meta, null, 2) + "\n");
-    await swapFolder(tmp, clean, async (old) => (await inspectStatePath(old)).kind === "state");
+    await swapFolder(tmp, clean, isStateFolder);
   } catch (err) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
     throw err;

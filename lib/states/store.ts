@@ -24,7 +24,7 @@ import { readNpy, writeNpy } from "../npy/mod.ts";
 import { atomicWrite } from "../util/atomic_write.ts";
 import { FormatError, SoupError } from "../util/errors.ts";
 import { sha256Hex } from "../util/sha256.ts";
-import { swapFolder } from "../util/output.ts";
+import { swapFolder, sweepLeftovers, tempSibling } from "../util/output.ts";
 import type { MambaState } from "./state_dir.ts";
 
 /** Format of the store's folders; part of every key. */
@@ -42,7 +42,7 @@ export const ENGINE_NUMERICS = 1;
  * asks whether the numbers changed (then bump {@link ENGINE_NUMERICS}) before this is updated,
  * so stored states of old numbers are never reused by accident.
  */
-export const ENGINE_SOURCES = "bde92e85933f1df1";
+export const ENGINE_SOURCES = "8d24c316cb9c13c7";
 
 /** What produces a state: token ids read from zeros, or from a stored state. */
 export interface StoreJob {
@@ -133,7 +133,9 @@ export class StateStore {
    */
   static async open(root: string, identity: StoreIdentity): Promise<StateStore> {
     await Deno.mkdir(root, { recursive: true });
-    return new StateStore(root.replace(/\/+$/, ""), identity);
+    const clean = root.replace(/\/+$/, "");
+    await sweepStore(clean);
+    return new StateStore(clean, identity);
   }
 
   /** The key of the state a job produces (32 hex digits). */
@@ -258,7 +260,7 @@ export class StateStore {
     const dir = this.#dir(key);
     // The whole entry is written into a new folder that then replaces the old one, so a crash
     // or a second writer never leaves meta.json and the arrays disagreeing.
-    const tmp = `${dir}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+    const tmp = tempSibling(dir);
     await Deno.mkdir(tmp, { recursive: true });
     const rows = (all: Float32Array, size: number) => {
       const out = new Float32Array(union.length * size);
@@ -337,5 +339,23 @@ export class StateStore {
     }
     options.onDone?.(missing.length, new Set(keys).size - missing.length);
     return await Promise.all(keys.map((key) => this.get(key, layers)));
+  }
+}
+
+/**
+ * Removes what writers killed during a put left in the store (temporary entries, and entries
+ * moved aside by a swap: put back when their key has none, else removed; see `sweepLeftovers`).
+ */
+async function sweepStore(root: string): Promise<void> {
+  for (const shard of Deno.readDirSync(root)) {
+    if (!shard.isDirectory || !/^[0-9a-f]{2}$/.test(shard.name)) continue;
+    const bases = new Set<string>();
+    for (const e of Deno.readDirSync(`${root}/${shard.name}`)) {
+      const m = e.name.match(/^([0-9a-f]{32})\.(?:tmp|old)-/);
+      if (m) bases.add(m[1]);
+    }
+    for (const key of bases) {
+      await sweepLeftovers(`${root}/${shard.name}/${key}`, () => Promise.resolve(true));
+    }
   }
 }

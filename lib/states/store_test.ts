@@ -134,3 +134,28 @@ Deno.test("a change to the code that computes states is a decision about ENGINE_
       `that stored states are recomputed; then set ENGINE_SOURCES there to "${hash}"`,
   );
 });
+
+Deno.test("opening the store cleans what a writer killed during a put left", async () => {
+  await inTempDir("soup-store-", async (dir) => {
+    const { engine, store, identity } = await setup(dir);
+    const [a] = await store.extract(engine, [{ ids: [1, 2] }]);
+    const key = await store.key({ ids: [1, 2] });
+    const shard = `${store.root}/${key.slice(0, 2)}`;
+    // A process that ended between writing and swapping, and one that ended between a swap's
+    // two renames of another key (its entry moved aside, the new one not yet in).
+    const child = new Deno.Command("true").spawn();
+    await child.status;
+    Deno.mkdirSync(`${shard}/${key}.tmp-${child.pid}-0a0b0c0d`);
+    const other = await store.key({ ids: [3] });
+    await store.extract(engine, [{ ids: [3] }]);
+    const otherDir = `${store.root}/${other.slice(0, 2)}/${other}`;
+    Deno.renameSync(otherDir, `${otherDir}.old-${child.pid}-0a0b0c0d`);
+    const reopened = await StateStore.open(store.root, identity);
+    assertEquals(
+      [...Deno.readDirSync(shard)].map((e) => e.name).filter((n) => n.includes(".")),
+      [],
+    );
+    assert(await reopened.has(other), "the entry moved aside is back");
+    assertEquals((await reopened.get(key)).ssm, a.ssm);
+  });
+});

@@ -181,17 +181,119 @@ export async function inspectOwnFolder(
 }
 
 /**
+ * A fresh temporary sibling of `path` to write it whole in: `<path>.tmp-<pid>-<8 hex>`. The
+ * process id lets {@link sweepLeftovers} tell the leftover of a killed writer from a write in
+ * progress.
+ */
+export function tempSibling(path: string): string {
+  return `${path.replace(/\/+$/, "")}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/** Whether process `pid` of this machine may still run (Linux: /proc; elsewhere assumed). */
+function processAlive(pid: number): boolean {
+  if (pid === Deno.pid) return true;
+  try {
+    Deno.statSync("/proc/self");
+  } catch {
+    return true; // no /proc to ask: leave it (age decides for names without a pid)
+  }
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** Leftovers older than this, without a process id in their name, are a killed writer's. */
+const UNNAMED_LEFTOVER_MS = 60 * 60 * 1000;
+
+/**
+ * Cleans what interrupted writes of `path` left beside it, so a killed run leaves nothing
+ * forever: temporary siblings (`<path>.tmp-<pid>-<hex>` of {@link tempSibling},
+ * `<path>.<pid>.<hex>.tmp` of `atomicWrite`, and `<path>.tmp-<hex>` of older versions when
+ * over an hour old) whose process has ended are removed; a folder a swap moved aside
+ * (`<path>.old-<pid>-<hex>`) whose process has ended is put back at `path` when nothing is
+ * there (the swap stopped before the new folder came in) and otherwise removed, but only when
+ * `isOurs` says it is this tool's. Writes in progress (a live process id) and anything else
+ * are left alone. Returns the paths removed or put back.
+ */
+export async function sweepLeftovers(
+  path: string,
+  isOurs: (old: string) => Promise<boolean> = () => Promise.resolve(false),
+): Promise<string[]> {
+  const clean = path.replace(/\/+$/, "");
+  const dir = parentOf(clean);
+  const base = clean.slice(clean.lastIndexOf("/") + 1);
+  let names: string[];
+  try {
+    names = [...Deno.readDirSync(dir)].map((e) => e.name);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) return [];
+    throw err;
+  }
+  const b = escapeRegExp(base);
+  const tmpNamed = new RegExp(`^${b}\\.(?:tmp-(\\d+)-[0-9a-f]{8}|(\\d+)\\.[0-9a-f]{8}\\.tmp)$`);
+  const tmpUnnamed = new RegExp(`^${b}\\.tmp-[0-9a-f]{8}$`);
+  const oldNamed = new RegExp(`^${b}\\.old-(\\d+)-[0-9a-f]{8}$`);
+  const done: string[] = [];
+  const at = (name: string) => (dir === "." ? name : `${dir === "/" ? "" : dir}/${name}`);
+  const remove = async (p: string) => {
+    try {
+      await Deno.remove(p, { recursive: true });
+      done.push(p);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err; // another sweeper was first
+    }
+  };
+  for (const name of names.sort()) {
+    const t = name.match(tmpNamed);
+    if (t) {
+      if (!processAlive(Number(t[1] ?? t[2]))) await remove(at(name));
+      continue;
+    }
+    if (tmpUnnamed.test(name)) {
+      const age = Date.now() - ((await Deno.stat(at(name))).mtime?.getTime() ?? Date.now());
+      if (age > UNNAMED_LEFTOVER_MS) await remove(at(name));
+      continue;
+    }
+    const o = name.match(oldNamed);
+    if (o && !processAlive(Number(o[1])) && await isOurs(at(name))) {
+      let present = true;
+      try {
+        await Deno.lstat(clean);
+      } catch (err) {
+        if (!(err instanceof Deno.errors.NotFound)) throw err;
+        present = false;
+      }
+      if (present) {
+        await remove(at(name));
+      } else {
+        await Deno.rename(at(name), clean);
+        done.push(clean);
+      }
+    }
+  }
+  return done;
+}
+
+/**
  * Puts the finished folder `tmp` at `dir` by renames: what is at `dir` is moved aside, `tmp`
  * takes its place, and the old one is removed only when `isOurs(old)` says this tool wrote it
  * (something else may have appeared since the caller's check; it is then left at the `.old-*`
- * path, never deleted). A crash between the renames leaves the old folder at `<dir>.old-*`.
+ * path, never deleted). A crash between the renames leaves the old folder at
+ * `<dir>.old-<pid>-*`, which {@link sweepLeftovers} puts back.
  */
 export async function swapFolder(
   tmp: string,
   dir: string,
   isOurs: (old: string) => Promise<boolean>,
 ): Promise<void> {
-  const old = `${dir}.old-${crypto.randomUUID().slice(0, 8)}`;
+  const old = `${dir}.old-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
   let moved = false;
   try {
     await Deno.rename(dir, old);
