@@ -7,7 +7,7 @@
 import { Rng } from "../util/random.ts";
 import { SoupError } from "../util/errors.ts";
 import { softmaxParts } from "../util/softmax.ts";
-import type { MambaState } from "../states/state_dir.ts";
+import { type MambaState, State } from "../states/state.ts";
 import type { Engine } from "./types.ts";
 
 /** Options of {@link generate}. */
@@ -84,10 +84,12 @@ export async function* generate(
     const probability = Math.exp(logits[id] - max) / z;
     const chosenFrom = logits;
     const next = await engine.run([id], { state });
-    // The engine's decay covers one call; keep the sum over everything read.
+    // The engine's deltaSum covers one call; keep the sum over everything read.
     const deltaSum = next.state.deltaSum.map((x, c) => x + state.deltaSum[c]);
     ({ logits } = next);
-    state = { ...next.state, deltaSum };
+    state = new State(next.state.shape, { ...next.state.arrays(), deltaSum }, {
+      identity: next.state.identity,
+    });
     yield { id, probability, logits: chosenFrom, state };
     if (id === stopToken) return;
   }

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type MambaConfig, readMambaConfig } from "../model/config.ts";
+import { configHash, type MambaConfig, readMambaConfig } from "../model/config.ts";
 import { SafetensorsCheckpoint } from "../model/safetensors.ts";
 import { validateCheckpoint } from "../model/weights.ts";
 import { buildMambaGraph, buildMambaSegments } from "../onnx/mamba_graph.ts";
@@ -23,7 +23,14 @@ import { WasmScan } from "../scan/wasm_scan.ts";
 import { readScanWeights, type ScanWeights, SegmentedMamba } from "./_segmented.ts";
 import { SoupError } from "../util/errors.ts";
 import { concat } from "../util/concat.ts";
-import type { MambaState } from "../states/state_dir.ts";
+import {
+  checkStartState,
+  type MambaState,
+  State,
+  type StateIdentity,
+  stateShape,
+} from "../states/state.ts";
+import { weightsFingerprint } from "../model/fingerprint.ts";
 import {
   type BatchOptions,
   type Engine,
@@ -75,6 +82,8 @@ interface Runner {
 export class OnnxEngine implements Engine {
   readonly config: MambaConfig;
   readonly model: string;
+  /** The checkpoint its states belong to. */
+  readonly identity: StateIdentity;
   /** The folder that holds the safetensors files (links resolved). */
   readonly weightsDir: string;
   readonly #options: OnnxEngineOptions;
@@ -97,9 +106,11 @@ export class OnnxEngine implements Engine {
     tensors: SafetensorsCheckpoint["tensors"],
     locations: Map<string, string>,
     options: OnnxEngineOptions,
+    identity: StateIdentity,
   ) {
     this.config = config;
     this.model = model;
+    this.identity = identity;
     this.weightsDir = weightsDir;
     this.#tensors = tensors;
     this.#locations = locations;
@@ -132,7 +143,21 @@ export class OnnxEngine implements Engine {
       );
     }
     const locations = new Map(ckpt.files.map((f, i) => [f, real[i].slice(folders[0].length + 1)]));
-    return new OnnxEngine(config, model, dir, folders[0], ckpt.tensors, locations, options);
+    const identity = {
+      configHash: await configHash(config),
+      weights: await weightsFingerprint(dir),
+      model,
+    };
+    return new OnnxEngine(
+      config,
+      model,
+      dir,
+      folders[0],
+      ckpt.tensors,
+      locations,
+      options,
+      identity,
+    );
   }
 
   /**
@@ -314,15 +339,16 @@ export class OnnxEngine implements Engine {
     }
     const allLogits = options.allLogits ?? false;
     const session = await this.#runner(allLogits);
+    const shape = stateShape(c);
     const states = sequences.map((_, s) => {
       const st = options.states?.[s];
-      if (st === undefined) return zeroState(c);
-      if (st.conv.length !== nl * dIn * k || st.ssm.length !== nl * dIn * n) {
-        throw new SoupError(
-          `Cannot run the model: state ${s} holds conv ${st.conv.length} and ssm ${st.ssm.length} values, expected ${nl} x ${dIn} x ${k} and ${nl} x ${dIn} x ${n}`,
-        );
-      }
-      return { conv: st.conv.slice(), ssm: st.ssm.slice(), deltaSum: new Float32Array(nl * dIn) };
+      if (st === undefined) return zeroState(c, this.identity);
+      checkStartState(st, shape, this.identity, s);
+      return new State(shape, {
+        conv: st.conv.slice(),
+        ssm: st.ssm.slice(),
+        deltaSum: new Float32Array(nl * dIn),
+      }, { identity: this.identity });
     });
     const logits = sequences.map((seq) => new Float32Array(allLogits ? seq.length * v : v));
     const chunk = Math.max(1, this.#options.chunkSize ?? 256);

@@ -4,7 +4,10 @@
  * @module
  */
 
-import { readMambaConfig } from "../model/config.ts";
+import { configHash, readMambaConfig } from "../model/config.ts";
+import { weightsFingerprint } from "../model/fingerprint.ts";
+import { checkStartState, State, type StateIdentity, stateShape } from "../states/state.ts";
+
 import { SafetensorsCheckpoint } from "../model/safetensors.ts";
 import { loadMambaWeights, type MambaWeights } from "../model/weights.ts";
 import { referenceForward } from "../model/reference_forward.ts";
@@ -15,18 +18,25 @@ export class ReferenceEngine implements Engine {
   readonly name = "reference";
   readonly model: string;
   readonly weights: MambaWeights;
+  /** The checkpoint its states belong to (when loaded from a folder). */
+  readonly identity?: StateIdentity;
 
   /** Wraps weights already in memory. */
-  constructor(weights: MambaWeights, model: string) {
+  constructor(weights: MambaWeights, model: string, identity?: StateIdentity) {
     this.weights = weights;
     this.model = model;
+    if (identity) this.identity = identity;
   }
 
   /** Loads a checkpoint folder (config.json and safetensors). */
   static async load(dir: string, model = dir): Promise<ReferenceEngine> {
     const config = await readMambaConfig(dir);
     using ckpt = await SafetensorsCheckpoint.open(dir);
-    return new ReferenceEngine(await loadMambaWeights(ckpt, config), model);
+    return new ReferenceEngine(await loadMambaWeights(ckpt, config), model, {
+      configHash: await configHash(config),
+      weights: await weightsFingerprint(dir),
+      model,
+    });
   }
 
   get config(): MambaWeights["config"] {
@@ -34,6 +44,8 @@ export class ReferenceEngine implements Engine {
   }
 
   run(ids: readonly number[], options: RunOptions = {}): Promise<RunResult> {
+    const shape = stateShape(this.config);
+    if (options.state) checkStartState(options.state, shape, this.identity);
     const out = referenceForward(this.weights, ids, {
       conv: options.state?.conv,
       ssm: options.state?.ssm,
@@ -41,11 +53,11 @@ export class ReferenceEngine implements Engine {
     });
     return Promise.resolve({
       logits: Float32Array.from(out.logits),
-      state: {
+      state: new State(shape, {
         conv: Float32Array.from(out.conv),
         ssm: Float32Array.from(out.ssm),
         deltaSum: Float32Array.from(out.deltaSum),
-      },
+      }, { identity: this.identity }),
     });
   }
 

@@ -6,7 +6,7 @@
  */
 
 import type { MambaConfig } from "../model/config.ts";
-import type { MambaState } from "../states/state_dir.ts";
+import { type MambaState, State, type StateIdentity } from "../states/state.ts";
 import type { GpuAdapterInfo } from "../onnx/adapter.ts";
 
 /** Options of {@link Engine.run}. */
@@ -29,8 +29,11 @@ export interface BatchOptions {
 export interface RunResult {
   /** Logits, (l, V) with `allLogits`, else (V) after the last token. */
   logits: Float32Array;
-  /** State after the last token; its `decay` sums delta over this run's tokens only. */
-  state: MambaState;
+  /**
+   * State after the last token (every layer, with the engine's identity); its `deltaSum` sums
+   * delta over this run's tokens only.
+   */
+  state: State;
 }
 
 /** A loaded model that reads tokens from a state and returns the next state. */
@@ -41,6 +44,8 @@ export interface Engine {
   readonly model: string;
   /** Implementation and device actually used, e.g. "reference" or "onnx-cpu". */
   readonly name: string;
+  /** The checkpoint its states belong to (config hash, weights fingerprint), when loaded from one. */
+  readonly identity?: StateIdentity;
   /** The WebGPU adapter it runs on (after the first run, on webgpu only). */
   readonly adapter?: GpuAdapterInfo;
   /** Reads `ids` starting from `options.state` (or zeros). */
@@ -53,12 +58,7 @@ export interface Engine {
   close(): Promise<void>;
 }
 
-/** A zero state for a config. */
-export function zeroState(config: MambaConfig): MambaState {
-  const { numHiddenLayers: nl, intermediateSize: dIn, convKernel: k, stateSize: n } = config;
-  return {
-    conv: new Float32Array(nl * dIn * k),
-    ssm: new Float32Array(nl * dIn * n),
-    deltaSum: new Float32Array(nl * dIn),
-  };
+/** A zero state for a config (see `State.zeros`). */
+export function zeroState(config: MambaConfig, identity?: StateIdentity): State {
+  return State.zeros(config, identity);
 }

@@ -7,7 +7,7 @@
  */
 
 import type { Engine } from "../engine/types.ts";
-import type { MambaState } from "../states/state_dir.ts";
+import type { MambaState } from "../states/state.ts";
 import { buildPrompt, buildQueryPrompt } from "../tasks/build_prompt.ts";
 import { firstTargetToken } from "../tasks/first_target_token.ts";
 import type { TaskItem, TokenEncoder } from "../tasks/types.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { MambaState } from "../states/state_dir.ts";
+import type { State } from "../states/state.ts";
 import type { ExperimentContext } from "./context.ts";
 
 /** One state to extract: the token ids that produce it from zeros. */
@@ -16,7 +16,7 @@ export interface StateJob {
 
 /**
  * For each job, its state from `ctx.store` (computed in batches by length where missing), of
- * `layers` only when given (a state of `layers.length` layers, in that order); returns
+ * `layers` only when given (a {@link State} holding those model layers); returns
  * `take(state, job)` for each, in order. Logs `<label>: <done>/<all>` as it goes.
  */
 export async function extractStates<T>(
@@ -26,7 +26,7 @@ export async function extractStates<T>(
     batchSize: number;
     label: string;
     layers?: readonly number[];
-    take: (state: MambaState, job: StateJob) => T;
+    take: (state: State, job: StateJob) => T;
   },
 ): Promise<T[]> {
   // In rounds of a few batches, so that only a round's states are held at once.

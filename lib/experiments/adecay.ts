@@ -42,7 +42,7 @@ import { mixMean } from "../mixing/mix_mean.ts";
 import { readALog } from "../mixing/read_a_log.ts";
 import { plotAdecay } from "../plot/adecay.ts";
 import type { Row } from "../results/csv.ts";
-import type { MambaState } from "../states/state_dir.ts";
+import type { MambaState } from "../states/state.ts";
 import { ConfigError } from "../util/errors.ts";
 import { softmaxParts } from "../util/softmax.ts";
 import { type ExperimentContext, type ExperimentOptions, runExperiment } from "./context.ts";

@@ -30,7 +30,6 @@
 import { type ClusteringPointRow, plotClustering } from "../plot/clustering.ts";
 import { plotClusteringAppendix } from "../plot/clustering_appendix.ts";
 import { type StateKind, stateVector } from "../retrieval/state_vector.ts";
-import { stateShapeOf } from "../states/state_dir.ts";
 import { encodeDemos } from "../tasks/encode_demos.ts";
 import { loadTask } from "../tasks/load_task.ts";
 import { sampleDemoSets } from "../tasks/sample_demo_sets.ts";
@@ -236,15 +235,11 @@ export async function runClustering(
     const embeddings = await ctx.cachedJson<Points2d[]>("points", async () => {
       // Only the layers the views compare are stored and read: a state of those layers.
       const layers = [...new Set(views.map((v) => v.layer))];
-      const shape = { ...stateShapeOf(ctx.config), layers: layers.length };
       const vectors = await extractStates(ctx, jobs, {
         batchSize: p.batchSize,
         label: "states",
         layers,
-        take: (state) =>
-          views.map((view) =>
-            stateVector(state, shape, { ...view, layer: layers.indexOf(view.layer) })
-          ),
+        take: (state) => views.map((view) => stateVector(state, view)),
       });
       const out: Points2d[] = [];
       for (const [vi, view] of views.entries()) {

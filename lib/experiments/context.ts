@@ -14,7 +14,8 @@ import { PROJECT_ROOT, projectPath, type SourceOptions } from "../hub/sources.ts
 import { configHash, type MambaConfig } from "../model/config.ts";
 import { weightsFingerprint } from "../model/fingerprint.ts";
 import { formatCsv, type Row } from "../results/csv.ts";
-import { loadState, type MambaState, saveState, stateShapeOf } from "../states/state_dir.ts";
+import { loadState, saveState, stateShapeOf } from "../states/state_dir.ts";
+import type { MambaState } from "../states/state.ts";
 import { StateStore } from "../states/store.ts";
 import { loadTokenizer, type MambaTokenizer } from "../tokenizer/load_tokenizer.ts";
 import { atomicWrite } from "../util/atomic_write.ts";

@@ -8,7 +8,7 @@ import { readCsv } from "../results/csv.ts";
 import { encodeDemos } from "../tasks/encode_demos.ts";
 import { loadTask } from "../tasks/load_task.ts";
 import { loadTokenizer } from "../tokenizer/load_tokenizer.ts";
-import type { MambaState } from "../states/state_dir.ts";
+import type { MambaState } from "../states/state.ts";
 import { ConfigError } from "../util/errors.ts";
 import { planMixingTask } from "./_mixing_vs_k_plan.ts";
 import {

@@ -34,8 +34,7 @@ import { group } from "npm:d3-array@3.2.5";
 import { plotRetrievalVsK } from "../plot/retrieval_vs_k.ts";
 import { retrieve } from "../retrieval/retrieve.ts";
 import type { StateKind } from "../retrieval/state_vector.ts";
-import type { MambaState } from "../states/state_dir.ts";
-import { stateShapeOf } from "../states/state_dir.ts";
+import type { State } from "../states/state.ts";
 import { encodeDemos } from "../tasks/encode_demos.ts";
 import { splitTask } from "../tasks/split_task.ts";
 import type { Task } from "../tasks/types.ts";
@@ -163,19 +162,12 @@ export async function runRetrievalVsK(
         { field: "layer" },
       );
     }
-    const shape = stateShapeOf(ctx.config);
-    // Only the compared layer is stored and read: a one-layer state that retrieve() reads as
-    // layer 0.
-    const oneLayer = { ...shape, layers: 1 };
-    const keep = (state: MambaState): MambaState => ({
-      ssm: state.ssm,
-      conv: state.conv,
-      deltaSum: state.deltaSum,
-    }); // without the logits
+    // Only the compared layer is stored and read: States holding that layer alone.
+    const keep = (state: State): State => state.withLogits(undefined);
     const demoIds = (task: Task, set: readonly number[]) =>
       encodeDemos(ctx.tokenizer, set.map((i) => task.items[i]));
 
-    let library: Promise<{ state: MambaState; label: string }[]> | undefined;
+    let library: Promise<{ state: State; label: string }[]> | undefined;
     const libraryStates = () =>
       library ??= extractStates(
         ctx,
@@ -210,7 +202,7 @@ export async function runRetrievalVsK(
                 take: keep,
               },
             );
-            const hits = retrieve(queries, candidates, { layer: 0, kind: p.kind, shape: oneLayer });
+            const hits = retrieve(queries, candidates, { layer, kind: p.kind });
             return hits.map(([hit], q) => ({
               task: task.name,
               k,

@@ -24,7 +24,7 @@ import { mixWeighted } from "../mixing/mix_weighted.ts";
 import { taskArithmetic } from "../mixing/task_arithmetic.ts";
 import { plotTaskArithmetic } from "../plot/task_arithmetic.ts";
 import type { Row } from "../results/csv.ts";
-import type { MambaState } from "../states/state_dir.ts";
+import type { MambaState } from "../states/state.ts";
 import { buildQueryPrompt } from "../tasks/build_prompt.ts";
 import { encodeDemos } from "../tasks/encode_demos.ts";
 import { firstTargetToken } from "../tasks/first_target_token.ts";

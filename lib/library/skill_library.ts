@@ -19,12 +19,12 @@ import type { MambaConfig } from "../model/config.ts";
 import { configHash } from "../model/config.ts";
 import {
   loadState,
-  type MambaState,
   type SavedState,
   saveState,
   type StateMeta,
   stateShapeOf,
 } from "../states/state_dir.ts";
+import { checkStateArrays, type MambaState, State } from "../states/state.ts";
 import { FormatError, NotFoundError, SoupError } from "../util/errors.ts";
 import { libraryHooks } from "./_hooks.ts";
 import { type LockOptions, withLock } from "./_lock.ts";
@@ -361,23 +361,13 @@ export class SkillLibrary {
     ) {
       refuse(`meta.shape must give positive layers, dInner, convKernel, stateSize and vocab`);
     }
-    const dims = {
-      conv: [s.layers, s.dInner, s.convKernel],
-      ssm: [s.layers, s.dInner, s.stateSize],
-      deltaSum: [s.layers, s.dInner],
-      logits: [s.vocab],
-    };
-    for (const [name, d] of Object.entries(dims) as [keyof typeof dims, number[]][]) {
-      const a = state?.[name];
-      if (name === "logits" && a === undefined) continue;
-      const want = d.reduce((x, y) => x * y, 1);
-      if (!(a instanceof Float32Array) || a.length !== want) {
-        refuse(
-          `its ${name} holds ${
-            a instanceof Float32Array ? `${a.length} values` : "no Float32Array"
-          } but meta.shape implies (${d.join(", ")})`,
-        );
-      }
+    if (state instanceof State && !state.complete) {
+      refuse(`it holds layers ${state.layerIds.join(", ")} of ${s.layers}, not every layer`);
+    }
+    try {
+      checkStateArrays(state, s, "add", { what: "it", needDeltaSum: true });
+    } catch (err) {
+      refuse((err as Error).message.replace(/^Cannot add: /, ""));
     }
     const reference = this.#reference();
     if (reference && !matches(meta, reference)) {

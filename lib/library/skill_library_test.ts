@@ -259,12 +259,12 @@ Deno.test("a skill library refuses states of another model or shape, naming both
   await assertRejects(
     () => lib.add({ ...a.state, ssm: b.state.ssm }, a.meta),
     SoupError,
-    "its ssm holds 512 values but meta.shape implies (2, 32, 5)",
+    "it holds 512 ssm values, but shape (2, 32, 5) needs 320",
   );
   await assertRejects(
     () => lib.add({ ...a.state, logits: new Float32Array(3) }, a.meta),
     SoupError,
-    "its logits holds 3 values",
+    "it holds 3 logits values",
   );
   assertEquals(lib.list().length, 1);
   assertEquals((await tree(dir)).filter((p) => p.split("/").length === 3), [

@@ -4,19 +4,31 @@
  * @module
  */
 
-import type { MambaState } from "../states/state_dir.ts";
+import { commonModel, type MambaState, State } from "../states/state.ts";
 import { SoupError } from "../util/errors.ts";
 
 /** The three arrays every state holds, in the order they are checked. */
 export const FIELDS = ["conv", "ssm", "deltaSum"] as const;
 
 /**
- * Throws unless every state holds conv, ssm and decay arrays of the same lengths as the first
- * state's, and unless those lengths are consistent: ssm and conv are whole multiples of decay's
- * (L * d_in) values.
+ * The mix's arrays as a {@link State} of the inputs' model, shape and layers when the inputs
+ * are States (see `commonModel`), else as they are.
+ */
+export function likeInputs(states: readonly MambaState[], arrays: MambaState): MambaState {
+  const common = commonModel(states, "mix states");
+  if (common === undefined) return arrays;
+  return new State(common.shape, arrays, { identity: common.identity, layers: common.layers });
+}
+
+/**
+ * Throws unless every state holds conv, ssm and deltaSum arrays of the same lengths as the
+ * first state's, and unless those lengths are consistent: ssm and conv are whole multiples of
+ * deltaSum's (L * d_in) values; and unless the States among them belong to one model and hold
+ * the same layers.
  */
 export function checkSameShape(states: readonly MambaState[], action: string): void {
   if (states.length === 0) throw new SoupError(`Cannot ${action}: no states given`);
+  commonModel(states, action); // States of one model and the same layers
   const first = states[0];
   for (const [i, s] of states.entries()) {
     for (const f of FIELDS) {
@@ -37,7 +49,7 @@ export function checkSameShape(states: readonly MambaState[], action: string): v
   if (rows === 0 || first.ssm.length % rows !== 0 || first.conv.length % rows !== 0) {
     throw new SoupError(
       `Cannot ${action}: ssm (${first.ssm.length}) and conv (${first.conv.length}) values are ` +
-        `not whole multiples of the ${rows} decay values (L * d_in)`,
+        `not whole multiples of the ${rows} deltaSum values (L * d_in)`,
     );
   }
 }

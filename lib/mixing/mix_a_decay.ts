@@ -5,9 +5,9 @@
  * @module
  */
 
-import type { MambaState } from "../states/state_dir.ts";
+import type { MambaState, State } from "../states/state.ts";
 import { SoupError } from "../util/errors.ts";
-import { checkSameShape } from "./_check.ts";
+import { checkSameShape, likeInputs } from "./_check.ts";
 
 /** Options of {@link mixADecay}. */
 export interface MixADecayOptions {
@@ -57,6 +57,18 @@ export interface MixADecayOptions {
  * ```
  */
 export function mixADecay(
+  first: State,
+  second: State,
+  aLog: ArrayLike<number>,
+  options?: MixADecayOptions,
+): State;
+export function mixADecay(
+  first: MambaState,
+  second: MambaState,
+  aLog: ArrayLike<number>,
+  options?: MixADecayOptions,
+): MambaState;
+export function mixADecay(
   first: MambaState,
   second: MambaState,
   aLog: ArrayLike<number>,
@@ -96,5 +108,5 @@ export function mixADecay(
       for (let c = 0; c < k - t; c++) conv[r * k + c] = first.conv[r * k + c + t];
     }
   }
-  return { conv, ssm, deltaSum };
+  return likeInputs([first, second], { conv, ssm, deltaSum });
 }

@@ -3,7 +3,7 @@ import { openEngine } from "../engine/open_engine.ts";
 import type { Device } from "../engine/open_engine.ts";
 import { tinyMambaConfig, writeRandomCheckpoint } from "../model/random_checkpoint.ts";
 import { SAFETENSORS_INDEX } from "../model/safetensors.ts";
-import type { MambaState } from "../states/state_dir.ts";
+import type { MambaState } from "../states/state.ts";
 import { FormatError, SoupError } from "../util/errors.ts";
 import { Rng } from "../util/random.ts";
 import { mixADecay, mixMean, readALog } from "./mod.ts";

@@ -4,8 +4,8 @@
  * @module
  */
 
-import type { MambaState } from "../states/state_dir.ts";
-import { checkSameShape, combine } from "./_check.ts";
+import type { MambaState, State } from "../states/state.ts";
+import { checkSameShape, combine, likeInputs } from "./_check.ts";
 
 /**
  * Returns the element-wise mean of `states`: conv, SSM state and decay are each averaged
@@ -22,12 +22,14 @@ import { checkSameShape, combine } from "./_check.ts";
  * if (m.conv[0] !== 2 || m.ssm[0] !== 4 || m.ssm[1] !== 2 || m.deltaSum[0] !== 1) throw new Error();
  * ```
  */
+export function mixMean(states: readonly State[]): State;
+export function mixMean(states: readonly MambaState[]): MambaState;
 export function mixMean(states: readonly MambaState[]): MambaState {
   checkSameShape(states, "average states");
   const ones = states.map(() => 1);
-  return {
+  return likeInputs(states, {
     conv: combine(states, ones, "conv", states.length),
     ssm: combine(states, ones, "ssm", states.length),
     deltaSum: combine(states, ones, "deltaSum", states.length),
-  };
+  });
 }

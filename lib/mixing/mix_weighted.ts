@@ -5,8 +5,8 @@
  * @module
  */
 
-import type { MambaState } from "../states/state_dir.ts";
-import { checkSameShape, checkWeights, combine } from "./_check.ts";
+import type { MambaState, State } from "../states/state.ts";
+import { checkSameShape, checkWeights, combine, likeInputs } from "./_check.ts";
 
 /**
  * Returns `sum_i weights[i] * states[i]`, applied alike to the conv state (L, d_in, K), the
@@ -37,6 +37,8 @@ import { checkSameShape, checkWeights, combine } from "./_check.ts";
  * if (mixed.deltaSum[0] !== -3 || mixed.logits !== undefined) throw new Error("decay is mixed too");
  * ```
  */
+export function mixWeighted(states: readonly State[], weights: readonly number[]): State;
+export function mixWeighted(states: readonly MambaState[], weights: readonly number[]): MambaState;
 export function mixWeighted(
   states: readonly MambaState[],
   weights: readonly number[],
@@ -44,9 +46,9 @@ export function mixWeighted(
   const action = "mix states with weights";
   checkSameShape(states, action);
   checkWeights(weights, states.length, action);
-  return {
+  return likeInputs(states, {
     conv: combine(states, weights, "conv"),
     ssm: combine(states, weights, "ssm"),
     deltaSum: combine(states, weights, "deltaSum"),
-  };
+  });
 }

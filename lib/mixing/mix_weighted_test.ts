@@ -1,5 +1,5 @@
 import { assertEquals, assertThrows } from "../../tests/_assert.ts";
-import type { MambaState } from "../states/state_dir.ts";
+import type { MambaState } from "../states/state.ts";
 import { SoupError } from "../util/errors.ts";
 import { mixMean, mixWeighted, taskArithmetic } from "./mod.ts";
 

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { MambaState } from "../states/state_dir.ts";
+import type { MambaState, State } from "../states/state.ts";
 import { SoupError } from "../util/errors.ts";
 import { mixWeighted } from "./mix_weighted.ts";
 
@@ -33,6 +33,8 @@ export interface ArithmeticTerm {
  * if (r.ssm[0] !== 5 - 2 + 3) throw new Error(`got ${r.ssm[0]}`);
  * ```
  */
+export function taskArithmetic(base: State, terms: readonly ArithmeticTerm[]): State;
+export function taskArithmetic(base: MambaState, terms: readonly ArithmeticTerm[]): MambaState;
 export function taskArithmetic(base: MambaState, terms: readonly ArithmeticTerm[]): MambaState {
   if (!Array.isArray(terms)) {
     throw new SoupError(`Cannot do task arithmetic: terms must be an array of { state, weight }`);

@@ -4,9 +4,9 @@
  * @module
  */
 
-import type { MambaState } from "../states/state_dir.ts";
-import { SoupError } from "../util/errors.ts";
-import type { StateKind, StateShape } from "./state_vector.ts";
+import { checkStateArrays, type MambaState } from "../states/state.ts";
+import type { StateKind } from "./state_vector.ts";
+import type { StateShape } from "../states/state.ts";
 
 /** Every {@link StateKind}. */
 export const STATE_KINDS: readonly StateKind[] = ["ssm", "conv", "both"];
@@ -18,22 +18,5 @@ export function checkStateShape(
   action: string,
   what = "the state",
 ): void {
-  const { layers: nl, dInner: d, convKernel: k, stateSize: n } = shape ?? {};
-  if (![nl, d, k, n].every((x) => Number.isInteger(x) && x > 0)) {
-    throw new SoupError(
-      `Cannot ${action}: shape ${JSON.stringify(shape)} must give positive layers, dInner, ` +
-        `convKernel and stateSize`,
-    );
-  }
-  for (const [name, dims] of [["ssm", [nl, d, n]], ["conv", [nl, d, k]]] as const) {
-    const a = state?.[name];
-    const want = dims[0] * dims[1] * dims[2];
-    if (!(a instanceof Float32Array) || a.length !== want) {
-      throw new SoupError(
-        `Cannot ${action}: ${what} holds ${
-          a instanceof Float32Array ? `${a.length} ${name} values` : `no Float32Array ${name}`
-        }, but shape (${dims.join(", ")}) needs ${want}`,
-      );
-    }
-  }
+  checkStateArrays(state, shape, action, { what });
 }

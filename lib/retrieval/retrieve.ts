@@ -5,10 +5,12 @@
  * @module
  */
 
-import type { MambaState, SavedState } from "../states/state_dir.ts";
+import { commonModel, type MambaState, State } from "../states/state.ts";
+import type { SavedState } from "../states/state_dir.ts";
 import { SoupError } from "../util/errors.ts";
 import { checkStateShape } from "./_shape.ts";
-import { type StateShape, stateVector, type StateVectorOptions } from "./state_vector.ts";
+import { stateVector, type StateVectorOptions } from "./state_vector.ts";
+import type { StateShape } from "../states/state.ts";
 
 /** A state to retrieve from, with an optional label (e.g. its task). */
 export interface RetrievalCandidate {
@@ -32,7 +34,10 @@ export interface RetrievalHit {
 export interface RetrieveOptions extends StateVectorOptions {
   /** How many candidates to return per query, 1 .. candidates.length. @default 1 */
   k?: number;
-  /** Dims of every state. @default the first candidate's `state.meta.shape` (a SavedState) */
+  /**
+   * Dims of every state, for plain arrays. Not needed when the states are `State`s (from an
+   * engine, `loadState` or the store), which know theirs; `layer` is then the model's layer.
+   */
   shape?: StateShape;
 }
 
@@ -75,17 +80,28 @@ export function retrieve(
       `Cannot ${action}: k is ${k}, but it must be a whole number from 1 to the ${candidates.length} candidates`,
     );
   }
-  const shape = options.shape ?? (candidates[0].state as Partial<SavedState>).meta?.shape;
-  if (shape === undefined) {
-    throw new SoupError(
-      `Cannot ${action}: pass options.shape (the candidates are not saved states with a meta.shape)`,
-    );
-  }
   const name = (c: RetrievalCandidate, i: number) =>
     c.label === undefined ? `candidate ${i}` : `candidate ${i} ("${c.label}")`;
-  candidates.forEach((c, i) => checkStateShape(c?.state, shape, action, name(c, i)));
-  queries.forEach((q, i) => checkStateShape(q, shape, action, `query ${i}`));
+  const all = [...candidates.map((c) => c?.state), ...queries];
+  const typed = options.shape === undefined && all.every((s) => s instanceof State);
+  if (typed) {
+    // States know their shape, layers and model: one model, the layer held by each.
+    commonModel(all, action, { sameLayers: false });
+  }
+  const shape = options.shape ?? (candidates[0].state as Partial<SavedState>).meta?.shape;
+  if (!typed && shape === undefined) {
+    throw new SoupError(
+      `Cannot ${action}: pass options.shape (the states are plain arrays, not States that know ` +
+        `their shape)`,
+    );
+  }
+  if (!typed) {
+    candidates.forEach((c, i) => checkStateShape(c?.state, shape!, action, name(c, i)));
+    queries.forEach((q, i) => checkStateShape(q, shape!, action, `query ${i}`));
+  }
   const vectorOptions = { layer: options.layer, kind: options.kind };
+  const vectorOf = (s: MambaState) =>
+    typed ? stateVector(s as State, vectorOptions) : stateVector(s, shape!, vectorOptions);
   const unit = (v: Float32Array, what: string): Float64Array | undefined => {
     let norm = 0;
     for (const x of v) norm += x * x;
@@ -97,11 +113,9 @@ export function retrieve(
     for (let i = 0; i < v.length; i++) u[i] = v[i] * s;
     return u;
   };
-  const cands = candidates.map((c, i) =>
-    unit(stateVector(c.state, shape, vectorOptions), name(c, i))
-  );
+  const cands = candidates.map((c, i) => unit(vectorOf(c.state), name(c, i)));
   return queries.map((q, qi) => {
-    const u = unit(stateVector(q, shape, vectorOptions), `query ${qi}`);
+    const u = unit(vectorOf(q), `query ${qi}`);
     const scores = cands.map((c) => {
       if (u === undefined || c === undefined) return 0;
       let dot = 0;

@@ -1,8 +1,10 @@
 import { assert, assertClose, assertEquals, assertThrows } from "../../tests/_assert.ts";
-import type { MambaState, SavedState } from "../states/state_dir.ts";
+import type { MambaState } from "../states/state.ts";
+import type { SavedState } from "../states/state_dir.ts";
 import { SoupError } from "../util/errors.ts";
 import { Rng } from "../util/random.ts";
-import { cosineSimilarity, retrieve, type StateShape, stateVector } from "./mod.ts";
+import { cosineSimilarity, retrieve, stateVector } from "./mod.ts";
+import type { StateShape } from "../states/state.ts";
 
 const shape: StateShape = { layers: 3, dInner: 8, convKernel: 4, stateSize: 5 };
 const SSM = 8 * 5, CONV = 8 * 4; // values per layer

@@ -4,15 +4,12 @@
  * @module
  */
 
-import type { MambaState, StateMeta } from "../states/state_dir.ts";
+import { type MambaState, State, type StateShape } from "../states/state.ts";
 import { SoupError } from "../util/errors.ts";
 import { checkStateShape, STATE_KINDS } from "./_shape.ts";
 
 /** Which part of a layer's state makes the vector. */
 export type StateKind = "ssm" | "conv" | "both";
-
-/** The dims a state's flat arrays are laid out in (a {@link StateMeta} `shape` will do). */
-export type StateShape = Pick<StateMeta["shape"], "layers" | "dInner" | "convKernel" | "stateSize">;
 
 /** Options of {@link stateVector}. */
 export interface StateVectorOptions {
@@ -34,10 +31,15 @@ export interface StateVectorOptions {
 /**
  * Returns a copy of one layer's state, flattened in C order: (d_in, n) for `"ssm"`, (d_in, K)
  * for `"conv"`, both concatenated for `"both"`. Throws a {@link SoupError} when the layer is
- * out of range or the state's arrays do not match `shape`.
+ * out of range or not held, or the state's arrays do not match `shape`.
+ *
+ * A {@link State} (from an engine, `loadState` or the state store) knows its shape and which
+ * model layers it holds: pass no shape, and `layer` is the model's layer (a store state of
+ * layer 32 alone answers `layer: 32`). Plain arrays need their `shape`, and `layer` is then
+ * the row.
  *
  * @param state A state whose `ssm` is (L, d_in, n) and `conv` (L, d_in, K).
- * @param shape Its dims.
+ * @param shape Its dims (plain arrays only).
  * @param options `layer` (0-based) and `kind`.
  * @example
  * ```ts
@@ -51,32 +53,56 @@ export interface StateVectorOptions {
  * if (v.join() !== "4,5,6,9,10") throw new Error(v.join());
  * ```
  */
+export function stateVector(state: State, options: StateVectorOptions): Float32Array;
 export function stateVector(
   state: MambaState,
   shape: StateShape,
   options: StateVectorOptions,
+): Float32Array;
+export function stateVector(
+  state: MambaState,
+  shapeOrOptions: StateShape | StateVectorOptions,
+  maybeOptions?: StateVectorOptions,
 ): Float32Array {
+  const typed = maybeOptions === undefined;
+  const options = (typed ? shapeOrOptions : maybeOptions) as StateVectorOptions;
   const { layer, kind = "ssm" } = options;
-  checkStateShape(state, shape, "take a state vector");
   if (!STATE_KINDS.includes(kind)) {
     throw new SoupError(
       `Cannot take a state vector of kind "${kind}": choose one of ${STATE_KINDS.join(", ")}`,
     );
   }
-  if (!Number.isInteger(layer) || layer < 0 || layer >= shape.layers) {
-    throw new SoupError(
-      `Cannot take a state vector of layer ${layer}: layers are counted from 0 to ${
-        shape.layers - 1
-      }`,
-    );
+  let ssm: Float32Array, conv: Float32Array;
+  if (typed) {
+    if (!(state instanceof State)) {
+      throw new SoupError("Cannot take a state vector: pass the shape of plain state arrays");
+    }
+    if (!Number.isInteger(layer) || layer < 0 || layer >= state.shape.layers) {
+      throw new SoupError(
+        `Cannot take a state vector of layer ${layer}: layers are counted from 0 to ${
+          state.shape.layers - 1
+        }`,
+      );
+    }
+    ({ ssm, conv } = state.layer(layer));
+  } else {
+    const shape = shapeOrOptions as StateShape;
+    checkStateShape(state, shape, "take a state vector");
+    if (!Number.isInteger(layer) || layer < 0 || layer >= shape.layers) {
+      throw new SoupError(
+        `Cannot take a state vector of layer ${layer}: layers are counted from 0 to ${
+          shape.layers - 1
+        }`,
+      );
+    }
+    const ssmSize = shape.dInner * shape.stateSize, convSize = shape.dInner * shape.convKernel;
+    ssm = state.ssm.subarray(layer * ssmSize, (layer + 1) * ssmSize);
+    conv = state.conv.subarray(layer * convSize, (layer + 1) * convSize);
   }
-  const ssmSize = shape.dInner * shape.stateSize, convSize = shape.dInner * shape.convKernel;
-  const ssm = state.ssm.subarray(layer * ssmSize, (layer + 1) * ssmSize);
-  const conv = state.conv.subarray(layer * convSize, (layer + 1) * convSize);
   if (kind === "ssm") return ssm.slice();
   if (kind === "conv") return conv.slice();
-  const both = new Float32Array(ssmSize + convSize);
+  const both = new Float32Array(ssm.length + conv.length);
   both.set(ssm);
-  both.set(conv, ssmSize);
+  both.set(conv, ssm.length);
   return both;
 }

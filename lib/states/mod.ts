@@ -1,3 +1,4 @@
-/** Mamba states on disk and in memory. @module */
+/** Mamba states in memory, on disk, and in the content-addressed store. @module */
+export * from "./state.ts";
 export * from "./state_dir.ts";
 export * from "./store.ts";

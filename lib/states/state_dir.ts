@@ -29,6 +29,7 @@ import {
   tempSibling,
 } from "../util/output.ts";
 import type { GpuAdapterInfo } from "../onnx/adapter.ts";
+import { checkStateArrays, type MambaState, State, type StateShape, stateShape } from "./state.ts";
 
 /** What `meta.json` of a state folder records. */
 export interface StateMeta {
@@ -42,7 +43,7 @@ export interface StateMeta {
    */
   weightsFingerprint?: string;
   /** Architecture: layers, d_in, K, n, vocab. */
-  shape: { layers: number; dInner: number; convKernel: number; stateSize: number; vocab: number };
+  shape: Required<StateShape>;
   /** Token ids read to reach this state (after any source state). */
   tokenIds: number[];
   /** Text those ids came from, when known. */
@@ -59,34 +60,17 @@ export interface StateMeta {
   extra?: Record<string, unknown>;
 }
 
-/** A Mamba state in memory, float32, flat C-order arrays. */
-export interface MambaState {
-  /** (L, d_in, K). */
-  conv: Float32Array;
-  /** (L, d_in, n). */
-  ssm: Float32Array;
-  /** (L, d_in): sum of delta over the tokens that produced this state. */
-  deltaSum: Float32Array;
-  /** (V) logits after the last token, when known. */
-  logits?: Float32Array;
-}
-
-/** A state folder's contents. */
+/** A state folder's contents: the arrays and meta.json. */
 export interface SavedState extends MambaState {
   /** The parsed `meta.json`. */
   meta: StateMeta;
 }
 
-/** Dims of a config as recorded in {@link StateMeta.shape}. */
-export function stateShapeOf(config: MambaConfig): StateMeta["shape"] {
-  return {
-    layers: config.numHiddenLayers,
-    dInner: config.intermediateSize,
-    convKernel: config.convKernel,
-    stateSize: config.stateSize,
-    vocab: config.vocabSize,
-  };
-}
+/** A state read by {@link loadState}: a {@link State} (shape, identity, layer views) and its meta.json. */
+export type LoadedState = State & { meta: StateMeta };
+
+/** Dims of a config as recorded in {@link StateMeta.shape} (the same as `stateShape`). */
+export const stateShapeOf: (config: MambaConfig) => Required<StateShape> = stateShape;
 
 /** The files a state folder holds; a folder with anything else was not written by this tool. */
 export const STATE_FILES: readonly string[] = [
@@ -161,20 +145,13 @@ export async function saveState(
   options: SaveStateOptions = {},
 ): Promise<void> {
   const { layers: nl, dInner, convKernel: k, stateSize: n, vocab } = state.meta.shape;
-  const check = (name: string, a: Float32Array | undefined, dims: number[]) => {
-    const want = dims.reduce((x, y) => x * y, 1);
-    if (a !== undefined && a.length !== want) {
-      throw new SoupError(
-        `Cannot save state "${dir}": ${name} holds ${a.length} values, expected (${
-          dims.join(", ")
-        })`,
-      );
-    }
-  };
-  check("conv", state.conv, [nl, dInner, k]);
-  check("ssm", state.ssm, [nl, dInner, n]);
-  check("deltaSum", state.deltaSum, [nl, dInner]);
-  check("logits", state.logits, [vocab]);
+  if (state instanceof State && !state.complete) {
+    throw new SoupError(
+      `Cannot save state "${dir}": it holds layers ${state.layerIds.join(", ")} of ${nl}, and a ` +
+        `state folder holds every layer`,
+    );
+  }
+  checkStateArrays(state, state.meta.shape, `save state "${dir}"`, { needDeltaSum: true });
   const clean = dir.replace(/\/+$/, "") || "/";
   await sweepLeftovers(clean, isStateFolder);
   await checkStateOutput(clean, options);
@@ -206,7 +183,7 @@ export async function saveState(
 export async function loadState(
   dir: string,
   options: { config?: MambaConfig; weights?: string } = {},
-): Promise<SavedState> {
+): Promise<LoadedState> {
   const clean = dir.replace(/\/+$/, "") || "/";
   let meta: StateMeta;
   try {
@@ -279,5 +256,12 @@ export async function loadState(
   const deltaSum = (await read("delta_sum.npy", [s.layers, s.dInner], true)) ??
     (await read("decay.npy", [s.layers, s.dInner]))!;
   const logits = await read("logits.npy", [s.vocab], true);
-  return { conv, ssm, deltaSum, logits, meta };
+  const state = new State(s, { conv, ssm, deltaSum, ...(logits ? { logits } : {}) }, {
+    identity: {
+      configHash: meta.configHash,
+      ...(meta.weightsFingerprint ? { weights: meta.weightsFingerprint } : {}),
+      model: meta.model,
+    },
+  });
+  return Object.assign(state, { meta });
 }

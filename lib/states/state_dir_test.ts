@@ -87,7 +87,7 @@ Deno.test("saveState() never leaves a half-written folder", async () => {
   const good = await randomState(4);
   await saveState(`${parent}/s`, good);
   const bad = { ...good, ssm: new Float32Array(3) };
-  await assertRejects(() => saveState(`${parent}/s`, bad), SoupError, "ssm holds 3 values");
+  await assertRejects(() => saveState(`${parent}/s`, bad), SoupError, "holds 3 ssm values");
   const entries = [...Deno.readDirSync(parent)].map((e) => e.name);
   assertEquals(entries, ["s"]);
   assertEquals((await loadState(`${parent}/s`)).ssm, good.ssm);

@@ -25,7 +25,8 @@ import { atomicWrite } from "../util/atomic_write.ts";
 import { FormatError, SoupError } from "../util/errors.ts";
 import { sha256Hex } from "../util/sha256.ts";
 import { swapFolder, sweepLeftovers, tempSibling } from "../util/output.ts";
-import type { MambaState } from "./state_dir.ts";
+import { checkStateArrays, type MambaState, State, stateShape } from "./state.ts";
+import { configHash } from "../model/config.ts";
 
 /** Format of the store's folders; part of every key. */
 export const STORE_FORMAT = 1;
@@ -42,7 +43,7 @@ export const ENGINE_NUMERICS = 1;
  * asks whether the numbers changed (then bump {@link ENGINE_NUMERICS}) before this is updated,
  * so stored states of old numbers are never reused by accident.
  */
-export const ENGINE_SOURCES = "8d24c316cb9c13c7";
+export const ENGINE_SOURCES = "3f25997b8db8f61a";
 
 /** What produces a state: token ids read from zeros, or from a stored state. */
 export interface StoreJob {
@@ -103,10 +104,12 @@ export class StateStore {
   readonly root: string;
   /** The model and engine its states belong to. */
   readonly identity: StoreIdentity;
+  readonly #configHash: string;
 
-  private constructor(root: string, identity: StoreIdentity) {
+  private constructor(root: string, identity: StoreIdentity, hash: string) {
     this.root = root;
     this.identity = identity;
+    this.#configHash = hash;
   }
 
   /**
@@ -135,7 +138,7 @@ export class StateStore {
     await Deno.mkdir(root, { recursive: true });
     const clean = root.replace(/\/+$/, "");
     await sweepStore(clean);
-    return new StateStore(clean, identity);
+    return new StateStore(clean, identity, await configHash(identity.config));
   }
 
   /** The key of the state a job produces (32 hex digits). */
@@ -192,11 +195,11 @@ export class StateStore {
   }
 
   /**
-   * The stored state of `key`, of `layers` only (in that order: a state of `layers.length`
-   * layers), with its logits when they are stored. Throws {@link SoupError} when it or a layer
-   * is not stored.
+   * The stored state of `key`, of `layers` only (in that order: a {@link State} whose
+   * `layerIds` are `layers`), with its logits when they are stored, and the store's model as
+   * its identity. Throws {@link SoupError} when it or a layer is not stored.
    */
-  async get(key: string, layers: readonly number[] = this.#allLayers()): Promise<MambaState> {
+  async get(key: string, layers: readonly number[] = this.#allLayers()): Promise<State> {
     const meta = await this.#meta(key);
     const absent = meta === undefined
       ? [...layers]
@@ -226,12 +229,15 @@ export class StateStore {
       }
       return out;
     };
-    return {
+    return new State(stateShape(this.identity.config), {
       conv: rows(await read("conv.npy", m * dIn * k), dIn * k),
       ssm: rows(await read("ssm.npy", m * dIn * n), dIn * n),
       deltaSum: rows(await read("delta_sum.npy", m * dIn), dIn),
       ...(meta.logits ? { logits: await read("logits.npy", v) } : {}),
-    };
+    }, {
+      layers,
+      identity: { configHash: this.#configHash, weights: this.identity.weights },
+    });
   }
 
   /**
@@ -246,11 +252,13 @@ export class StateStore {
     layers: readonly number[] = this.#allLayers(),
     logits = false,
   ): Promise<void> {
-    const { numHiddenLayers: nl, intermediateSize: dIn, convKernel: k, stateSize: n } =
-      this.identity.config;
-    if (state.conv.length !== nl * dIn * k || state.ssm.length !== nl * dIn * n) {
-      throw new SoupError(`Cannot store state ${key}: it is not a full state of this model`);
+    const { intermediateSize: dIn, convKernel: k, stateSize: n } = this.identity.config;
+    if (state instanceof State && !state.complete) {
+      throw new SoupError(`Cannot store state ${key}: it holds only some layers`);
     }
+    checkStateArrays(state, stateShape(this.identity.config), `store state ${key}`, {
+      needDeltaSum: true,
+    });
     const before = await this.#meta(key);
     const union = [...new Set([...(before?.layers ?? []), ...layers])].sort((a, b) => a - b);
     const withLogits = logits || (before?.logits ?? false);
@@ -312,7 +320,7 @@ export class StateStore {
     engine: BatchRunner,
     jobs: readonly StoreJob[],
     options: ExtractOptions = {},
-  ): Promise<MambaState[]> {
+  ): Promise<State[]> {
     const layers = options.layers ?? this.#allLayers();
     const logits = options.logits ?? false;
     const batchSize = Math.max(1, options.batchSize ?? 8);
