@@ -29,7 +29,7 @@ export interface GenerateOptions {
   vocabLimit?: number;
 }
 
-/** One produced token, with the state after reading it (its decay sums the prompt's too). */
+/** One produced token, with the state after reading it (its deltaSum sums the prompt's too). */
 export interface GeneratedToken {
   /** Token id. */
   id: number;

@@ -8,7 +8,7 @@ import type { MambaState, State } from "../states/state.ts";
 import { checkSameShape, combine, likeInputs } from "./_check.ts";
 
 /**
- * Returns the element-wise mean of `states`: conv, SSM state and decay are each averaged
+ * Returns the element-wise mean of `states`: conv, SSM state and deltaSum are each averaged
  * (the same as {@link mixWeighted} with weights `1 / states.length`, but the sum is divided
  * once, so averaging two or four float32 states is exact). The result has no logits.
  *

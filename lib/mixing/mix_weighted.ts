@@ -34,7 +34,7 @@ import { checkSameShape, checkWeights, combine, likeInputs } from "./_check.ts";
  * });
  * const mixed = mixWeighted([s(1), s(10)], [2, -0.5]);
  * if (mixed.ssm[1] !== 2 * 2 - 0.5 * 20) throw new Error(`got ${mixed.ssm[1]}`);
- * if (mixed.deltaSum[0] !== -3 || mixed.logits !== undefined) throw new Error("decay is mixed too");
+ * if (mixed.deltaSum[0] !== -3 || mixed.logits !== undefined) throw new Error("deltaSum is mixed too");
  * ```
  */
 export function mixWeighted(states: readonly State[], weights: readonly number[]): State;

@@ -17,7 +17,7 @@ export interface ArithmeticTerm {
 }
 
 /**
- * Returns `base + sum_i terms[i].weight * terms[i].state` for conv, SSM state and decay alike:
+ * Returns `base + sum_i terms[i].weight * terms[i].state` for conv, SSM state and deltaSum alike:
  * {@link mixWeighted} with weight 1 for the base. Use a negative weight to subtract a skill,
  * e.g. `taskArithmetic(antonyms, [{ state: english, weight: -1 }, { state: french, weight: 1 }])`.
  * As in {@link mixWeighted}, the decay of the result is the same linear combination (it can be

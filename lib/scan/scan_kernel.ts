@@ -10,7 +10,7 @@
  *   delta   = softplus(dt[r, t, c])                      (dt includes dt_proj's bias)
  *   h[s]    = exp(delta A[c, s]) h[s] + delta u[r, t, c] B[r, t, s]
  *   y[r,t,c]= (sum_s C[r, t, s] h[s] + D[c] u[r, t, c]) gate[r, t, c]
- *   dsum[r, c] += delta
+ *   deltaSum[r, c] += delta
  *
  * with h starting from and ending in `h[r, c, :]`; padded tokens (t >= len[r]) get y = 0.
  * Arrays are float32, C order; the state axis of A, B, C and h is padded to `nPad`
@@ -51,7 +51,7 @@ export const SCAN_PARAMS = [
   "d",
   "h",
   "y",
-  "dsum",
+  "deltaSum",
   "du",
   "scratch",
   "c0",
@@ -178,7 +178,7 @@ export function buildScanKernel(
   const i32 = () => c.local(T.i32);
   const v128 = () => c.local(T.v128);
   const row = i32(), t = i32(), ch = i32(), len = i32(), off = i32(), bc = i32(), base = i32();
-  const tb = i32(), tEnd = i32(), dsumAt = i32(), g = i32(), gEnd = i32(), sc = i32();
+  const tb = i32(), tEnd = i32(), deltaSumAt = i32(), g = i32(), gEnd = i32(), sc = i32();
   const partial = i32();
   const tmp = { j: v128(), f: v128(), xc: v128() };
   const k = emitConsts(c);
@@ -223,7 +223,7 @@ export function buildScanKernel(
     // lanes sum to C h in the scratch; then per token the four channels' sums at once, with
     // the D term and the gate.
     c.for(ch, () => c.get(p.c0), () => c.get(p.c1), () => {
-      c.get(row).i32(dIn).i32Mul().get(ch).i32Add().i32(4).i32Mul().get(p.dsum).i32Add();
+      c.get(row).i32(dIn).i32Mul().get(ch).i32Add().i32(4).i32Mul().get(p.deltaSum).i32Add();
       c.f32(0).f32Store();
     });
     c.for(tb, () => c.i32(0), () => c.get(len), () => {
@@ -276,9 +276,9 @@ export function buildScanKernel(
             c.get(sc).i32(64).i32Add().set(sc);
           });
           for (let v = 0; v < q; v++) c.get(base).get(hs[v]).v128Store(16 * v);
-          c.get(row).i32(dIn).i32Mul().get(ch).i32Add().i32(4).i32Mul().get(p.dsum).i32Add()
-            .tee(dsumAt);
-          c.get(dsumAt).f32Load().get(dsv).extract(0).f32Add().f32Store();
+          c.get(row).i32(dIn).i32Mul().get(ch).i32Add().i32(4).i32Mul().get(p.deltaSum).i32Add()
+            .tee(deltaSumAt);
+          c.get(deltaSumAt).f32Load().get(dsv).extract(0).f32Add().f32Store();
         });
         // y for the group's channels: the lane sums of the four scratch vectors of a token
         // (a 4 x 4 transpose), plus D u, times the gate. Lanes past c1 are not stored.

@@ -198,7 +198,7 @@ export class WasmScan {
       d: alloc(dIn),
       h: alloc(rows * dIn * nPad),
       y: alloc(flat),
-      dsum: alloc(rows * dIn),
+      deltaSum: alloc(rows * dIn),
       du: alloc(flat),
       scratch: alloc(this.threads * SCRATCH_BYTES / 4),
     };
@@ -235,7 +235,7 @@ export class WasmScan {
     return {
       y: f32(at.y, flat),
       h: f32(at.h, rows * dIn * nPad),
-      deltaSum: f32(at.dsum, rows * dIn),
+      deltaSum: f32(at.deltaSum, rows * dIn),
     };
   }
 

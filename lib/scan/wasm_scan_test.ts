@@ -13,14 +13,14 @@ function reference(dIn: number, n: number, x: ScanInputs) {
   const { rows, tokens } = x;
   const y = new Float64Array(rows * tokens * dIn);
   const h = Float64Array.from(x.h);
-  const dsum = new Float64Array(rows * dIn);
+  const deltaSum = new Float64Array(rows * dIn);
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < dIn; c++) {
       for (let t = 0; t < x.lengths[r]; t++) {
         const o = (r * tokens + t) * dIn + c;
         const row = (r * tokens + t) * nPad;
         const delta = softplus(x.dt[o]);
-        dsum[r * dIn + c] += delta;
+        deltaSum[r * dIn + c] += delta;
         let acc = 0;
         for (let s = 0; s < n; s++) {
           const i = (r * dIn + c) * nPad + s;
@@ -31,7 +31,7 @@ function reference(dIn: number, n: number, x: ScanInputs) {
       }
     }
   }
-  return { y, h, dsum };
+  return { y, h, deltaSum };
 }
 
 function randomInputs(
@@ -97,7 +97,7 @@ for (const [name, dIn, n, lengths, tokens] of SHAPES) {
           const got = await scan.run(x);
           assert(relErr(got.y, want.y) < 2e-6, `y: ${relErr(got.y, want.y)}`);
           assert(relErr(got.h, want.h) < 2e-6, `h: ${relErr(got.h, want.h)}`);
-          assert(relErr(got.deltaSum, want.dsum) < 2e-6, `delta sums`);
+          assert(relErr(got.deltaSum, want.deltaSum) < 2e-6, `delta sums`);
           // Padded tokens give 0; rows without tokens keep their state.
           for (const [r, len] of lengths.entries()) {
             for (let i = (r * tokens + len) * dIn; i < (r + 1) * tokens * dIn; i++) {

@@ -43,7 +43,7 @@ export const ENGINE_NUMERICS = 1;
  * asks whether the numbers changed (then bump {@link ENGINE_NUMERICS}) before this is updated,
  * so stored states of old numbers are never reused by accident.
  */
-export const ENGINE_SOURCES = "3f25997b8db8f61a";
+export const ENGINE_SOURCES = "3fbd5bc476735e20";
 
 /** What produces a state: token ids read from zeros, or from a stored state. */
 export interface StoreJob {
