@@ -42,6 +42,7 @@ import {
 } from "../lib/tasks/mod.ts";
 import { evaluateFirstToken } from "../lib/eval/mod.ts";
 import { SkillLibrary } from "../lib/library/mod.ts";
+import { defaultStoreRoot, StateStore } from "../lib/states/store.ts";
 import { retrieve, type StateKind } from "../lib/retrieval/mod.ts";
 import { MIX_MODES, mixADecay, mixMean, mixWeighted, readALog } from "../lib/mixing/mod.ts";
 import { encodeDemos } from "../lib/tasks/mod.ts";
@@ -76,7 +77,8 @@ Commands:
   library add --library DIR --model M --task T --shots K [--count 1] [--seed 0] [--device D]
       Complete the library to --count states of T with K shots and this seed, each from a
       disjoint demonstration set of T's training split (created if missing; safe to rerun and
-      to run at the same time as other adds: they wait for each other).
+      to run at the same time as other adds: they wait for each other). States are extracted
+      in batches through the state store the figures share ($SOUP_CACHE/states).
   library list --library DIR [--task T]
   retrieve --library DIR --state STATE_DIR [--layer 0] [--kind ssm|conv|both] [--top 5]
       Rank the library's states by cosine similarity to a state (layers count from 0).
@@ -562,10 +564,23 @@ async function cmdLibrary(args: string[]): Promise<void> {
         console.log(`${present} of ${count} states present; adding ${sets.length}`);
       }
       const hash = await configHash(engine.config);
+      // Through the shared state store: batched by length, and shared with the figures and
+      // earlier runs that read the same demonstrations with this checkpoint.
+      await engine.run([0]); // the engine's name (part of the store's keys) tells its provider
+      const store = await StateStore.open(defaultStoreRoot(), {
+        weights,
+        engine: engine.name,
+        config: engine.config,
+      });
+      const idLists = sets.map((set) => encodeDemos(tok, set.map((j) => task.items[j])));
+      const states = await store.extract(engine, idLists.map((ids) => ({ ids })), {
+        logits: true,
+        onDone: (computed, found) =>
+          console.log(`${computed} states extracted, ${found} found in ${store.root}`),
+      });
       for (const [i, set] of sets.entries()) {
-        const ids = encodeDemos(tok, set.map((j) => task.items[j]));
-        const { state, logits } = await engine.run(ids);
-        const entry = await lib.add({ ...state, logits }, {
+        const ids = idLists[i], state = states[i];
+        const entry = await lib.add(state, {
           model,
           configHash: hash,
           weightsFingerprint: weights,

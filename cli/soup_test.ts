@@ -336,3 +336,65 @@ Deno.test("soup library add never reuses demonstrations; mix adecay refuses a mi
     [console.log, console.error] = [log, error];
   }
 });
+
+Deno.test("soup library add extracts through the shared state store", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    assertEquals(
+      await main(["checkpoint", "--out", `${dir}/m`, "--layers", "2", "--seed", "4"]),
+      0,
+    );
+    // In a child process, with its own store.
+    const add = async (lib: string) => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--allow-all",
+          new URL("./soup.ts", import.meta.url).pathname,
+          "library",
+          "add",
+          "--library",
+          `${dir}/${lib}`,
+          "--model",
+          `${dir}/m`,
+          "--task",
+          "antonym",
+          "--shots",
+          "2",
+          "--count",
+          "3",
+          "--device",
+          "cpu",
+        ],
+        env: { SOUP_CACHE: `${dir}/cache` },
+      }).output();
+      const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+      assertEquals(out.code, 0, text);
+      return text;
+    };
+    const first = await add("lib1");
+    assert(first.includes("3 states extracted, 0 found in"), first);
+    assert(first.includes(`${dir}/cache/states`), first);
+    // Another library of the same demonstrations finds every state in the store.
+    const second = await add("lib2");
+    assert(second.includes("0 states extracted, 3 found"), second);
+    const engine = await openEngine(`${dir}/m`, { device: "cpu" });
+    try {
+      for (const id of ["antonym-k2-seed0", "antonym-k2-seed0-2", "antonym-k2-seed0-3"]) {
+        const a = await loadState(`${dir}/lib1/states/${id}`);
+        const b = await loadState(`${dir}/lib2/states/${id}`);
+        assertEquals(b.ssm, a.ssm);
+        // What the store gave is what the engine computes for those tokens alone.
+        const { state, logits } = await engine.run(a.meta.tokenIds);
+        assertEquals(a.ssm, state.ssm);
+        assertEquals(a.conv, state.conv);
+        assertEquals(a.deltaSum, state.deltaSum);
+        assertEquals(a.logits, logits);
+      }
+    } finally {
+      await engine.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,6 +1,6 @@
 /**
- * `deno task test`: runs the test suite with TMPDIR pointing at a fresh folder that is removed
- * afterwards, so that whatever temporary files a test, a doc example or a child process (Python,
+ * `deno task test`: runs the test suite with TMPDIR (and SOUP_CACHE below it) pointing at a fresh
+ * folder that is removed afterwards, so that whatever temporary files a test, a doc example or a child process (Python,
  * Jupyter, the CLI) leaves behind are gone when the run ends. Arguments replace the default
  * paths (`deno task test cli/` runs only cli/).
  *
@@ -13,7 +13,8 @@ try {
   const paths = Deno.args.length > 0 ? Deno.args : ["lib/", "cli/", "tests/"];
   const child = new Deno.Command(Deno.execPath(), {
     args: ["test", "--allow-all", "--doc", "--parallel", ...paths],
-    env: { TMPDIR: tmp },
+    // SOUP_CACHE too, so no test writes into the project's data/cache.
+    env: { TMPDIR: tmp, SOUP_CACHE: `${tmp}/soup-cache` },
     stdin: "null",
     stdout: "inherit",
     stderr: "inherit",

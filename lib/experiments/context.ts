@@ -16,7 +16,7 @@ import { weightsFingerprint } from "../model/fingerprint.ts";
 import { formatCsv, type Row } from "../results/csv.ts";
 import { loadState, saveState, stateShapeOf } from "../states/state_dir.ts";
 import type { MambaState } from "../states/state.ts";
-import { StateStore } from "../states/store.ts";
+import { defaultStoreRoot, StateStore } from "../states/store.ts";
 import { loadTokenizer, type MambaTokenizer } from "../tokenizer/load_tokenizer.ts";
 import { atomicWrite } from "../util/atomic_write.ts";
 import { sha256Hex } from "../util/sha256.ts";
@@ -203,9 +203,7 @@ export class ExperimentContext {
     await Deno.mkdir(cacheDir, { recursive: true });
     const storeRoot = options.cacheDir !== undefined
       ? `${options.cacheDir}/_states`
-      : Deno.env.get("SOUP_CACHE")
-      ? `${Deno.env.get("SOUP_CACHE")}/states`
-      : `${PROJECT_ROOT}/data/cache/states`;
+      : defaultStoreRoot();
     const store = await StateStore.open(storeRoot, {
       weights,
       engine: engine.name,

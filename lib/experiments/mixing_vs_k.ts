@@ -29,10 +29,9 @@ import { evaluateFirstToken, type ItemResult } from "../eval/first_token_accurac
 import { mixMean } from "../mixing/mix_mean.ts";
 import { plotMixingVsK } from "../plot/mixing_vs_k.ts";
 import type { Row } from "../results/csv.ts";
-import { type RetrievalCandidate, retrieve } from "../retrieval/retrieve.ts";
 import type { StateKind } from "../retrieval/state_vector.ts";
-import { stateShapeOf } from "../states/state_dir.ts";
-import type { MambaState } from "../states/state.ts";
+import type { State } from "../states/state.ts";
+import { SkillIndex } from "../library/skill_index.ts";
 import { encodeDemos } from "../tasks/encode_demos.ts";
 import type { Task, TaskItem } from "../tasks/types.ts";
 import { ConfigError } from "../util/errors.ts";
@@ -233,7 +232,7 @@ export async function runMixingVsK(
     }
     if (methods.includes("query") || methods.includes("retrieve_mix")) {
       const library = methods.includes("retrieve_mix")
-        ? await run.library(tasks, plans)
+        ? await run.library(tasks, plans, full.libraryShots)
         : undefined;
       for (const [t, task] of tasks.entries()) {
         for (const k of ks) {
@@ -357,13 +356,6 @@ function checkParams(p: MixingVsKParams): void {
   }
 }
 
-/** A library state with where it came from. */
-interface LibraryEntry {
-  task: string;
-  state: number;
-  value: MambaState;
-}
-
 /** The evaluations, each cached under a deterministic name. */
 class Runner {
   readonly #ctx: ExperimentContext;
@@ -422,22 +414,30 @@ class Runner {
     );
   }
 
-  /** The library states of every task, from the shared state store (extracted where missing). */
-  async library(tasks: readonly Task[], plans: readonly TaskPlan[]): Promise<LibraryEntry[]> {
-    const jobs = tasks.flatMap((task, t) =>
-      plans[t].library.map((demos, s) => ({
-        task: task.name,
-        state: s,
-        ids: encodeDemos(this.#ctx.tokenizer, demos.map((i) => task.items[i])),
-      }))
+  /**
+   * The library of every task: a labelled index over the shared state store (whole states,
+   * since a retrieved one is mixed; extracted where missing).
+   */
+  library(tasks: readonly Task[], plans: readonly TaskPlan[], k: number): Promise<SkillIndex> {
+    return SkillIndex.build(
+      this.#ctx.store,
+      this.#engine,
+      tasks.flatMap((task, t) =>
+        plans[t].library.map((demos, s) => ({
+          task: task.name,
+          k,
+          index: s,
+          demos,
+          ids: encodeDemos(this.#ctx.tokenizer, demos.map((i) => task.items[i])),
+        }))
+      ),
+      {
+        batchSize: this.#batchSize,
+        onProgress: (done, all) => this.#ctx.log(`library: ${done}/${all} states`),
+        onDone: (computed, found) =>
+          this.#ctx.log(`library: ${computed} states extracted, ${found} cached`),
+      },
     );
-    const states = await this.#ctx.store.extract(this.#engine, jobs, {
-      batchSize: this.#batchSize,
-      onProgress: (done, all) => this.#ctx.log(`library: ${done}/${all} states`),
-      onDone: (computed, found) =>
-        this.#ctx.log(`library: ${computed} states extracted, ${found} cached`),
-    });
-    return jobs.map((job, i) => ({ task: job.task, state: job.state, value: states[i] }));
   }
 
   /**
@@ -448,7 +448,7 @@ class Runner {
     task: Task,
     plan: TaskPlan,
     k: number,
-    options: { library?: LibraryEntry[]; layer: number; kind: StateKind; query: boolean },
+    options: { library?: SkillIndex; layer: number; kind: StateKind; query: boolean },
   ): Promise<{ query?: Outcome[]; mixed?: Outcome[]; hits?: Hit[] }> {
     const { library, layer, kind } = options;
     const name = `retrieval-${task.name}-k${k}`;
@@ -456,11 +456,6 @@ class Runner {
       [options.query ? "query" : "", library ? "retrieve_mix" : ""]
         .filter(Boolean).join("+")
     } k=${k}`;
-    const candidates: RetrievalCandidate[] | undefined = library?.map((e) => ({
-      state: e.value,
-      label: `${e.task}#${e.state}`,
-    }));
-    const shape = stateShapeOf(this.#ctx.config);
     let computed = false;
     const result = await this.#ctx.cachedJson(name, async () => {
       computed = true;
@@ -478,12 +473,11 @@ class Runner {
         if (options.query) {
           query.push(...outcomesOf(await this.#evaluate(items, { states }), idx));
         }
-        if (library && candidates) {
-          const found = retrieve(states, candidates, { layer, kind, k: 1, shape });
-          const mixes = states.map((s, j) => mixMean([s, library[found[j][0].index].value]));
-          for (const [j] of states.entries()) {
-            const e = library[found[j][0].index];
-            hits.push({ task: e.task, state: e.state, score: found[j][0].score });
+        if (library) {
+          const found = library.retrieve(states, { layer, kind, k: 1 }).map(([hit]) => hit);
+          const mixes = states.map((s, j) => mixMean([s, found[j].state]));
+          for (const hit of found) {
+            hits.push({ task: hit.skill.task, state: hit.skill.index, score: hit.score });
           }
           mixed.push(...outcomesOf(await this.#evaluate(items, { states: mixes }), idx));
         }
@@ -527,8 +521,8 @@ class Runner {
    * per task on the paper protocol, 26 MB each on mamba-2.8b); what they give is cached as
    * evaluations and mixes instead.
    */
-  async #extract(idLists: readonly number[][]): Promise<MambaState[]> {
-    const out: MambaState[] = [];
+  async #extract(idLists: readonly number[][]): Promise<State[]> {
+    const out: State[] = [];
     for (let start = 0; start < idLists.length; start += this.#batchSize) {
       const res = await this.#engine.runBatch(idLists.slice(start, start + this.#batchSize));
       out.push(...res.map((r) => r.state));

@@ -32,7 +32,7 @@
 // @ts-types="npm:@types/d3-array@3.2.1"
 import { group } from "npm:d3-array@3.2.5";
 import { plotRetrievalVsK } from "../plot/retrieval_vs_k.ts";
-import { retrieve } from "../retrieval/retrieve.ts";
+import { SkillIndex } from "../library/skill_index.ts";
 import type { StateKind } from "../retrieval/state_vector.ts";
 import type { State } from "../states/state.ts";
 import { encodeDemos } from "../tasks/encode_demos.ts";
@@ -167,19 +167,26 @@ export async function runRetrievalVsK(
     const demoIds = (task: Task, set: readonly number[]) =>
       encodeDemos(ctx.tokenizer, set.map((i) => task.items[i]));
 
-    let library: Promise<{ state: State; label: string }[]> | undefined;
-    const libraryStates = () =>
-      library ??= extractStates(
-        ctx,
+    // The library: a labelled index over the state store, of the compared layer.
+    let library: Promise<SkillIndex> | undefined;
+    const libraryIndex = () =>
+      library ??= SkillIndex.build(
+        ctx.store,
+        ctx.engine,
         tasks.flatMap((task, t) =>
           plans[t].library.map((set, s) => ({
-            name: `library-${task.name}-s${pad(s)}`,
+            task: task.name,
+            k: p.libraryShots,
+            index: s,
+            demos: set,
             ids: demoIds(task, set),
           }))
         ),
-        { batchSize: p.batchSize, label: "library states", layers: [layer], take: keep },
-      ).then((states) =>
-        states.map((state, i) => ({ state, label: tasks[Math.floor(i / p.libraryStates)].name }))
+        {
+          layers: [layer],
+          batchSize: p.batchSize,
+          onProgress: (done, all) => ctx.log(`library states: ${done}/${all}`),
+        },
       );
 
     const results: QueryResult[] = [];
@@ -188,7 +195,7 @@ export async function runRetrievalVsK(
         const unit = await ctx.cachedJson<QueryResult[]>(
           `results-${task.name}-k${k}`,
           async () => {
-            const candidates = await libraryStates();
+            const index = await libraryIndex();
             const queries = await extractStates(
               ctx,
               plans[t].queries.get(k)!.map((set, q) => ({
@@ -202,14 +209,14 @@ export async function runRetrievalVsK(
                 take: keep,
               },
             );
-            const hits = retrieve(queries, candidates, { layer, kind: p.kind });
+            const hits = index.retrieve(queries, { layer, kind: p.kind });
             return hits.map(([hit], q) => ({
               task: task.name,
               k,
               query: q,
-              retrieved_task: hit.label!,
+              retrieved_task: hit.skill.task,
               score: hit.score,
-              correct: hit.label === task.name,
+              correct: hit.skill.task === task.name,
             }));
           },
         );

@@ -5,3 +5,4 @@
  */
 export * from "./skill_library.ts";
 export * from "./sanitize_skill_id.ts";
+export * from "./skill_index.ts";

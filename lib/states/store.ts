@@ -27,6 +27,7 @@ import { sha256Hex } from "../util/sha256.ts";
 import { swapFolder, sweepLeftovers, tempSibling } from "../util/output.ts";
 import { checkStateArrays, type MambaState, State, stateShape } from "./state.ts";
 import { configHash } from "../model/config.ts";
+import { PROJECT_ROOT } from "../hub/sources.ts";
 
 /** Format of the store's folders; part of every key. */
 export const STORE_FORMAT = 1;
@@ -44,6 +45,15 @@ export const ENGINE_NUMERICS = 1;
  * so stored states of old numbers are never reused by accident.
  */
 export const ENGINE_SOURCES = "3fbd5bc476735e20";
+
+/**
+ * The store every figure, notebook and command shares: `$SOUP_CACHE/states` when SOUP_CACHE is
+ * set, else `data/cache/states` in the project.
+ */
+export function defaultStoreRoot(): string {
+  const cache = Deno.env.get("SOUP_CACHE");
+  return cache ? `${cache.replace(/\/+$/, "")}/states` : `${PROJECT_ROOT}/data/cache/states`;
+}
 
 /** What produces a state: token ids read from zeros, or from a stored state. */
 export interface StoreJob {
