@@ -6,7 +6,7 @@
  */
 
 import type { State } from "../states/state.ts";
-import type { ExperimentContext } from "./context.ts";
+import type { ExperimentRun } from "./context.ts";
 
 /** One state to extract: the token ids that produce it from zeros. */
 export interface StateJob {
@@ -15,12 +15,12 @@ export interface StateJob {
 }
 
 /**
- * For each job, its state from `ctx.store` (computed in batches by length where missing), of
+ * For each job, its state from `ctx.model.store` (computed in batches by length where missing), of
  * `layers` only when given (a {@link State} holding those model layers); returns
  * `take(state, job)` for each, in order. Logs `<label>: <done>/<all>` as it goes.
  */
 export async function extractStates<T>(
-  ctx: ExperimentContext,
+  ctx: ExperimentRun,
   jobs: readonly StateJob[],
   options: {
     batchSize: number;
@@ -34,7 +34,7 @@ export async function extractStates<T>(
   const out: T[] = [];
   for (let start = 0; start < jobs.length; start += round) {
     const part = jobs.slice(start, start + round);
-    const states = await ctx.store.extract(ctx.engine, part, {
+    const states = await ctx.model.store.extract(ctx.model.engine, part, {
       layers: options.layers,
       batchSize: options.batchSize,
       onProgress: (done) => ctx.log(`${options.label}: ${start + done}/${jobs.length}`),

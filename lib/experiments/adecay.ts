@@ -45,7 +45,7 @@ import type { Row } from "../results/csv.ts";
 import type { MambaState } from "../states/state.ts";
 import { ConfigError } from "../util/errors.ts";
 import { softmaxParts } from "../util/softmax.ts";
-import { type ExperimentContext, type ExperimentOptions, runExperiment } from "./context.ts";
+import { type ExperimentOptions, type ExperimentRun, runExperiment } from "./context.ts";
 
 /**
  * Parameters of {@link runAdecay}.
@@ -194,7 +194,7 @@ export async function runAdecay(
   checkParams(p);
   return await runExperiment("adecay", { ...p }, options, async (ctx) => {
     // The same lookup as the context's, so A_log comes from the checkpoint the engine runs.
-    const aLog = await readALog(ctx.modelDir);
+    const aLog = await readALog(ctx.model.dir);
     const docs = await loadNewsDocuments({
       source: p.source,
       field: p.field,
@@ -203,7 +203,7 @@ export async function runAdecay(
       limit: p.pool,
     });
     const tokens: number[][] = [];
-    const tokensOf = (i: number) => (tokens[i] ??= ctx.tokenizer.encode(docs[i].text));
+    const tokensOf = (i: number) => (tokens[i] ??= ctx.model.tokenizer.encode(docs[i].text));
     const rows: Row[] = [];
     const kept: Record<string, number> = {};
     for (const T of p.chunkTokens) {
@@ -231,12 +231,12 @@ export async function runAdecay(
         let states: Promise<ChunkStates[]> | undefined;
         for (const [j, doc] of batch.entries()) {
           // The document's id is part of the name: other documents never reuse this entry.
-          const result = await ctx.cachedJson<DocResult>(
+          const result = await ctx.cache.json<DocResult>(
             `losses-T${T}-d${doc.index}-${doc.id.replace(/[^A-Za-z0-9._-]/g, "_")}`,
             async () => {
               states ??= extractChunkStates(ctx, batch);
               const st = (await states)[j];
-              return { doc: doc.id, losses: await documentLosses(ctx.engine, doc, st, aLog) };
+              return { doc: doc.id, losses: await documentLosses(ctx.model.engine, doc, st, aLog) };
             },
           );
           for (const method of ADECAY_METHODS) {
@@ -291,17 +291,17 @@ interface ChunkStates {
  * the logits after its last token, through the shared state store.
  */
 async function extractChunkStates(
-  ctx: ExperimentContext,
+  ctx: ExperimentRun,
   batch: readonly Chunked[],
 ): Promise<ChunkStates[]> {
-  const store = ctx.store;
+  const store = ctx.model.store;
   const alone = await store.extract(
-    ctx.engine,
+    ctx.model.engine,
     batch.flatMap((d) => [{ ids: d.x1 }, { ids: d.x2 }]),
     { batchSize: 2 * batch.length, logits: true },
   );
   const x1x2 = await store.extract(
-    ctx.engine,
+    ctx.model.engine,
     await Promise.all(
       batch.map(async (d) => ({ ids: d.x2, from: await store.key({ ids: d.x1 }) })),
     ),

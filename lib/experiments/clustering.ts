@@ -195,7 +195,7 @@ export async function runClustering(
   }
   const taskSha256 = Object.fromEntries(variants.map((v) => [v.task, v.data.sha256]));
   return await runExperiment("clustering", { ...p, taskSha256 }, options, async (ctx) => {
-    const nl = ctx.config.numHiddenLayers;
+    const nl = ctx.model.config.numHiddenLayers;
     const layer = p.layer ?? Math.floor(nl / 2);
     const layers = p.layers ?? defaultLayers(nl);
     for (const l of [layer, ...layers]) {
@@ -226,13 +226,13 @@ export async function runClustering(
         ids.push({ task: v.task, randomized: v.randomized, set: s });
         jobs.push({
           name: `${v.data.name}-set${String(s).padStart(2, "0")}`,
-          ids: encodeDemos(ctx.tokenizer, set.map((i) => v.data.items[i])),
+          ids: encodeDemos(ctx.model.tokenizer, set.map((i) => v.data.items[i])),
         });
       }
     }
 
     const perplexity = effectivePerplexity(p.perplexity, ids.length);
-    const embeddings = await ctx.cachedJson<Points2d[]>("points", async () => {
+    const embeddings = await ctx.cache.json<Points2d[]>("points", async () => {
       // Only the layers the views compare are stored and read: a state of those layers.
       const layers = [...new Set(views.map((v) => v.layer))];
       const vectors = await extractStates(ctx, jobs, {
@@ -246,7 +246,7 @@ export async function runClustering(
         const gram = centeredGram(vectors.map((v) => v[vi]));
         for (const method of CLUSTERING_METHODS) {
           out.push(
-            await ctx.cachedJson(`embedding-L${view.layer}-${view.kind}-${method}`, () => {
+            await ctx.cache.json(`embedding-L${view.layer}-${view.kind}-${method}`, () => {
               ctx.log(`${method} of layer ${view.layer} ${view.kind} (${ids.length} states)`);
               return Promise.resolve(
                 method === "pca" ? pcaFromGram(gram, ids.length) : tsneFromGram(gram, ids.length, {

@@ -1,8 +1,10 @@
 /**
- * What every figure's experiment shares: the model on an engine, the tokenizer, a cache of
- * states and intermediate results keyed by everything that produced them (so a killed run
- * resumes and a changed parameter recomputes), progress lines, and the result folder
- * `results/<figure>/` with tidy CSVs, `meta.json`, and the figure as SVG and PNG.
+ * What every figure's experiment shares, in three parts: {@link ExperimentModel} (the model on
+ * an engine, the tokenizer, the shared state store), {@link ResultCache} (partial results keyed
+ * by everything that produced them, so a killed run resumes and a changed parameter
+ * recomputes), and {@link ExperimentContext} (the parameters, progress lines, and the result
+ * folder `results/<figure>/` with tidy CSVs, `meta.json`, and the figure as SVG and PNG);
+ * {@link runExperiment} runs a figure's body with them.
  *
  * @module
  */
@@ -100,180 +102,141 @@ export async function codeHash(
 
 const sha256 = sha256Hex;
 
-/** One experiment run: engine, tokenizer, cache and output folder. */
-export class ExperimentContext {
-  /** Figure name, the folder under results/. */
-  readonly figure: string;
-  /** The parameters, as recorded in meta.json and hashed into the cache key. */
-  readonly params: Record<string, unknown>;
+/** The model an experiment computes with: checkpoint, engine, tokenizer and the state store. */
+export class ExperimentModel {
   /** Model id or folder as given. */
-  readonly model: string;
+  readonly id: string;
   /** The checkpoint folder it resolved to (config.json, safetensors). */
-  readonly modelDir: string;
+  readonly dir: string;
   readonly engine: Engine;
   readonly tokenizer: MambaTokenizer;
   readonly config: MambaConfig;
   readonly configHash: string;
-  readonly codeHash: string;
-  /** `results/<figure>`. */
-  readonly outDir: string;
-  readonly #replaceResults: boolean;
-  /**
-   * Cache folder of this exact run (figure, params, model, weights, and the library's code but
-   * for {@link PRESENTATION_DIRS}): partial results.
-   */
-  readonly cacheDir: string;
+  /** `weightsFingerprint` of the checkpoint. */
+  readonly weights: string;
   /**
    * The states every figure shares, keyed by what produced them (weights, engine, token ids,
    * start state), not by code: editing the library keeps them.
    */
   readonly store: StateStore;
-  readonly #log: (line: string) => void;
-  readonly #started = performance.now();
 
-  private constructor(init: {
-    figure: string;
-    params: Record<string, unknown>;
-    model: string;
-    modelDir: string;
-    engine: Engine;
-    tokenizer: MambaTokenizer;
-    configHash: string;
-    codeHash: string;
-    outDir: string;
-    replaceResults: boolean;
-    cacheDir: string;
-    store: StateStore;
-    log: (line: string) => void;
-  }) {
-    this.figure = init.figure;
-    this.params = init.params;
-    this.model = init.model;
-    this.modelDir = init.modelDir;
+  private constructor(init: Omit<ExperimentModel, "close" | "describe">) {
+    this.id = init.id;
+    this.dir = init.dir;
     this.engine = init.engine;
     this.tokenizer = init.tokenizer;
-    this.config = init.engine.config;
+    this.config = init.config;
     this.configHash = init.configHash;
-    this.codeHash = init.codeHash;
-    this.outDir = init.outDir;
-    this.#replaceResults = init.replaceResults;
-    this.cacheDir = init.cacheDir;
+    this.weights = init.weights;
     this.store = init.store;
-    this.#log = init.log;
   }
 
-  /** Opens the model and tokenizer and prepares the cache for `figure` with `params`. */
-  static async open(
-    figure: string,
-    params: Record<string, unknown>,
-    options: ExperimentOptions = {},
-  ): Promise<ExperimentContext> {
-    const model = options.model ?? PAPER_MODEL;
-    const log = options.log ?? ((line: string) => console.error(line));
+  /**
+   * Resolves and opens `options.model` (default the paper's) on `options.device`, its
+   * tokenizer, and the shared state store (`<cacheDir>/_states` when `cacheDir` is given).
+   */
+  static async open(options: ExperimentOptions = {}): Promise<ExperimentModel> {
+    const id = options.model ?? PAPER_MODEL;
     // The experiment cache is not the Hugging Face cache: pass only the source settings on.
     const sources: SourceOptions = {
       mirror: options.mirror,
       offline: options.offline,
       cacheDir: options.hfCacheDir,
     };
-    const dir = await resolveModelDir(model, sources);
+    const dir = await resolveModelDir(id, sources);
     const tokenizer = await loadTokenizer(await resolveTokenizerFile(dir, sources));
     const engine = await openEngine(dir, {
       ...sources,
       device: options.device ?? "auto",
       precision: options.precision,
     });
-    const hash = await configHash(engine.config);
-    const code = await codeHash();
-    const compute = await codeHash(PRESENTATION_DIRS);
-    const weights = await weightsFingerprint(dir);
-    const key = (await sha256(
-      new TextEncoder().encode(
-        JSON.stringify({ figure, params, model, hash, weights, code: compute }),
-      ),
-    )).slice(0, 16);
-    // Open the session now, so the engine's name (and meta.json) tells the provider used even
-    // when every result comes from the cache.
-    await engine.run([0]);
-    const cacheRoot = options.cacheDir ??
-      (Deno.env.get("SOUP_CACHE")
-        ? `${Deno.env.get("SOUP_CACHE")}/experiments`
-        : `${PROJECT_ROOT}/data/cache/experiments`);
-    const cacheDir = `${cacheRoot}/${figure}/${key}`;
-    await Deno.mkdir(cacheDir, { recursive: true });
-    const storeRoot = options.cacheDir !== undefined
-      ? `${options.cacheDir}/_states`
-      : defaultStoreRoot();
-    const store = await StateStore.open(storeRoot, {
-      weights,
-      engine: engine.name,
-      config: engine.config,
-    });
-    const outDir = `${options.resultsDir ?? `${PROJECT_ROOT}/results`}/${figure}`;
-    const replace = options.replaceResults ?? true;
-    await sweepLeftovers(outDir, isResultsFolder); // what a killed run left
-    await checkResultsOutput(outDir, { replace }); // before any work
-    log(
-      `${figure}: model ${model} (config ${hash}) on ${describeEngine(engine)}, cache ${
-        projectPath(cacheDir)
-      }`,
-    );
-    return new ExperimentContext({
-      figure,
-      params,
-      model,
-      modelDir: dir,
-      engine,
-      tokenizer,
-      configHash: hash,
-      codeHash: code,
-      outDir,
-      replaceResults: replace,
-      cacheDir,
-      store,
-      log,
-    });
-  }
-
-  /** Writes a progress line. */
-  log(line: string): void {
-    this.#log(`${this.figure}: ${line}`);
-  }
-
-  /**
-   * The state cached under `name`, or computed, saved, and returned. A killed run finds what
-   * it had saved; other parameters or code use another cache folder.
-   */
-  async cachedState(name: string, compute: () => Promise<MambaState>): Promise<MambaState> {
-    const dir = `${this.cacheDir}/states/${name}`;
     try {
-      return await loadState(dir, { config: this.config });
+      // Open the session now, so the engine's name (a part of the store's keys, and meta.json)
+      // tells the provider used even when every result comes from the cache.
+      await engine.run([0]);
+      const weights = await weightsFingerprint(dir);
+      const store = await StateStore.open(
+        options.cacheDir !== undefined ? `${options.cacheDir}/_states` : defaultStoreRoot(),
+        { weights, engine: engine.name, config: engine.config },
+      );
+      return new ExperimentModel({
+        id,
+        dir,
+        engine,
+        tokenizer,
+        config: engine.config,
+        configHash: await configHash(engine.config),
+        weights,
+        store,
+      });
     } catch (err) {
-      // Only a missing state is computed; a broken or foreign one is an error to see.
-      if (!(err instanceof NotFoundError)) throw err;
-      const state = await compute();
-      await Deno.mkdir(`${this.cacheDir}/states`, { recursive: true });
-      await saveState(dir, {
-        ...state,
-        meta: {
-          model: this.model,
-          configHash: this.configHash,
-          shape: stateShapeOf(this.config),
-          tokenIds: [],
-          source: null,
-          engine: this.engine.name,
-          ...(this.engine.adapter ? { adapter: this.engine.adapter } : {}),
-          created: new Date().toISOString(),
-          extra: { figure: this.figure, name },
-        },
-      }, { replace: true });
-      return state;
+      await engine.close();
+      throw err;
     }
   }
 
+  /** "model M (config H) on onnx-cpu". */
+  describe(): string {
+    return `model ${this.id} (config ${this.configHash}) on ${describeEngine(this.engine)}`;
+  }
+
+  /** Closes the engine. */
+  async close(): Promise<void> {
+    await this.engine.close();
+  }
+}
+
+/**
+ * The partial results of one run (evaluations, embeddings, mixed states), in a folder keyed by
+ * the figure, its parameters, the model's weights and the computing code: a killed run finds
+ * what it had saved, other parameters or code use another folder.
+ */
+export class ResultCache {
+  /** The folder. */
+  readonly dir: string;
+  readonly #model: ExperimentModel;
+  readonly #log: (line: string) => void;
+
+  private constructor(dir: string, model: ExperimentModel, log: (line: string) => void) {
+    this.dir = dir;
+    this.#model = model;
+    this.#log = log;
+  }
+
+  /**
+   * The cache of `figure` with `params` on `model`: `<cacheDir>/<figure>/<key>` (default
+   * `$SOUP_CACHE/experiments`, else `<project>/data/cache/experiments`). The key leaves out the
+   * presentation code ({@link PRESENTATION_DIRS}).
+   */
+  static async open(
+    figure: string,
+    params: Record<string, unknown>,
+    model: ExperimentModel,
+    options: { cacheDir?: string; log?: (line: string) => void } = {},
+  ): Promise<ResultCache> {
+    const compute = await codeHash(PRESENTATION_DIRS);
+    const key = (await sha256(
+      new TextEncoder().encode(JSON.stringify({
+        figure,
+        params,
+        model: model.id,
+        hash: model.configHash,
+        weights: model.weights,
+        code: compute,
+      })),
+    )).slice(0, 16);
+    const root = options.cacheDir ??
+      (Deno.env.get("SOUP_CACHE")
+        ? `${Deno.env.get("SOUP_CACHE")}/experiments`
+        : `${PROJECT_ROOT}/data/cache/experiments`);
+    const dir = `${root}/${figure}/${key}`;
+    await Deno.mkdir(dir, { recursive: true });
+    return new ResultCache(dir, model, options.log ?? ((line) => console.error(line)));
+  }
+
   /** A JSON value cached under `name`, or computed, saved atomically, and returned. */
-  async cachedJson<T>(name: string, compute: () => Promise<T>): Promise<T> {
-    const path = `${this.cacheDir}/${name}.json`;
+  async json<T>(name: string, compute: () => Promise<T>): Promise<T> {
+    const path = `${this.dir}/${name}.json`;
     let text: string | undefined;
     try {
       text = await Deno.readTextFile(path);
@@ -286,7 +249,7 @@ export class ExperimentContext {
       } catch (err) {
         // A cache file cut short (a crash while it was written by an older version) is
         // recomputed, and said.
-        this.log(
+        this.#log(
           `cache file ${projectPath(path)} is not valid JSON (${
             (err as Error).message
           }): recomputing`,
@@ -299,12 +262,116 @@ export class ExperimentContext {
   }
 
   /**
+   * The state cached under `name` (a state this run derives, such as a mix), or computed, saved
+   * as a state folder, and returned. Only a missing one is computed; a broken or foreign one is
+   * an error to see.
+   */
+  async state(name: string, compute: () => Promise<MambaState>): Promise<MambaState> {
+    const dir = `${this.dir}/states/${name}`;
+    const m = this.#model;
+    try {
+      return await loadState(dir, { config: m.config, weights: m.weights });
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+      const state = await compute();
+      await Deno.mkdir(`${this.dir}/states`, { recursive: true });
+      await saveState(dir, {
+        conv: state.conv,
+        ssm: state.ssm,
+        deltaSum: state.deltaSum,
+        ...(state.logits ? { logits: state.logits } : {}),
+        meta: {
+          model: m.id,
+          configHash: m.configHash,
+          weightsFingerprint: m.weights,
+          shape: stateShapeOf(m.config),
+          tokenIds: [],
+          source: null,
+          engine: m.engine.name,
+          ...(m.engine.adapter ? { adapter: m.engine.adapter } : {}),
+          created: new Date().toISOString(),
+          extra: { name },
+        },
+      }, { replace: true });
+      return state;
+    }
+  }
+}
+
+/** What an experiment's body computes with. */
+export interface ExperimentRun {
+  /** The model, engine, tokenizer and state store. */
+  model: ExperimentModel;
+  /** Partial results of this run. */
+  cache: ResultCache;
+  /** Writes a progress line (prefixed with the figure). */
+  log(line: string): void;
+}
+
+/**
+ * One experiment's parameters and output: the figure's name, the parameters recorded in
+ * meta.json, progress lines, and the results folder `results/<figure>/`, checked before any
+ * work and written whole by {@link ExperimentContext.write}.
+ */
+export class ExperimentContext {
+  /** Figure name, the folder under results/. */
+  readonly figure: string;
+  /** The parameters, as recorded in meta.json and hashed into the cache key. */
+  readonly params: Record<string, unknown>;
+  /** `results/<figure>`. */
+  readonly outDir: string;
+  readonly #replaceResults: boolean;
+  readonly #log: (line: string) => void;
+  readonly #started = performance.now();
+
+  private constructor(
+    figure: string,
+    params: Record<string, unknown>,
+    outDir: string,
+    replace: boolean,
+    log: (line: string) => void,
+  ) {
+    this.figure = figure;
+    this.params = params;
+    this.outDir = outDir;
+    this.#replaceResults = replace;
+    this.#log = log;
+  }
+
+  /**
+   * The context of `figure` with `params`: cleans what a killed run left beside
+   * `results/<figure>/` and checks, before any work, that it may be written.
+   */
+  static async open(
+    figure: string,
+    params: Record<string, unknown>,
+    options: ExperimentOptions = {},
+  ): Promise<ExperimentContext> {
+    const outDir = `${options.resultsDir ?? `${PROJECT_ROOT}/results`}/${figure}`;
+    const replace = options.replaceResults ?? true;
+    await sweepLeftovers(outDir, isResultsFolder); // what a killed run left
+    await checkResultsOutput(outDir, { replace }); // before any work
+    return new ExperimentContext(
+      figure,
+      params,
+      outDir,
+      replace,
+      options.log ?? ((line: string) => console.error(line)),
+    );
+  }
+
+  /** Writes a progress line. */
+  log(line: string): void {
+    this.#log(`${this.figure}: ${line}`);
+  }
+
+  /**
    * Writes `results/<figure>/`: each table as CSV, each figure as SVG and PNG, and meta.json
    * (parameters, model, config hash, code hash, engine): the same bytes from the same inputs,
    * whether a notebook or the command line ran it. The run time goes to `timing.json`, apart.
    * Returns the paths written.
    */
-  async write(output: ExperimentOutput): Promise<string[]> {
+  async write(output: ExperimentOutput, model: ExperimentModel): Promise<string[]> {
     // Everything goes into a new folder that then replaces results/<figure>/ at once, so a
     // reader never sees files of two runs mixed.
     const tmp = tempSibling(this.outDir);
@@ -327,11 +394,11 @@ export class ExperimentContext {
       const meta = {
         figure: this.figure,
         params: this.params,
-        model: this.model,
-        configHash: this.configHash,
-        codeHash: this.codeHash,
-        engine: this.engine.name,
-        ...(this.engine.adapter ? { adapter: this.engine.adapter } : {}),
+        model: model.id,
+        configHash: model.configHash,
+        codeHash: await codeHash(),
+        engine: model.engine.name,
+        ...(model.engine.adapter ? { adapter: model.engine.adapter } : {}),
         ...output.meta,
         files: [...names, "timing.json"],
       };
@@ -345,11 +412,6 @@ export class ExperimentContext {
       throw err;
     }
     return names.map((name) => `${this.outDir}/${name}`);
-  }
-
-  /** Closes the engine. */
-  async close(): Promise<void> {
-    await this.engine.close();
   }
 }
 
@@ -411,14 +473,14 @@ async function replaceFolder(tmp: string, dir: string, replace: boolean): Promis
 }
 
 /**
- * The skeleton every figure runs in: opens the context (model, tokenizer, caches, state store,
- * and the check of `results/<figure>/` before any work), computes the output with `body`,
+ * The skeleton every figure runs in: checks `results/<figure>/` before any work, opens the model
+ * (engine, tokenizer, state store) and the run's result cache, computes the output with `body`,
  * writes it, and closes the engine whatever happens. Returns the paths written.
  *
  * @example
  * ```ts ignore
  * const written = await runExperiment("icl", params, options, async (ctx) => ({
- *   tables: { icl: rows },
+ *   tables: { icl: await rowsFrom(ctx.model.engine, ctx.cache) },
  *   figures: { icl: plotIclVsK(rows) },
  * }));
  * ```
@@ -427,12 +489,19 @@ export async function runExperiment(
   figure: string,
   params: Record<string, unknown>,
   options: ExperimentOptions,
-  body: (ctx: ExperimentContext) => Promise<ExperimentOutput>,
+  body: (run: ExperimentRun) => Promise<ExperimentOutput>,
 ): Promise<string[]> {
   const ctx = await ExperimentContext.open(figure, params, options);
+  const model = await ExperimentModel.open(options);
   try {
-    return await ctx.write(await body(ctx));
+    const log = (line: string) => ctx.log(line);
+    const cache = await ResultCache.open(figure, params, model, {
+      cacheDir: options.cacheDir,
+      log,
+    });
+    log(`${model.describe()}, cache ${projectPath(cache.dir)}`);
+    return await ctx.write(await body({ model, cache, log }), model);
   } finally {
-    await ctx.close();
+    await model.close();
   }
 }

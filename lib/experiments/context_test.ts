@@ -1,29 +1,30 @@
 import { assert, assertEquals } from "../../tests/_assert.ts";
-import { codeHash, ExperimentContext, PRESENTATION_DIRS } from "./context.ts";
+import { codeHash, ExperimentModel, PRESENTATION_DIRS, ResultCache } from "./context.ts";
 import { tinyMambaConfig, writeRandomCheckpoint } from "../model/mod.ts";
 
-Deno.test("ExperimentContext keys its cache on the weights, not only the architecture", async () => {
+Deno.test("the result cache is keyed on the weights, not only the architecture", async () => {
   const dir = await Deno.makeTempDir();
   const config = tinyMambaConfig({ vocabSize: 50280, numHiddenLayers: 1 });
   const open = async () => {
-    const ctx = await ExperimentContext.open("t", { a: 1 }, {
+    const model = await ExperimentModel.open({
       model: `${dir}/m`,
       cacheDir: `${dir}/cache`,
-      resultsDir: `${dir}/results`,
       device: "cpu",
-      log: () => {},
     });
-    await ctx.close();
-    return ctx;
+    await model.close();
+    const cache = await ResultCache.open("t", { a: 1 }, model, { cacheDir: `${dir}/cache` });
+    return { model, cache };
   };
   await writeRandomCheckpoint(`${dir}/m`, config, { seed: 1 });
   const first = await open();
-  assertEquals((await open()).cacheDir, first.cacheDir); // same inputs, same cache
-  assertEquals(first.engine.name, "onnx-cpu"); // the provider is known before any result
+  assertEquals((await open()).cache.dir, first.cache.dir); // same inputs, same cache
+  assertEquals(first.model.engine.name, "onnx-cpu"); // the provider is known before any result
   await writeRandomCheckpoint(`${dir}/m`, config, { seed: 2 });
   const second = await open();
-  assertEquals(second.configHash, first.configHash);
-  assert(second.cacheDir !== first.cacheDir, "other weights, other cache");
+  assertEquals(second.model.configHash, first.model.configHash);
+  assert(second.cache.dir !== first.cache.dir, "other weights, other cache");
+  assert(second.model.weights !== first.model.weights);
+  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("the partial results' code hash leaves out the presentation code, nothing else", async () => {

@@ -123,11 +123,11 @@ export async function runIclVsK(
       );
       const items: TaskItem[] = test.map((i) => task.items[i]);
       for (const k of p.ks) {
-        const outcomes = await ctx.cachedJson<Outcome[]>(`${task.name}-k${k}`, async () => {
-          const result = await evaluateFirstToken(ctx.engine, ctx.tokenizer, items, {
+        const outcomes = await ctx.cache.json<Outcome[]>(`${task.name}-k${k}`, async () => {
+          const result = await evaluateFirstToken(ctx.model.engine, ctx.model.tokenizer, items, {
             demos: (i) => draws[i].slice(0, k),
             batchSize: p.batchSize,
-            vocabLimit: ctx.tokenizer.vocabSize,
+            vocabLimit: ctx.model.tokenizer.vocabSize,
           });
           return result.items.map((r) => ({
             item: test[r.index],

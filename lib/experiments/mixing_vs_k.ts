@@ -42,7 +42,7 @@ import {
   type TaskPlan,
 } from "./_mixing_vs_k_plan.ts";
 import { loadFigureTasks } from "./_tasks.ts";
-import { type ExperimentContext, type ExperimentOptions, runExperiment } from "./context.ts";
+import { type ExperimentOptions, type ExperimentRun, runExperiment } from "./context.ts";
 
 /**
  * The four evaluations of the figure.
@@ -206,7 +206,7 @@ export async function runMixingVsK(
   const plans = tasks.map((t) => planMixingTask(t.name, t.items.length, full));
 
   return await runExperiment(FIGURE, { ...full, taskFiles }, options, async (ctx) => {
-    const layers = ctx.config.numHiddenLayers;
+    const layers = ctx.model.config.numHiddenLayers;
     const layer = full.layer ?? Math.floor(layers / 2);
     if (!Number.isInteger(layer) || layer < 0 || layer >= layers) {
       throw new ConfigError(
@@ -358,13 +358,13 @@ function checkParams(p: MixingVsKParams): void {
 
 /** The evaluations, each cached under a deterministic name. */
 class Runner {
-  readonly #ctx: ExperimentContext;
+  readonly #ctx: ExperimentRun;
   readonly #engine: Engine;
   readonly #batchSize: number;
 
-  constructor(ctx: ExperimentContext, batchSize: number) {
+  constructor(ctx: ExperimentRun, batchSize: number) {
     this.#ctx = ctx;
-    this.#engine = ctx.engine;
+    this.#engine = ctx.model.engine;
     this.#batchSize = batchSize;
   }
 
@@ -391,13 +391,13 @@ class Runner {
         const byItem = new Map<number, Outcome>();
         let done = 0;
         for (const [f, fold] of plan.folds.entries()) {
-          const state = await this.#ctx.cachedState(`mix-${task.name}-fold${f}-k${k}`, async () => {
+          const state = await this.#ctx.cache.state(`mix-${task.name}-fold${f}-k${k}`, async () => {
             const sets: TaskItem[][] = [];
             for (let s = 0; s < fold.shots.length; s += k) {
               sets.push(fold.shots.slice(s, s + k).map((i) => task.items[i]));
             }
             const states = await this.#extract(
-              sets.map((d) => encodeDemos(this.#ctx.tokenizer, d)),
+              sets.map((d) => encodeDemos(this.#ctx.model.tokenizer, d)),
             );
             return mixMean(states);
           });
@@ -420,7 +420,7 @@ class Runner {
    */
   library(tasks: readonly Task[], plans: readonly TaskPlan[], k: number): Promise<SkillIndex> {
     return SkillIndex.build(
-      this.#ctx.store,
+      this.#ctx.model.store,
       this.#engine,
       tasks.flatMap((task, t) =>
         plans[t].library.map((demos, s) => ({
@@ -428,7 +428,7 @@ class Runner {
           k,
           index: s,
           demos,
-          ids: encodeDemos(this.#ctx.tokenizer, demos.map((i) => task.items[i])),
+          ids: encodeDemos(this.#ctx.model.tokenizer, demos.map((i) => task.items[i])),
         }))
       ),
       {
@@ -457,7 +457,7 @@ class Runner {
         .filter(Boolean).join("+")
     } k=${k}`;
     let computed = false;
-    const result = await this.#ctx.cachedJson(name, async () => {
+    const result = await this.#ctx.cache.json(name, async () => {
       computed = true;
       const query: Outcome[] = [], mixed: Outcome[] = [], hits: Hit[] = [];
       const n = plan.retrievalTest.length;
@@ -466,7 +466,7 @@ class Runner {
         const items = idx.map((i) => task.items[i]);
         const states = await this.#extract(idx.map((_, j) =>
           encodeDemos(
-            this.#ctx.tokenizer,
+            this.#ctx.model.tokenizer,
             plan.queryDemos[start + j].slice(0, k).map((i) => task.items[i]),
           )
         ));
@@ -499,7 +499,7 @@ class Runner {
     compute: (progress: (done: number, total: number) => void) => Promise<Outcome[]>,
   ): Promise<Outcome[]> {
     let computed = false;
-    const res = await this.#ctx.cachedJson(name, () => {
+    const res = await this.#ctx.cache.json(name, () => {
       computed = true;
       return compute((done, total) => this.#ctx.log(`${label}: ${done}/${total} items`));
     });
@@ -508,10 +508,10 @@ class Runner {
   }
 
   #evaluate(items: readonly TaskItem[], options: Parameters<typeof evaluateFirstToken>[3]) {
-    return evaluateFirstToken(this.#engine, this.#ctx.tokenizer, items, {
+    return evaluateFirstToken(this.#engine, this.#ctx.model.tokenizer, items, {
       ...options,
       batchSize: this.#batchSize,
-      vocabLimit: this.#ctx.tokenizer.vocabSize,
+      vocabLimit: this.#ctx.model.tokenizer.vocabSize,
     });
   }
 

@@ -154,7 +154,7 @@ export async function runRetrievalVsK(
   const { tasks, sha256: taskSha256 } = await loadFigureTasks(p.tasks, options, p.seed);
   const plans = tasks.map((task) => planRetrievalSets(task, p));
   return await runExperiment("retrieval", { ...p, taskSha256 }, options, async (ctx) => {
-    const nl = ctx.config.numHiddenLayers;
+    const nl = ctx.model.config.numHiddenLayers;
     const layer = p.layer ?? Math.floor(nl / 2);
     if (!Number.isInteger(layer) || layer < 0 || layer >= nl) {
       throw new ConfigError(
@@ -165,14 +165,14 @@ export async function runRetrievalVsK(
     // Only the compared layer is stored and read: States holding that layer alone.
     const keep = (state: State): State => state.withLogits(undefined);
     const demoIds = (task: Task, set: readonly number[]) =>
-      encodeDemos(ctx.tokenizer, set.map((i) => task.items[i]));
+      encodeDemos(ctx.model.tokenizer, set.map((i) => task.items[i]));
 
     // The library: a labelled index over the state store, of the compared layer.
     let library: Promise<SkillIndex> | undefined;
     const libraryIndex = () =>
       library ??= SkillIndex.build(
-        ctx.store,
-        ctx.engine,
+        ctx.model.store,
+        ctx.model.engine,
         tasks.flatMap((task, t) =>
           plans[t].library.map((set, s) => ({
             task: task.name,
@@ -192,7 +192,7 @@ export async function runRetrievalVsK(
     const results: QueryResult[] = [];
     for (const [t, task] of tasks.entries()) {
       for (const k of p.ks) {
-        const unit = await ctx.cachedJson<QueryResult[]>(
+        const unit = await ctx.cache.json<QueryResult[]>(
           `results-${task.name}-k${k}`,
           async () => {
             const index = await libraryIndex();

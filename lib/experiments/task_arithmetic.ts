@@ -213,8 +213,8 @@ export async function runTaskArithmetic(
     { ...p, translationSha256: task.sha256 },
     options,
     async (ctx) => {
-      const { engine, tokenizer } = ctx;
-      const [countState, frenchState] = await ctx.store.extract(engine, [
+      const { engine, tokenizer } = ctx.model;
+      const [countState, frenchState] = await ctx.model.store.extract(engine, [
         { ids: encodeDemos(tokenizer, count) },
         { ids: encodeDemos(tokenizer, french) },
       ], { batchSize: 1 });
@@ -224,7 +224,7 @@ export async function runTaskArithmetic(
       const top: Row[] = [];
       const targets: Row[] = [];
       for (const [i, w] of p.weights.entries()) {
-        const r = await ctx.cachedJson<WeightResult>(`weight-${w}`, async () => {
+        const r = await ctx.cache.json<WeightResult>(`weight-${w}`, async () => {
           const mixed: MambaState = p.mode === "add"
             ? taskArithmetic(countState, [{ state: frenchState, weight: w }])
             : mixWeighted([countState, frenchState], [1 - w, w]);
