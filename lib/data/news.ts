@@ -89,8 +89,9 @@ function listJsonl(dir: string): string[] {
     let entries: Deno.DirEntry[];
     try {
       entries = [...Deno.readDirSync(d)];
-    } catch {
-      return;
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return; // no such folder: no documents there
+      throw err; // unreadable: an error to see, not silently fewer documents
     }
     for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
       if (e.isDirectory) walk(`${d}/${e.name}`);

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { NotFoundError } from "../util/errors.ts";
+import { FormatError, NotFoundError } from "../util/errors.ts";
 import {
   downloadToHfCache,
   findInHfCache,
@@ -125,12 +125,17 @@ async function download(model: string, options: ResolveOptions): Promise<string>
 }
 
 function shardsOf(indexFile: string): string[] {
+  let json;
   try {
-    const json = JSON.parse(Deno.readTextFileSync(indexFile));
-    return [...new Set(Object.values(json.weight_map ?? {}) as string[])];
-  } catch {
-    return [];
+    json = JSON.parse(Deno.readTextFileSync(indexFile));
+  } catch (err) {
+    throw FormatError.at(indexFile, `not a safetensors index (${(err as Error).message})`, err);
   }
+  const map = json?.weight_map;
+  if (typeof map !== "object" || map === null || Object.keys(map).length === 0) {
+    throw FormatError.at(indexFile, `"weight_map" must map tensor names to shard files`);
+  }
+  return [...new Set(Object.values(map) as string[])];
 }
 
 /**
