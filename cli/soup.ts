@@ -15,7 +15,15 @@ import {
   weightsFingerprint,
   writeRandomCheckpoint,
 } from "../lib/model/mod.ts";
-import { describeEngine, type Device, DEVICES, generate, openEngine } from "../lib/engine/mod.ts";
+import {
+  describeEngine,
+  type Device,
+  DEVICES,
+  type Engine,
+  generate,
+  openEngine,
+} from "../lib/engine/mod.ts";
+import type { State } from "../lib/states/state.ts";
 import { resolveModelDir, resolveTokenizerFile } from "../lib/hub/mod.ts";
 import { loadTokenizer } from "../lib/tokenizer/mod.ts";
 import {
@@ -302,15 +310,23 @@ async function cmdExtract(args: string[]): Promise<void> {
       ids = parseIds(need(f, "ids"));
     }
     const from = str(f, "from");
-    const start = from === undefined
-      ? undefined
-      : await loadState(from, { config: engine.config, weights });
     const started = performance.now();
-    const { logits, state } = await engine.run(ids, { state: start });
+    let state: State, found = 0;
+    if (from === undefined) {
+      // From zeros: through the state store the figures share (a state read before is reused).
+      const store = await sharedStore(engine, weights);
+      [state] = await store.extract(engine, [{ ids }], {
+        logits: true,
+        onDone: (_, stored) => found = stored,
+      });
+    } else {
+      const start = await loadState(from, { config: engine.config, weights });
+      const run = await engine.run(ids, { state: start });
+      state = run.state.withLogits(run.logits);
+    }
     const seconds = (performance.now() - started) / 1000;
     await saveState(out, {
-      ...state,
-      logits,
+      ...state.arrays(),
       meta: {
         model,
         configHash: await configHash(engine.config),
@@ -325,9 +341,11 @@ async function cmdExtract(args: string[]): Promise<void> {
       },
     }, { replace: force, flag: "--out" });
     console.log(
-      `Read ${ids.length} tokens on ${describeEngine(engine)} in ${
-        seconds.toFixed(3)
-      } s; state saved to ${out}`,
+      found > 0
+        ? `Found the state of ${ids.length} tokens in the state store; saved to ${out}`
+        : `Read ${ids.length} tokens on ${describeEngine(engine)} in ${
+          seconds.toFixed(3)
+        } s; state saved to ${out}`,
     );
   } finally {
     await engine.close();
@@ -566,12 +584,7 @@ async function cmdLibrary(args: string[]): Promise<void> {
       const hash = await configHash(engine.config);
       // Through the shared state store: batched by length, and shared with the figures and
       // earlier runs that read the same demonstrations with this checkpoint.
-      await engine.run([0]); // the engine's name (part of the store's keys) tells its provider
-      const store = await StateStore.open(defaultStoreRoot(), {
-        weights,
-        engine: engine.name,
-        config: engine.config,
-      });
+      const store = await sharedStore(engine, weights);
       const idLists = sets.map((set) => encodeDemos(tok, set.map((j) => task.items[j])));
       const states = await store.extract(engine, idLists.map((ids) => ({ ids })), {
         logits: true,
@@ -609,6 +622,19 @@ async function cmdLibrary(args: string[]): Promise<void> {
   } finally {
     await engine.close();
   }
+}
+
+/**
+ * The state store the figures share ($SOUP_CACHE/states, else data/cache/states), for this
+ * checkpoint on this engine (whose name, a part of the keys, tells the provider after a run).
+ */
+async function sharedStore(engine: Engine, weights: string): Promise<StateStore> {
+  await engine.run([0]);
+  return await StateStore.open(defaultStoreRoot(), {
+    weights,
+    engine: engine.name,
+    config: engine.config,
+  });
 }
 
 /**

@@ -398,3 +398,52 @@ Deno.test("soup library add extracts through the shared state store", async () =
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("soup extract from zeros goes through the shared state store", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    assertEquals(
+      await main(["checkpoint", "--out", `${dir}/m`, "--layers", "2", "--seed", "6"]),
+      0,
+    );
+    const extract = async (out: string) => {
+      const r = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--allow-all",
+          new URL("./soup.ts", import.meta.url).pathname,
+          "extract",
+          "--model",
+          `${dir}/m`,
+          "--ids",
+          "5,6,7",
+          "--device",
+          "cpu",
+          "--out",
+          out,
+        ],
+        env: { SOUP_CACHE: `${dir}/cache` },
+      }).output();
+      const text = new TextDecoder().decode(r.stdout) + new TextDecoder().decode(r.stderr);
+      assertEquals(r.code, 0, text);
+      return text;
+    };
+    assert((await extract(`${dir}/a`)).startsWith("Read 3 tokens on onnx-cpu"));
+    assert(
+      (await extract(`${dir}/b`)).startsWith("Found the state of 3 tokens in the state store"),
+    );
+    const [a, b] = [await loadState(`${dir}/a`), await loadState(`${dir}/b`)];
+    assertEquals(b.ssm, a.ssm);
+    assertEquals(b.logits, a.logits);
+    assertEquals(b.meta.tokenIds, [5, 6, 7]);
+    // And it is what the engine computes.
+    const engine = await openEngine(`${dir}/m`, { device: "cpu" });
+    const { state, logits } = await engine.run([5, 6, 7]);
+    await engine.close();
+    assertEquals(a.ssm, state.ssm);
+    assertEquals(a.conv, state.conv);
+    assertEquals(a.logits, logits);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
