@@ -337,6 +337,17 @@ Deno.test("soup library add never reuses demonstrations; mix adecay refuses a mi
   }
 });
 
+/** Runs the CLI in a child process with its own state store; what it printed (exit code 0). */
+async function soupWithCache(cache: string, args: string[]): Promise<string> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", new URL("./soup.ts", import.meta.url).pathname, ...args],
+    env: { SOUP_CACHE: cache },
+  }).output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  assertEquals(out.code, 0, text);
+  return text;
+}
+
 Deno.test("soup library add extracts through the shared state store", async () => {
   const dir = await Deno.makeTempDir();
   try {
@@ -344,34 +355,23 @@ Deno.test("soup library add extracts through the shared state store", async () =
       await main(["checkpoint", "--out", `${dir}/m`, "--layers", "2", "--seed", "4"]),
       0,
     );
-    // In a child process, with its own store.
-    const add = async (lib: string) => {
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "--allow-all",
-          new URL("./soup.ts", import.meta.url).pathname,
-          "library",
-          "add",
-          "--library",
-          `${dir}/${lib}`,
-          "--model",
-          `${dir}/m`,
-          "--task",
-          "antonym",
-          "--shots",
-          "2",
-          "--count",
-          "3",
-          "--device",
-          "cpu",
-        ],
-        env: { SOUP_CACHE: `${dir}/cache` },
-      }).output();
-      const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-      assertEquals(out.code, 0, text);
-      return text;
-    };
+    const add = (lib: string) =>
+      soupWithCache(`${dir}/cache`, [
+        "library",
+        "add",
+        "--library",
+        `${dir}/${lib}`,
+        "--model",
+        `${dir}/m`,
+        "--task",
+        "antonym",
+        "--shots",
+        "2",
+        "--count",
+        "3",
+        "--device",
+        "cpu",
+      ]);
     const first = await add("lib1");
     assert(first.includes("3 states extracted, 0 found in"), first);
     assert(first.includes(`${dir}/cache/states`), first);
@@ -406,28 +406,18 @@ Deno.test("soup extract from zeros goes through the shared state store", async (
       await main(["checkpoint", "--out", `${dir}/m`, "--layers", "2", "--seed", "6"]),
       0,
     );
-    const extract = async (out: string) => {
-      const r = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "--allow-all",
-          new URL("./soup.ts", import.meta.url).pathname,
-          "extract",
-          "--model",
-          `${dir}/m`,
-          "--ids",
-          "5,6,7",
-          "--device",
-          "cpu",
-          "--out",
-          out,
-        ],
-        env: { SOUP_CACHE: `${dir}/cache` },
-      }).output();
-      const text = new TextDecoder().decode(r.stdout) + new TextDecoder().decode(r.stderr);
-      assertEquals(r.code, 0, text);
-      return text;
-    };
+    const extract = (out: string) =>
+      soupWithCache(`${dir}/cache`, [
+        "extract",
+        "--model",
+        `${dir}/m`,
+        "--ids",
+        "5,6,7",
+        "--device",
+        "cpu",
+        "--out",
+        out,
+      ]);
     assert((await extract(`${dir}/a`)).startsWith("Read 3 tokens on onnx-cpu"));
     assert(
       (await extract(`${dir}/b`)).startsWith("Found the state of 3 tokens in the state store"),
