@@ -1,3 +1,4 @@
+import "../tests/_cache.ts";
 import { assert, assertEquals } from "../tests/_assert.ts";
 
 const SCRIPT = new URL("./reproduce.ts", import.meta.url).pathname;

@@ -3,6 +3,7 @@
  * over things the tool did not write, concurrent and interrupted `library add`, states of other
  * weights, unwritable locations, bad numbers.
  */
+import "../tests/_cache.ts";
 import { assert, assertEquals } from "../tests/_assert.ts";
 import { inTempDir, tree } from "../tests/_temp.ts";
 import { main } from "./soup.ts";
@@ -257,15 +258,13 @@ Deno.test("what a killed extract left beside --out is cleaned at the next start"
     const script = `${dir}/killed.ts`;
     await Deno.writeTextFile(
       script,
-      `import { tempSibling } from ${
+      `import { tempSibling, writerStamp } from ${
         JSON.stringify(new URL("../lib/util/output.ts", import.meta.url).href)
       };
 const tmp = tempSibling(${JSON.stringify(out)});
 await Deno.mkdir(tmp);
 await Deno.writeTextFile(tmp + "/conv.npy", "half");
-await Deno.rename(${JSON.stringify(out)}, ${
-        JSON.stringify(out)
-      } + ".old-" + Deno.pid + "-0123abcd");
+await Deno.rename(${JSON.stringify(out)}, ${JSON.stringify(out)} + ".old-" + writerStamp());
 Deno.exit(0);
 `,
     );

@@ -225,7 +225,9 @@ async function cmdCheckpoint(args: string[]): Promise<void> {
   }
   const shard = str(f, "shard-bytes");
   // Never over a real checkpoint or anything else: only over a random checkpoint this tool
-  // wrote, with --force; written in a new folder that then takes its place.
+  // wrote, with --force; written in a new folder that then takes its place. What a killed run
+  // left is cleaned first (a checkpoint it had moved aside is put back, and counts as there).
+  await sweepLeftovers(out, isRandomCheckpoint);
   const exists = await Deno.stat(out).then(() => true, (err) => {
     if (err instanceof Deno.errors.NotFound) return false;
     throw err;
@@ -242,7 +244,6 @@ async function cmdCheckpoint(args: string[]): Promise<void> {
     }
   }
   await checkWritable(out);
-  await sweepLeftovers(out, isRandomCheckpoint);
   const tmp = tempSibling(out);
   try {
     await writeRandomCheckpoint(tmp, config, {
@@ -315,10 +316,7 @@ async function cmdExtract(args: string[]): Promise<void> {
     if (from === undefined) {
       // From zeros: through the state store the figures share (a state read before is reused).
       const store = await sharedStore(engine, weights);
-      [state] = await store.extract(engine, [{ ids }], {
-        logits: true,
-        onDone: (_, stored) => found = stored,
-      });
+      [state] = await statesOf(engine, store, [ids], (_, stored) => found = stored);
     } else {
       const start = await loadState(from, { config: engine.config, weights });
       const run = await engine.run(ids, { state: start });
@@ -586,13 +584,21 @@ async function cmdLibrary(args: string[]): Promise<void> {
       // earlier runs that read the same demonstrations with this checkpoint.
       const store = await sharedStore(engine, weights);
       const idLists = sets.map((set) => encodeDemos(tok, set.map((j) => task.items[j])));
-      const states = await store.extract(engine, idLists.map((ids) => ({ ids })), {
-        logits: true,
-        onDone: (computed, found) =>
-          console.log(`${computed} states extracted, ${found} found in ${store.root}`),
-      });
+      let computed = 0, found = 0;
+      const states: State[] = [];
       for (const [i, set] of sets.entries()) {
-        const ids = idLists[i], state = states[i];
+        // In chunks, each added as soon as it is read: a stopped run keeps what it added.
+        if (i % ADD_CHUNK === 0) {
+          const chunk = idLists.slice(i, i + ADD_CHUNK);
+          states.length = 0;
+          states.push(
+            ...await statesOf(engine, store, chunk, (c, f) => {
+              computed += c;
+              found += f;
+            }),
+          );
+        }
+        const ids = idLists[i], state = states[i % ADD_CHUNK];
         const entry = await lib.add(state, {
           model,
           configHash: hash,
@@ -613,6 +619,9 @@ async function cmdLibrary(args: string[]): Promise<void> {
         });
         console.log(`[${present + i + 1}/${count}] added ${entry.id} (${ids.length} tokens)`);
       }
+      console.log(
+        `${computed} states extracted, ${found} found in ${store?.root ?? "no state store"}`,
+      );
       if (present + sets.length < count) {
         console.log(
           `only ${sets.length} disjoint ${k}-shot sets were left in ${task.name}'s training split`,
@@ -628,13 +637,40 @@ async function cmdLibrary(args: string[]): Promise<void> {
  * The state store the figures share ($SOUP_CACHE/states, else data/cache/states), for this
  * checkpoint on this engine (whose name, a part of the keys, tells the provider after a run).
  */
-async function sharedStore(engine: Engine, weights: string): Promise<StateStore> {
+async function sharedStore(engine: Engine, weights: string): Promise<StateStore | undefined> {
   await engine.run([0]);
-  return await StateStore.open(defaultStoreRoot(), {
-    weights,
-    engine: engine.name,
-    config: engine.config,
-  });
+  const root = defaultStoreRoot();
+  try {
+    return await StateStore.open(root, { weights, engine: engine.name, config: engine.config });
+  } catch (err) {
+    // A cache is a help, not a need: say why it is not used, and read without it.
+    console.error(
+      `warning: the state store "${root}" cannot be used (${(err as Error).message}); ` +
+        `reading without it`,
+    );
+    return undefined;
+  }
+}
+
+/** States `library add` reads (and adds) at a time. */
+const ADD_CHUNK = 8;
+
+/**
+ * The states (with logits) after each id list from zeros: through `store` when there is one,
+ * else straight from the engine. `onDone` gets how many were computed and found stored.
+ */
+async function statesOf(
+  engine: Engine,
+  store: StateStore | undefined,
+  idLists: readonly number[][],
+  onDone: (computed: number, found: number) => void,
+): Promise<State[]> {
+  if (store) {
+    return await store.extract(engine, idLists.map((ids) => ({ ids })), { logits: true, onDone });
+  }
+  const runs = await engine.runBatch(idLists);
+  onDone(idLists.length, 0);
+  return runs.map((r) => r.state.withLogits(r.logits));
 }
 
 /**

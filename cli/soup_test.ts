@@ -1,3 +1,4 @@
+import "../tests/_cache.ts";
 import { assert, assertClose, assertEquals } from "../tests/_assert.ts";
 import { main } from "./soup.ts";
 import { readNpy } from "../lib/npy/mod.ts";
@@ -426,6 +427,20 @@ Deno.test("soup extract from zeros goes through the shared state store", async (
     assertEquals(b.ssm, a.ssm);
     assertEquals(b.logits, a.logits);
     assertEquals(b.meta.tokenIds, [5, 6, 7]);
+    // A store that cannot be made is said, and the state is read without it.
+    const unusable = await soupWithCache(`${dir}/m/config.json`, [
+      "extract",
+      "--model",
+      `${dir}/m`,
+      "--ids",
+      "5,6,7",
+      "--device",
+      "cpu",
+      "--out",
+      `${dir}/c`,
+    ]);
+    assert(unusable.includes("warning: the state store"), unusable);
+    assertEquals((await loadState(`${dir}/c`)).ssm, a.ssm);
     // And it is what the engine computes.
     const engine = await openEngine(`${dir}/m`, { device: "cpu" });
     const { state, logits } = await engine.run([5, 6, 7]);

@@ -27,7 +27,9 @@ export interface SourceOptions {
 }
 
 /** The project's root folder (beside which `../shared/data` is looked for). */
-export const PROJECT_ROOT: string = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+export const PROJECT_ROOT: string = decodeURIComponent(
+  new URL("../../", import.meta.url).pathname,
+).replace(/\/$/, "");
 
 /** A path inside the project as a path relative to its root (others unchanged), for messages. */
 export function projectPath(path: string): string {

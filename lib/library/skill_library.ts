@@ -274,7 +274,7 @@ export class SkillLibrary {
         if (!(err instanceof Deno.errors.NotFound)) throw err;
       });
     for (const e of Deno.readDirSync(this.dir)) {
-      if (/^index\.json\.\d+\.[0-9a-f]{8}\.tmp$/.test(e.name)) {
+      if (/^index\.json\.\d+\.(?:[0-9a-f]{6}\.)?[0-9a-f]{8}\.tmp$/.test(e.name)) {
         await remove(`${this.dir}/${e.name}`);
       }
     }
@@ -285,8 +285,8 @@ export class SkillLibrary {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
     }
     for (const name of names) {
-      const tmp = /\.tmp-(?:\d+-)?[0-9a-f]{8}$/.test(name);
-      const old = name.match(/^(.*)\.old-(?:\d+-)?[0-9a-f]{8}$/);
+      const tmp = /\.tmp-(?:\d+-(?:[0-9a-f]{6}-)?)?[0-9a-f]{8}$/.test(name);
+      const old = name.match(/^(.*)\.old-(?:\d+-(?:[0-9a-f]{6}-)?)?[0-9a-f]{8}$/);
       if (tmp || (old && !listed.has(old[1]))) await remove(`${this.dir}/states/${name}`);
     }
   }

@@ -85,7 +85,7 @@ let quiet = false;
 /** Whether onnxruntime-node's CUDA provider library was installed (its postinstall fetches it). */
 export function hasCudaProvider(): boolean {
   try {
-    const binding = new URL(import.meta.resolve("onnxruntime-node")).pathname;
+    const binding = new URL(import.meta.resolve("npm:onnxruntime-node@1.30.0")).pathname;
     const root = binding.slice(0, binding.lastIndexOf("/onnxruntime-node/") + 18);
     const dir = `${root}bin/napi-v6/${Deno.build.os}/${
       Deno.build.arch === "x86_64" ? "x64" : "arm64"

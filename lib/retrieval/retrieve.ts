@@ -86,7 +86,12 @@ export function retrieve(
   const typed = options.shape === undefined && all.every((s) => s instanceof State);
   if (typed) {
     // States know their shape, layers and model: one model, the layer held by each.
-    commonModel(all, action, { sameLayers: false });
+    commonModel(all, action, {
+      sameLayers: false,
+      name: (
+        i,
+      ) => (i < candidates.length ? name(candidates[i], i) : `query ${i - candidates.length}`),
+    });
   }
   const shape = options.shape ?? (candidates[0].state as Partial<SavedState>).meta?.shape;
   if (!typed && shape === undefined) {

@@ -271,40 +271,56 @@ export class State implements MambaState {
 }
 
 /**
- * Throws a one-line {@link SoupError} unless the {@link State}s among `states` belong to one
- * model (same config hash, and same weights where both are known) and, unless `sameLayers` is
- * false, hold the same layers; plain arrays are not checked. Returns the first State's shape,
- * layers and the identity they share (undefined when one does not know its model), or
- * undefined when none is a State.
+ * Throws a one-line {@link SoupError} unless the {@link State}s among `states` are of one shape
+ * (layers, d_in, K, n) and belong to one model (the config hashes, and the weights
+ * fingerprints, that are known agree) and, unless `sameLayers` is false, hold the same layers;
+ * plain arrays are not checked. Returns the first State's shape and layers and what is known of
+ * their model (undefined when no State knows it), or undefined when none is a State.
  */
 export function commonModel(
   states: readonly MambaState[],
   action: string,
-  options: { sameLayers?: boolean } = {},
+  options: { sameLayers?: boolean; name?: (index: number) => string } = {},
 ): { shape: StateShape; layers: readonly number[]; identity?: StateIdentity } | undefined {
   const typed = states
     .map((s, i) => [s, i] as const)
     .filter((p): p is readonly [State, number] => p[0] instanceof State);
   if (typed.length === 0) return undefined;
   const [first, i0] = typed[0];
-  const a = first.identity;
-  let identity = a;
-  for (const [s, i] of typed.slice(1)) {
-    const b = s.identity;
-    if (!sameModel(a, b)) {
+  const name = options.name ?? ((i: number) => `state ${i}`);
+  const dims = (s: StateShape) => [s.layers, s.dInner, s.convKernel, s.stateSize].join(", ");
+  // What is known of the model so far, from every State before, and which state said it.
+  let known: StateIdentity | undefined, from = i0;
+  const learn = (id: StateIdentity | undefined, i: number) => {
+    if (!id) return;
+    if (!sameModel(known, id)) {
       throw new SoupError(
-        `Cannot ${action}: state ${i} belongs to another model (${describeIdentity(b)}) than ` +
-          `state ${i0} (${describeIdentity(a)})`,
+        `Cannot ${action}: ${name(i)} belongs to another model (${describeIdentity(id)}) than ` +
+          `${name(from)} (${describeIdentity(known)})`,
       );
     }
-    if (!b) identity = undefined;
+    if (!known) [known, from] = [{ ...id }, i];
+    else if (known.weights === undefined && id.weights !== undefined) {
+      [known, from] = [{ ...known, weights: id.weights }, i];
+    }
+  };
+  for (const [s, i] of typed) {
+    if (dims(s.shape) !== dims(first.shape)) {
+      throw new SoupError(
+        `Cannot ${action}: ${name(i)} is of shape (${dims(s.shape)}) (layers, d_in, K, n), ` +
+          `${name(i0)} of (${dims(first.shape)})`,
+      );
+    }
+    learn(s.identity, i);
     if ((options.sameLayers ?? true) && s.layerIds.join() !== first.layerIds.join()) {
       throw new SoupError(
-        `Cannot ${action}: state ${i} holds layers ${s.layerIds.join(", ")}, state ${i0} ` +
+        `Cannot ${action}: ${name(i)} holds layers ${s.layerIds.join(", ")}, ${name(i0)} ` +
           `holds ${first.layerIds.join(", ")}`,
       );
     }
   }
+  // A result carries an identity only when every State knew one.
+  const identity = typed.every(([s]) => s.identity) ? known : undefined;
   return { shape: first.shape, layers: first.layerIds, identity };
 }
 

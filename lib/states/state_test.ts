@@ -121,3 +121,27 @@ Deno.test("loadState and the store return States; retrieval reads the layer a st
     assertThrows(() => stateVector(one[0], { layer: 0 }), SoupError, "not layer 0");
   });
 });
+
+Deno.test("States of one model: every known fingerprint agrees and the shapes match", () => {
+  const shape = { layers: 1, dInner: 2, convKernel: 1, stateSize: 3, vocab: 4 };
+  const make = (identity?: { configHash: string; weights?: string }, s = shape) =>
+    new State(s, {
+      conv: new Float32Array(s.dInner * s.convKernel).fill(1),
+      ssm: Float32Array.from({ length: s.dInner * s.stateSize }, (_, i) => i + 1),
+      deltaSum: new Float32Array(s.dInner),
+    }, { identity });
+  const x = make({ configHash: "h" }), y = make({ configHash: "h", weights: "w1" });
+  const z = make({ configHash: "h", weights: "w2" });
+  // y and z disagree, though each agrees with x, which knows no weights.
+  assertThrows(() => mixMean([x, y, z]), SoupError, "state 2 belongs to another model");
+  assertThrows(() => mixMean([y, z]), SoupError, "belongs to another model");
+  assertEquals(mixMean([x, y]).identity, { configHash: "h", weights: "w1" });
+  assertEquals(mixMean([make(), y]).identity, undefined, "one did not know its model");
+  // A State of other dims is another model for retrieval too, known identity or not.
+  const wide = make(undefined, { ...shape, dInner: 4 });
+  assertThrows(
+    () => retrieve([make()], [{ state: wide, label: "w" }], { layer: 0 }),
+    SoupError,
+    `query 0 is of shape (1, 2, 1, 3) (layers, d_in, K, n), candidate 0 ("w") of (1, 4, 1, 3)`,
+  );
+});

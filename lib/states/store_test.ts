@@ -6,6 +6,7 @@ import { tinyMambaConfig, weightsFingerprint, writeRandomCheckpoint } from "../m
 import { SoupError } from "../util/errors.ts";
 import { type BatchRunner, ENGINE_NUMERICS, ENGINE_SOURCES, StateStore } from "./store.ts";
 import { sha256Hex } from "../util/sha256.ts";
+import { WRITER_TAG } from "../util/output.ts";
 
 const config = tinyMambaConfig({ numHiddenLayers: 3, stateSize: 5, convKernel: 3 });
 
@@ -145,11 +146,11 @@ Deno.test("opening the store cleans what a writer killed during a put left", asy
     // two renames of another key (its entry moved aside, the new one not yet in).
     const child = new Deno.Command("true").spawn();
     await child.status;
-    Deno.mkdirSync(`${shard}/${key}.tmp-${child.pid}-0a0b0c0d`);
+    Deno.mkdirSync(`${shard}/${key}.tmp-${child.pid}-${WRITER_TAG}-0a0b0c0d`);
     const other = await store.key({ ids: [3] });
     await store.extract(engine, [{ ids: [3] }]);
     const otherDir = `${store.root}/${other.slice(0, 2)}/${other}`;
-    Deno.renameSync(otherDir, `${otherDir}.old-${child.pid}-0a0b0c0d`);
+    Deno.renameSync(otherDir, `${otherDir}.old-${child.pid}-${WRITER_TAG}-0a0b0c0d`);
     const reopened = await StateStore.open(store.root, identity);
     assertEquals(
       [...Deno.readDirSync(shard)].map((e) => e.name).filter((n) => n.includes(".")),

@@ -14,6 +14,7 @@
  */
 
 import { NotFoundError } from "./errors.ts";
+import { WRITER_TAG } from "./output.ts";
 
 /**
  * Writes `chunks` (one buffer or several, written in order) to `path` atomically.
@@ -24,7 +25,8 @@ export async function atomicWrite(
   chunks: Uint8Array | readonly Uint8Array[],
 ): Promise<void> {
   const parts = chunks instanceof Uint8Array ? [chunks] : chunks;
-  const tmp = `${path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  // `<path>.<pid>.<tag>.<hex>.tmp`: `sweepLeftovers` knows a killed writer's by its process id.
+  const tmp = `${path}.${Deno.pid}.${WRITER_TAG}.${crypto.randomUUID().slice(0, 8)}.tmp`;
   let file: Deno.FsFile | undefined;
   try {
     file = await Deno.open(tmp, { write: true, createNew: true });

@@ -181,27 +181,55 @@ export async function inspectOwnFolder(
 }
 
 /**
- * A fresh temporary sibling of `path` to write it whole in: `<path>.tmp-<pid>-<8 hex>`. The
- * process id lets {@link sweepLeftovers} tell the leftover of a killed writer from a write in
- * progress.
+ * This writer's tag: 6 hex digits of the host name and the process id namespace, so that a
+ * process id in a leftover's name is only trusted on the machine (and container) that wrote it.
  */
-export function tempSibling(path: string): string {
-  return `${path.replace(/\/+$/, "")}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+export const WRITER_TAG: string = writerTag();
+
+function writerTag(): string {
+  let host = "", ns = "";
+  try {
+    host = Deno.hostname();
+  } catch { /* no --allow-sys: the namespace alone tells containers apart */ }
+  try {
+    ns = Deno.readLinkSync("/proc/self/ns/pid");
+  } catch { /* no /proc (not Linux): the host name alone */ }
+  let h = 0x811c9dc5; // FNV-1a
+  for (const c of `${host}\n${ns}`) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0;
+  return (h & 0xffffff).toString(16).padStart(6, "0");
 }
 
-/** Whether process `pid` of this machine may still run (Linux: /proc; elsewhere assumed). */
-function processAlive(pid: number): boolean {
-  if (pid === Deno.pid) return true;
+/** `<pid>-<tag>-<8 hex>`: who writes a temporary name, for {@link sweepLeftovers}. */
+export function writerStamp(): string {
+  return `${Deno.pid}-${WRITER_TAG}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/**
+ * A fresh temporary sibling of `path` to write it whole in: `<path>.tmp-<pid>-<tag>-<8 hex>`.
+ * The process id and the writer's tag (host and process namespace) let {@link sweepLeftovers}
+ * tell the leftover of a killed writer from a write in progress.
+ */
+export function tempSibling(path: string): string {
+  return `${path.replace(/\/+$/, "")}.tmp-${writerStamp()}`;
+}
+
+/**
+ * Whether the writer of a leftover may still run: "alive" or "dead" when its process id can be
+ * asked about here (same host and process namespace, Linux's /proc), else "unknown".
+ */
+function writerState(pid: number, tag: string | undefined): "alive" | "dead" | "unknown" {
+  if (tag !== WRITER_TAG) return "unknown"; // another machine or container: its ids mean nothing here
+  if (pid === Deno.pid) return "alive";
   try {
     Deno.statSync("/proc/self");
   } catch {
-    return true; // no /proc to ask: leave it (age decides for names without a pid)
+    return "unknown"; // no /proc to ask
   }
   try {
     Deno.statSync(`/proc/${pid}`);
-    return true;
+    return "alive";
   } catch {
-    return false;
+    return "dead";
   }
 }
 
@@ -209,26 +237,36 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
-/** Leftovers older than this, without a process id in their name, are a killed writer's. */
-const UNNAMED_LEFTOVER_MS = 60 * 60 * 1000;
+/**
+ * Leftovers whose writer cannot be asked about (another machine or container, no /proc, a name
+ * without a process id) count as a killed writer's when untouched for this long.
+ */
+export const UNKNOWN_LEFTOVER_MS = 60 * 60 * 1000;
 
 /**
  * Cleans what interrupted writes of `path` left beside it, so a killed run leaves nothing
- * forever: temporary siblings (`<path>.tmp-<pid>-<hex>` of {@link tempSibling},
- * `<path>.<pid>.<hex>.tmp` of `atomicWrite`, and `<path>.tmp-<hex>` of older versions when
- * over an hour old) whose process has ended are removed; a folder a swap moved aside
- * (`<path>.old-<pid>-<hex>`) whose process has ended is put back at `path` when nothing is
- * there (the swap stopped before the new folder came in) and otherwise removed, but only when
- * `isOurs` says it is this tool's. Writes in progress (a live process id) and anything else
- * are left alone. Returns the paths removed or put back.
+ * forever. A leftover is a killed writer's when its process id and tag say its process has
+ * ended on this machine, or, when they cannot say (another host or container sharing the
+ * folder, no /proc, names of older versions), when it has been untouched for an hour
+ * ({@link UNKNOWN_LEFTOVER_MS}). Then:
+ * - temporary siblings (`<path>.tmp-<pid>-<tag>-<hex>` of {@link tempSibling},
+ *   `<path>.<pid>.<tag>.<hex>.tmp` of `atomicWrite`, and the older forms without a tag) are
+ *   removed;
+ * - folders a swap moved aside (`<path>.old-<pid>-<tag>-<hex>`, or older forms) are handled only
+ *   when `isOurs` says this tool wrote them: when nothing is at `path` (the swap stopped before
+ *   the new folder came in) the newest is put back there, and the others are removed.
+ *
+ * Writes in progress and anything else are left alone; another sweeper running at the same
+ * time is no error. Returns the paths removed or put back.
  */
 export async function sweepLeftovers(
   path: string,
   isOurs: (old: string) => Promise<boolean> = () => Promise.resolve(false),
 ): Promise<string[]> {
   const clean = path.replace(/\/+$/, "");
-  const dir = parentOf(clean);
   const base = clean.slice(clean.lastIndexOf("/") + 1);
+  if (base === "" || base === "." || base === "..") return []; // "/", "." or "..": no siblings
+  const dir = parentOf(clean);
   let names: string[];
   try {
     names = [...Deno.readDirSync(dir)].map((e) => e.name);
@@ -237,11 +275,29 @@ export async function sweepLeftovers(
     throw err;
   }
   const b = escapeRegExp(base);
-  const tmpNamed = new RegExp(`^${b}\\.(?:tmp-(\\d+)-[0-9a-f]{8}|(\\d+)\\.[0-9a-f]{8}\\.tmp)$`);
-  const tmpUnnamed = new RegExp(`^${b}\\.tmp-[0-9a-f]{8}$`);
-  const oldNamed = new RegExp(`^${b}\\.old-(\\d+)-[0-9a-f]{8}$`);
+  const stamp = "(\\d+)-([0-9a-f]{6})-[0-9a-f]{8}";
+  const tmp = new RegExp(
+    `^${b}\\.(?:tmp-${stamp}|(\\d+)\\.([0-9a-f]{6})\\.[0-9a-f]{8}\\.tmp|tmp-(\\d+)-[0-9a-f]{8}|` +
+      `(\\d+)\\.[0-9a-f]{8}\\.tmp|tmp-[0-9a-f]{8})$`,
+  );
+  const old = new RegExp(`^${b}\\.old-(?:${stamp}|(\\d+)-[0-9a-f]{8}|[0-9a-f]{8})$`);
   const done: string[] = [];
   const at = (name: string) => (dir === "." ? name : `${dir === "/" ? "" : dir}/${name}`);
+  const mtime = async (p: string) => {
+    try {
+      return (await Deno.lstat(p)).mtime?.getTime() ?? Date.now();
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return undefined; // another sweeper was first
+      throw err;
+    }
+  };
+  /** Whether the leftover at `p`, written by `pid` with `tag` (when known), is a dead writer's. */
+  const dead = async (p: string, pid: string | undefined, tag: string | undefined) => {
+    const state = pid === undefined ? "unknown" : writerState(Number(pid), tag);
+    if (state !== "unknown") return state === "dead";
+    const t = await mtime(p);
+    return t !== undefined && Date.now() - t > UNKNOWN_LEFTOVER_MS;
+  };
   const remove = async (p: string) => {
     try {
       await Deno.remove(p, { recursive: true });
@@ -250,35 +306,47 @@ export async function sweepLeftovers(
       if (!(err instanceof Deno.errors.NotFound)) throw err; // another sweeper was first
     }
   };
+  const asides: { path: string; time: number }[] = [];
   for (const name of names.sort()) {
-    const t = name.match(tmpNamed);
+    const t = name.match(tmp);
     if (t) {
-      if (!processAlive(Number(t[1] ?? t[2]))) await remove(at(name));
+      const pid = t[1] ?? t[3] ?? t[5] ?? t[6];
+      if (await dead(at(name), pid, t[2] ?? t[4])) await remove(at(name));
       continue;
     }
-    if (tmpUnnamed.test(name)) {
-      const age = Date.now() - ((await Deno.stat(at(name))).mtime?.getTime() ?? Date.now());
-      if (age > UNNAMED_LEFTOVER_MS) await remove(at(name));
-      continue;
-    }
-    const o = name.match(oldNamed);
-    if (o && !processAlive(Number(o[1])) && await isOurs(at(name))) {
-      let present = true;
-      try {
-        await Deno.lstat(clean);
-      } catch (err) {
-        if (!(err instanceof Deno.errors.NotFound)) throw err;
-        present = false;
-      }
-      if (present) {
-        await remove(at(name));
-      } else {
-        await Deno.rename(at(name), clean);
-        done.push(clean);
-      }
+    const o = name.match(old);
+    if (o && await dead(at(name), o[1] ?? o[3], o[2]) && await isOurs(at(name))) {
+      const time = await mtime(at(name));
+      if (time !== undefined) asides.push({ path: at(name), time });
     }
   }
+  // The newest folder moved aside comes back when nothing took its place; the rest go.
+  asides.sort((x, y) => y.time - x.time);
+  for (const aside of asides) {
+    if (!(await exists(clean))) {
+      try {
+        await Deno.rename(aside.path, clean);
+        done.push(clean);
+        continue;
+      } catch (err) {
+        if (err instanceof Deno.errors.NotFound) continue; // another sweeper was first
+        if (!(await exists(clean))) throw err;
+        // Something came in at `path` meanwhile: this one is stale, like the rest.
+      }
+    }
+    await remove(aside.path);
+  }
   return done;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
 }
 
 /**
@@ -286,14 +354,14 @@ export async function sweepLeftovers(
  * takes its place, and the old one is removed only when `isOurs(old)` says this tool wrote it
  * (something else may have appeared since the caller's check; it is then left at the `.old-*`
  * path, never deleted). A crash between the renames leaves the old folder at
- * `<dir>.old-<pid>-*`, which {@link sweepLeftovers} puts back.
+ * `<dir>.old-<pid>-<tag>-*`, which {@link sweepLeftovers} puts back.
  */
 export async function swapFolder(
   tmp: string,
   dir: string,
   isOurs: (old: string) => Promise<boolean>,
 ): Promise<void> {
-  const old = `${dir}.old-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  const old = `${dir}.old-${writerStamp()}`;
   let moved = false;
   try {
     await Deno.rename(dir, old);
