@@ -148,8 +148,11 @@ export async function main(args: string[]): Promise<number> {
       for (const path of written) console.log(`  ${path}`);
     }
   } catch (err) {
-    if (err instanceof SoupError) {
-      console.error(`reproduce: ${err.message}`);
+    // The tool's own errors and the system's (permission denied, no space, ...) are one line;
+    // anything else is a bug and keeps its stack trace.
+    const system = Object.values(Deno.errors).some((cls) => err instanceof cls);
+    if (err instanceof SoupError || system) {
+      console.error(`reproduce: ${(err as Error).message}`);
       return 1;
     }
     throw err;

@@ -87,3 +87,24 @@ Deno.test("reproduce never writes over a folder it did not write, and over its o
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("an unusable cache is one line before any work", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "soup-reproduce-" });
+  try {
+    const { tinyMambaConfig, writeRandomCheckpoint } = await import("../lib/model/mod.ts");
+    await writeRandomCheckpoint(`${dir}/m`, tinyMambaConfig({ vocabSize: 50280 }), { seed: 1 });
+    await Deno.writeTextFile(`${dir}/a-file`, "not a folder");
+    for (const cache of ["/proc/soup-x", `${dir}/a-file`]) {
+      const r = await reproduce(
+        ["arithmetic", "--quick", "--model", `${dir}/m`, "--results", `${dir}/res`],
+        { SOUP_CACHE: cache },
+      );
+      assertEquals(r.code, 1, r.stderr);
+      assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+      assert(r.stderr.includes("set SOUP_CACHE"), r.stderr);
+      assertEquals(r.stdout.includes("arithmetic:"), false, "no figure ran");
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

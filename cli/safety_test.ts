@@ -283,3 +283,48 @@ Deno.exit(0);
     );
   });
 });
+
+Deno.test("library add: a library completed in several runs holds the sets one run draws", async () => {
+  await inTempDir("soup-safety-", async (dir) => {
+    const m = await model(dir);
+    const add = (lib: string, task: string, shots: number, count: number) =>
+      main([
+        "library",
+        "add",
+        "--library",
+        `${dir}/${lib}`,
+        "--model",
+        m,
+        "--task",
+        task,
+        "--shots",
+        String(shots),
+        "--count",
+        String(count),
+      ]);
+    const sets = async (lib: string, k: number) => {
+      const out: number[][] = [];
+      for (const e of (await SkillLibrary.open(`${dir}/${lib}`)).list({ task: "antonym", k })) {
+        const meta = JSON.parse(await Deno.readTextFile(`${dir}/${lib}/${e.folder}/meta.json`));
+        out.push(meta.extra.demoIndices);
+      }
+      return out;
+    };
+    const quiet = console.log;
+    console.log = () => {};
+    try {
+      // Another k of the task first, in both libraries: its items stay out of every later set.
+      for (const lib of ["once", "parts"]) assertEquals(await add(lib, "antonym", 2, 2), 0);
+      assertEquals(await add("once", "antonym", 3, 5), 0);
+      for (const count of [1, 2, 5]) assertEquals(await add("parts", "antonym", 3, count), 0);
+    } finally {
+      console.log = quiet;
+    }
+    const once = await sets("once", 3);
+    assertEquals(once.length, 5);
+    assertEquals(await sets("parts", 3), once);
+    const k2 = new Set((await sets("once", 2)).flat());
+    assert(once.flat().every((i) => !k2.has(i)), "no item shared with the k=2 states");
+    assertEquals(new Set(once.flat()).size, 15, "no item in two sets");
+  });
+});

@@ -341,7 +341,7 @@ async function cmdExtract(args: string[]): Promise<void> {
     console.log(
       found > 0
         ? `Found the state of ${ids.length} tokens in the state store; saved to ${out}`
-        : `Read ${ids.length} tokens on ${describeEngine(engine)} in ${
+        : `Read ${ids.length} token${ids.length === 1 ? "" : "s"} on ${describeEngine(engine)} in ${
           seconds.toFixed(3)
         } s; state saved to ${out}`,
     );
@@ -569,13 +569,23 @@ async function cmdLibrary(args: string[]): Promise<void> {
         console.log(`${present} states of ${task.name}, k=${k}, seed=${seed} present: none to add`);
         return;
       }
-      // States never share demonstrations: leave out every item earlier states of this task used.
-      const used = new Set<number>();
+      // States never share demonstrations. The sets of this task, k and seed are one seeded
+      // sequence drawn from the training split without the items of the task's other states;
+      // the states present take its first sets, the missing ones the next free ones, so a
+      // library completed in several runs (or after Ctrl-C) holds the sets one run would.
+      const mine = new Set<number>(), others = new Set<number>();
       for (const entry of lib.list({ task: task.name })) {
         const indices = metas.get(entry.id)?.extra?.demoIndices as number[] | undefined;
-        for (const index of indices ?? []) used.add(index);
+        const group = entry.k === k && entry.seed === seed ? mine : others;
+        for (const index of indices ?? []) group.add(index);
       }
-      const sets = sampleDemoSets(split.train, { count: count - present, k, seed, exclude: used });
+      const free = split.train.filter((i) => !others.has(i)).length;
+      const sets = sampleDemoSets(split.train, {
+        count: Math.floor(free / Math.max(k, 1)),
+        k,
+        seed,
+        exclude: others,
+      }).filter((set) => set.every((i) => !mine.has(i))).slice(0, count - present);
       if (present > 0) {
         console.log(`${present} of ${count} states present; adding ${sets.length}`);
       }
@@ -620,7 +630,9 @@ async function cmdLibrary(args: string[]): Promise<void> {
         console.log(`[${present + i + 1}/${count}] added ${entry.id} (${ids.length} tokens)`);
       }
       console.log(
-        `${computed} states extracted, ${found} found in ${store?.root ?? "no state store"}`,
+        store
+          ? `${computed} states extracted, ${found} found in ${store.root}`
+          : `${computed} states extracted (without the state store)`,
       );
       if (present + sets.length < count) {
         console.log(
@@ -806,12 +818,16 @@ async function cmdMix(args: string[]): Promise<void> {
       secondTokens: second.tokenIds.length,
     });
   } else throw new SoupError(`--mode ${spec.id} has no implementation`); // MIX_MODES lists it
+  const { model: from, configHash: hash, shape } = states[0].meta;
   await saveState(out, {
-    ...mixed,
+    ...mixed.arrays(),
     logits: undefined,
     meta: {
-      ...states[0].meta,
+      // The model's identity, not the first input's text or tokens: the inputs are in extra.
+      model: from,
+      configHash: hash,
       ...(weights !== undefined ? { weightsFingerprint: weights } : {}),
+      shape,
       tokenIds: [],
       source: null,
       engine: `mix-${mode}`,

@@ -200,6 +200,12 @@ Deno.test("soup library, retrieve and mix work end to end, checked with NumPy", 
       await main(["mix", "--mode", "mean", "--states", `${a},${b}`, "--out", `${dir}/mean`]),
       0,
     );
+    // The mix records its model and inputs, not the first input's tokens or task.
+    const mixedMeta = (await loadState(`${dir}/mean`)).meta;
+    assertEquals(mixedMeta.tokenIds, []);
+    assertEquals(mixedMeta.extra?.states, [a, b]);
+    assertEquals(mixedMeta.extra?.task, undefined);
+    assertEquals(mixedMeta.configHash, (await loadState(a)).meta.configHash);
     assertEquals(
       await main([
         "mix",

@@ -137,6 +137,10 @@ export class ExperimentModel {
    */
   static async open(options: ExperimentOptions = {}): Promise<ExperimentModel> {
     const id = options.model ?? PAPER_MODEL;
+    const storeRoot = options.cacheDir !== undefined
+      ? `${options.cacheDir}/_states`
+      : defaultStoreRoot();
+    await checkCache(storeRoot); // before any work
     // The experiment cache is not the Hugging Face cache: pass only the source settings on.
     const sources: SourceOptions = {
       mirror: options.mirror,
@@ -155,10 +159,11 @@ export class ExperimentModel {
       // tells the provider used even when every result comes from the cache.
       await engine.run([0]);
       const weights = await weightsFingerprint(dir);
-      const store = await StateStore.open(
-        options.cacheDir !== undefined ? `${options.cacheDir}/_states` : defaultStoreRoot(),
-        { weights, engine: engine.name, config: engine.config },
-      );
+      const store = await StateStore.open(storeRoot, {
+        weights,
+        engine: engine.name,
+        config: engine.config,
+      });
       return new ExperimentModel({
         id,
         dir,
@@ -230,6 +235,7 @@ export class ResultCache {
         ? `${Deno.env.get("SOUP_CACHE")}/experiments`
         : `${PROJECT_ROOT}/data/cache/experiments`);
     const dir = `${root}/${figure}/${key}`;
+    await checkCache(dir);
     await Deno.mkdir(dir, { recursive: true });
     return new ResultCache(dir, model, options.log ?? ((line) => console.error(line)));
   }
@@ -295,6 +301,20 @@ export class ResultCache {
       }, { replace: true });
       return state;
     }
+  }
+}
+
+/** A one-line error unless the cache folder `dir` can be made (it names SOUP_CACHE). */
+async function checkCache(dir: string): Promise<void> {
+  try {
+    await checkWritable(dir);
+  } catch (err) {
+    if (!(err instanceof SoupError)) throw err;
+    throw new SoupError(
+      `${err.message}; the experiments cache states and results there (set SOUP_CACHE, or ` +
+        `cacheDir, to a writable folder)`,
+      { file: dir },
+    );
   }
 }
 
@@ -406,7 +426,11 @@ export class ExperimentContext {
       const seconds = Math.round((performance.now() - this.#started) / 100) / 10;
       await Deno.writeFile(`${tmp}/timing.json`, enc.encode(JSON.stringify({ seconds }) + "\n"));
       await replaceFolder(tmp, this.outDir, this.#replaceResults);
-      this.log(`wrote ${names.length} files to ${projectPath(this.outDir)} after ${seconds} s`);
+      this.log(
+        `wrote ${names.length} files and timing.json to ${
+          projectPath(this.outDir)
+        } after ${seconds} s`,
+      );
     } catch (err) {
       await Deno.remove(tmp, { recursive: true }).catch(() => {});
       throw err;

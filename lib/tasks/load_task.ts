@@ -105,7 +105,7 @@ export async function loadTask(name: string, options: LoadTaskOptions = {}): Pro
   if (pinned === undefined) {
     throw new NotFoundError(
       `Cannot load task "${name}": ${mirrorText}, and it is not one of the ${PINNED_FILES.size} ` +
-        `tasks pinned at commit ${TODD_COMMIT} of ericwtodd/function_vectors (see listTasks())`,
+        `tasks pinned at commit ${TODD_COMMIT} of ericwtodd/function_vectors (see listTasks(), or soup tasks)`,
     );
   }
 
