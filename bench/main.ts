@@ -1,5 +1,5 @@
 /**
- * `deno task bench [all|engine|io|big|transformers|gpu]`: benchmarks, each printing ratios measured
+ * `deno task bench [all|engine|io|store|big|transformers|gpu]`: benchmarks, each printing ratios measured
  * in one run. `big` (a mamba-2.8b-shaped checkpoint, 11 GB), `transformers` (needs torch and
  * transformers, see tools/hf/requirements.txt) and `gpu` (WebGPU against the CPU, made for the
  * GPU machine: tools/gpu/run.sh) run only when named.
@@ -10,10 +10,12 @@ import { benchEngine } from "./engine.ts";
 import { benchBigModel } from "./big_model.ts";
 import { benchTransformers } from "./transformers.ts";
 import { benchGpu } from "./gpu.ts";
+import { benchStore } from "./store.ts";
 
 const which = Deno.args[0] ?? "all";
 if (which === "all" || which === "engine") await benchEngine();
 if (which === "all" || which === "io") await import("./io.ts");
+if (which === "all" || which === "store") await benchStore();
 if (which === "big") await benchBigModel(Deno.args[1]);
 if (which === "transformers") await benchTransformers();
 if (which === "gpu") await benchGpu(Deno.args.slice(1));
