@@ -8,6 +8,7 @@ import { assert, assertEquals } from "../tests/_assert.ts";
 import { inTempDir, tree } from "../tests/_temp.ts";
 import { main } from "./soup.ts";
 import { SkillLibrary } from "../lib/library/mod.ts";
+import { loadTask, splitTask } from "../lib/tasks/mod.ts";
 import { tinyMambaConfig, writeRandomCheckpoint } from "../lib/model/mod.ts";
 
 /** Runs the CLI in a child process: exit code and what it printed. */
@@ -326,5 +327,38 @@ Deno.test("library add: a library completed in several runs holds the sets one r
     const k2 = new Set((await sets("once", 2)).flat());
     assert(once.flat().every((i) => !k2.has(i)), "no item shared with the k=2 states");
     assertEquals(new Set(once.flat()).size, 15, "no item in two sets");
+    // Other states of the task added in between: the missing sets come from the items still
+    // free, all of them, never shared.
+    console.log = () => {};
+    try {
+      assertEquals(await add("between", "antonym", 3, 2), 0);
+      assertEquals(await add("between", "antonym", 2, 3), 0);
+      assertEquals(await add("between", "antonym", 3, 6), 0);
+    } finally {
+      console.log = quiet;
+    }
+    const between = await sets("between", 3);
+    assertEquals(between.length, 6);
+    const all = [...between, ...await sets("between", 2)].flat();
+    assertEquals(new Set(all).size, all.length, "no item in two sets");
+    // And up to exhaustion on a small task: every free item of the training split is used.
+    console.log = () => {};
+    try {
+      assertEquals(await add("full", "country-capital", 3, 5), 0);
+      assertEquals(await add("full", "country-capital", 2, 10), 0);
+      assertEquals(await add("full", "country-capital", 3, 1000), 0);
+    } finally {
+      console.log = quiet;
+    }
+    const train = splitTask(await loadTask("country-capital", { seed: 0 }), {
+      seed: 0,
+      testFraction: 0.3,
+    }).train;
+    const used = new Set<number>();
+    for (const e of (await SkillLibrary.open(`${dir}/full`)).list()) {
+      const meta = JSON.parse(await Deno.readTextFile(`${dir}/full/${e.folder}/meta.json`));
+      for (const i of meta.extra.demoIndices) used.add(i);
+    }
+    assert(train.length - used.size < 3, `${train.length - used.size} free items left unused`);
   });
 });

@@ -570,22 +570,31 @@ async function cmdLibrary(args: string[]): Promise<void> {
         return;
       }
       // States never share demonstrations. The sets of this task, k and seed are one seeded
-      // sequence drawn from the training split without the items of the task's other states;
-      // the states present take its first sets, the missing ones the next free ones, so a
-      // library completed in several runs (or after Ctrl-C) holds the sets one run would.
-      const mine = new Set<number>(), others = new Set<number>();
+      // sequence drawn from the training split without the items of the task's other states:
+      // when the states present are its first sets, the missing ones are the next, so a library
+      // completed in several runs (or after Ctrl-C) holds the sets one run would. (When they are
+      // not, because the task's other states changed in between, the missing sets are drawn
+      // from the items still free.)
+      const mine: number[][] = [], others = new Set<number>();
       for (const entry of lib.list({ task: task.name })) {
-        const indices = metas.get(entry.id)?.extra?.demoIndices as number[] | undefined;
-        const group = entry.k === k && entry.seed === seed ? mine : others;
-        for (const index of indices ?? []) group.add(index);
+        const indices = (metas.get(entry.id)?.extra?.demoIndices ?? []) as number[];
+        if (entry.k === k && entry.seed === seed) mine.push(indices);
+        else for (const index of indices) others.add(index);
       }
-      const free = split.train.filter((i) => !others.has(i)).length;
-      const sets = sampleDemoSets(split.train, {
-        count: Math.floor(free / Math.max(k, 1)),
-        k,
-        seed,
-        exclude: others,
-      }).filter((set) => set.every((i) => !mine.has(i))).slice(0, count - present);
+      const draw = (exclude: Set<number>, most: number) => {
+        const free = split.train.filter((i) => !exclude.has(i)).length;
+        return sampleDemoSets(split.train, {
+          count: Math.min(most, Math.floor(free / k)),
+          k,
+          seed,
+          exclude,
+        });
+      };
+      const sequence = draw(others, count);
+      const continues = mine.every((set, i) => set.join() === sequence[i]?.join());
+      const sets = continues
+        ? sequence.slice(present, count)
+        : draw(new Set([...others, ...mine.flat()]), count - present);
       if (present > 0) {
         console.log(`${present} of ${count} states present; adding ${sets.length}`);
       }

@@ -340,6 +340,7 @@ export class StateStore {
       if (!todo.has(key) && !(await this.has(key, layers, logits))) todo.set(key, jobs[i]);
     }
     const missing = [...todo.entries()].sort((a, b) => b[1].ids.length - a[1].ids.length);
+    const fresh = new Map<string, State>();
     let done = jobs.length - missing.length;
     if (missing.length === 0) options.onProgress?.(done, jobs.length);
     for (let start = 0; start < missing.length; start += batchSize) {
@@ -351,12 +352,32 @@ export class StateStore {
       for (const [i, [key, job]] of batch.entries()) {
         const state = { ...results[i].state, logits: results[i].logits };
         await this.put(key, job, state, layers, logits);
+        // What was just stored, kept as get() would read it back (the same float32 values).
+        fresh.set(key, this.#rowsOf(state, layers, logits));
       }
       done += batch.length;
       options.onProgress?.(done, jobs.length);
     }
     options.onDone?.(missing.length, new Set(keys).size - missing.length);
-    return await Promise.all(keys.map((key) => this.get(key, layers)));
+    return await Promise.all(keys.map((key) => fresh.get(key) ?? this.get(key, layers)));
+  }
+
+  /** `layers` of a full state as a State of this store's model (the logits when `logits`). */
+  #rowsOf(state: MambaState, layers: readonly number[], logits: boolean): State {
+    const { intermediateSize: d, convKernel: k, stateSize: n } = this.identity.config;
+    const rows = (all: Float32Array, size: number) => {
+      const out = new Float32Array(layers.length * size);
+      for (const [i, l] of layers.entries()) {
+        out.set(all.subarray(l * size, (l + 1) * size), i * size);
+      }
+      return out;
+    };
+    return new State(stateShape(this.identity.config), {
+      conv: rows(state.conv, d * k),
+      ssm: rows(state.ssm, d * n),
+      deltaSum: rows(state.deltaSum, d),
+      ...(logits && state.logits ? { logits: state.logits } : {}),
+    }, { layers, identity: { configHash: this.#configHash, weights: this.identity.weights } });
   }
 }
 

@@ -160,3 +160,22 @@ Deno.test("opening the store cleans what a writer killed during a put left", asy
     assertEquals((await reopened.get(key)).ssm, a.ssm);
   });
 });
+
+Deno.test("what extract returns for a state it computed is what the store reads back", async () => {
+  await inTempDir("soup-store-", async (dir) => {
+    const { engine, store } = await setup(dir);
+    const jobs = [{ ids: [1, 2, 3] }, { ids: [4] }];
+    for (const options of [{ layers: [2, 0] }, { logits: true }]) {
+      const fresh = await store.extract(engine, jobs.map((j) => ({ ids: [...j.ids, 9] })), options);
+      for (const [i, job] of jobs.entries()) {
+        const back = await store.get(await store.key({ ids: [...job.ids, 9] }), options.layers);
+        assertEquals(fresh[i].layerIds, back.layerIds);
+        assertEquals(fresh[i].identity, back.identity);
+        for (const f of ["conv", "ssm", "deltaSum", "logits"] as const) {
+          assertEquals(fresh[i][f], back[f], f);
+        }
+      }
+      await Deno.remove(store.root, { recursive: true }); // the next options compute afresh
+    }
+  });
+});

@@ -257,12 +257,15 @@ export const UNKNOWN_LEFTOVER_MS = 60 * 60 * 1000;
  *   the new folder came in) the newest is put back there, and the others are removed.
  *
  * Writes in progress and anything else are left alone; another sweeper running at the same
- * time is no error. Returns the paths removed or put back.
+ * time is no error. `options.now` is the time leftovers are aged against (tests). Returns the
+ * paths removed or put back.
  */
 export async function sweepLeftovers(
   path: string,
   isOurs: (old: string) => Promise<boolean> = () => Promise.resolve(false),
+  options: { now?: number } = {},
 ): Promise<string[]> {
+  const now = options.now ?? Date.now();
   const clean = path.replace(/\/+$/, "");
   const base = clean.slice(clean.lastIndexOf("/") + 1);
   if (base === "" || base === "." || base === "..") return []; // "/", "." or "..": no siblings
@@ -283,9 +286,12 @@ export async function sweepLeftovers(
   const old = new RegExp(`^${b}\\.old-(?:${stamp}|(\\d+)-[0-9a-f]{8}|[0-9a-f]{8})$`);
   const done: string[] = [];
   const at = (name: string) => (dir === "." ? name : `${dir === "/" ? "" : dir}/${name}`);
+  // When it was last touched: modified, or renamed (a rename changes ctime, not mtime: a folder
+  // moved aside a second ago holds files written long before).
   const mtime = async (p: string) => {
     try {
-      return (await Deno.lstat(p)).mtime?.getTime() ?? Date.now();
+      const info = await Deno.lstat(p);
+      return Math.max(info.mtime?.getTime() ?? Date.now(), info.ctime?.getTime() ?? Date.now());
     } catch (err) {
       if (err instanceof Deno.errors.NotFound) return undefined; // another sweeper was first
       throw err;
@@ -296,7 +302,7 @@ export async function sweepLeftovers(
     const state = pid === undefined ? "unknown" : writerState(Number(pid), tag);
     if (state !== "unknown") return state === "dead";
     const t = await mtime(p);
-    return t !== undefined && Date.now() - t > UNKNOWN_LEFTOVER_MS;
+    return t !== undefined && now - t > UNKNOWN_LEFTOVER_MS;
   };
   const remove = async (p: string) => {
     try {
@@ -375,5 +381,9 @@ export async function swapFolder(
     if (moved) await Deno.rename(old, dir).catch(() => {}); // put the old one back
     throw err;
   }
-  if (moved && await isOurs(old)) await Deno.remove(old, { recursive: true });
+  if (moved && await isOurs(old)) {
+    await Deno.remove(old, { recursive: true }).catch((err) => {
+      if (!(err instanceof Deno.errors.NotFound)) throw err; // a sweeper removed it already
+    });
+  }
 }

@@ -12,7 +12,7 @@ async function deadPid(): Promise<number> {
 
 const names = (dir: string) => [...Deno.readDirSync(dir)].map((e) => e.name).sort();
 
-/** Makes `path` look untouched for `ms`. */
+/** Sets `path`'s modification time `ms` back (its ctime becomes now). */
 async function age(path: string, ms: number): Promise<void> {
   const t = new Date(Date.now() - ms);
   await Deno.utime(path, t, t);
@@ -31,32 +31,55 @@ Deno.test("sweepLeftovers removes a killed writer's leftovers and nothing else",
     mk("state.tmp-notes"); // a user's folder that only looks alike
     mk(`other.tmp-${dead}-${WRITER_TAG}-0123abcd`); // another path's leftover
     // Another host or container (another tag): its process ids mean nothing here, so only age
-    // tells; and the forms without a tag likewise.
+    // tells; and likewise the forms without a tag.
     const otherTag = WRITER_TAG === "abcdef" ? "fedcba" : "abcdef";
-    mk(`state.tmp-${dead}-${otherTag}-11111111`); // fresh: may be writing now
-    mk(`state.tmp-${dead}-${otherTag}-22222222`);
-    await age(`${dir}/state.tmp-${dead}-${otherTag}-22222222`, UNKNOWN_LEFTOVER_MS + 60e3);
-    mk("state.tmp-fedcba98"); // no pid, fresh
-    mk("state.tmp-76543210"); // no pid, two hours old
-    await age(`${dir}/state.tmp-76543210`, 2 * 3600e3);
+    mk(`state.tmp-${dead}-${otherTag}-11111111`);
+    mk("state.tmp-fedcba98");
     const removed = await sweepLeftovers(out);
-    assertEquals(removed.sort(), [
-      `${dir}/state.${dead}.${WRITER_TAG}.89abcdef.tmp`,
-      `${dir}/state.tmp-${dead}-${WRITER_TAG}-0123abcd`,
-      `${dir}/state.tmp-${dead}-${otherTag}-22222222`,
-      `${dir}/state.tmp-76543210`,
-    ]);
     assertEquals(
-      names(dir),
+      removed.sort(),
       [
-        `other.tmp-${dead}-${WRITER_TAG}-0123abcd`,
-        live.slice(dir.length + 1),
-        `state.tmp-${dead}-${otherTag}-11111111`,
-        "state.tmp-fedcba98",
-        "state.tmp-notes",
+        `${dir}/state.${dead}.${WRITER_TAG}.89abcdef.tmp`,
+        `${dir}/state.tmp-${dead}-${WRITER_TAG}-0123abcd`,
       ].sort(),
     );
+    const kept = [
+      `other.tmp-${dead}-${WRITER_TAG}-0123abcd`,
+      live.slice(dir.length + 1),
+      `state.tmp-${dead}-${otherTag}-11111111`,
+      "state.tmp-fedcba98",
+      "state.tmp-notes",
+    ].sort();
+    assertEquals(names(dir), kept);
+    // Untouched (neither modified nor renamed) for over an hour, those of unknown writers go;
+    // the live write and the user's folder stay.
+    const later = Date.now() + UNKNOWN_LEFTOVER_MS + 60e3;
+    assertEquals(
+      (await sweepLeftovers(out, undefined, { now: later })).sort(),
+      [
+        `${dir}/state.tmp-${dead}-${otherTag}-11111111`,
+        `${dir}/state.tmp-fedcba98`,
+      ].sort(),
+    );
+    assertEquals(
+      names(dir),
+      [`other.tmp-${dead}-${WRITER_TAG}-0123abcd`, live.slice(dir.length + 1), "state.tmp-notes"]
+        .sort(),
+    );
     assertEquals(await sweepLeftovers(`${dir}/missing/x`), []);
+  });
+});
+
+Deno.test("a folder another machine moved aside just now is not taken for an old one", async () => {
+  await inTempDir("soup-sweep-", async (dir) => {
+    // Written two hours ago, moved aside by another host's swap a moment ago: a rename changes
+    // ctime, not mtime.
+    const otherTag = WRITER_TAG === "abcdef" ? "fedcba" : "abcdef";
+    Deno.mkdirSync(`${dir}/out`);
+    await age(`${dir}/out`, 2 * 3600e3);
+    Deno.renameSync(`${dir}/out`, `${dir}/out.old-1-${otherTag}-0a0b0c0d`);
+    assertEquals(await sweepLeftovers(`${dir}/out`, () => Promise.resolve(true)), []);
+    assertEquals(names(dir), [`out.old-1-${otherTag}-0a0b0c0d`]);
   });
 });
 
@@ -71,6 +94,7 @@ Deno.test("sweepLeftovers puts back the newest folder a killed swap moved aside"
       return age(p, ageMs).then(() => p);
     };
     const older = await aside("00000000", "older", 60e3);
+    await new Promise((r) => setTimeout(r, 30)); // renamed or written later: newer
     await aside("ffffffff", "newer", 0);
     // Not ours: left where they are, whatever happens.
     assertEquals(await sweepLeftovers(out, () => Promise.resolve(false)), []);
