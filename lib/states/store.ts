@@ -231,14 +231,8 @@ export class StateStore {
       }
       return a.data as Float32Array;
     };
-    const rows = (all: Float32Array, size: number) => {
-      const out = new Float32Array(layers.length * size);
-      for (const [i, l] of layers.entries()) {
-        const r = meta.layers.indexOf(l);
-        out.set(all.subarray(r * size, (r + 1) * size), i * size);
-      }
-      return out;
-    };
+    const from = layers.map((l) => meta.layers.indexOf(l)); // the stored rows, in order
+    const rows = (all: Float32Array, size: number) => gatherRows(all, size, from);
     return new State(stateShape(this.identity.config), {
       conv: rows(await read("conv.npy", m * dIn * k), dIn * k),
       ssm: rows(await read("ssm.npy", m * dIn * n), dIn * n),
@@ -280,13 +274,7 @@ export class StateStore {
     // or a second writer never leaves meta.json and the arrays disagreeing.
     const tmp = tempSibling(dir);
     await Deno.mkdir(tmp, { recursive: true });
-    const rows = (all: Float32Array, size: number) => {
-      const out = new Float32Array(union.length * size);
-      for (const [i, l] of union.entries()) {
-        out.set(all.subarray(l * size, (l + 1) * size), i * size);
-      }
-      return out;
-    };
+    const rows = (all: Float32Array, size: number) => gatherRows(all, size, union);
     const m = union.length;
     try {
       await writeNpy(`${tmp}/conv.npy`, { data: rows(state.conv, dIn * k), shape: [m, dIn, k] });
@@ -365,13 +353,7 @@ export class StateStore {
   /** `layers` of a full state as a State of this store's model (the logits when `logits`). */
   #rowsOf(state: MambaState, layers: readonly number[], logits: boolean): State {
     const { intermediateSize: d, convKernel: k, stateSize: n } = this.identity.config;
-    const rows = (all: Float32Array, size: number) => {
-      const out = new Float32Array(layers.length * size);
-      for (const [i, l] of layers.entries()) {
-        out.set(all.subarray(l * size, (l + 1) * size), i * size);
-      }
-      return out;
-    };
+    const rows = (all: Float32Array, size: number) => gatherRows(all, size, layers);
     return new State(stateShape(this.identity.config), {
       conv: rows(state.conv, d * k),
       ssm: rows(state.ssm, d * n),
@@ -379,6 +361,13 @@ export class StateStore {
       ...(logits && state.logits ? { logits: state.logits } : {}),
     }, { layers, identity: { configHash: this.#configHash, weights: this.identity.weights } });
   }
+}
+
+/** Rows `rows` (in that order) of `all`, rows of `size` values, as one new array. */
+function gatherRows(all: Float32Array, size: number, rows: readonly number[]): Float32Array {
+  const out = new Float32Array(rows.length * size);
+  for (const [i, r] of rows.entries()) out.set(all.subarray(r * size, (r + 1) * size), i * size);
+  return out;
 }
 
 /**
