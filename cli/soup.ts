@@ -155,8 +155,11 @@ function positive(flags: Flags, key: string, fallback?: number): number {
 }
 
 /** The weights fingerprint of `--model` (states record it; states of other weights are refused). */
-async function modelWeights(model: string, flags: Flags): Promise<string> {
-  return await weightsFingerprint(await resolveModelDir(model, sourceOptions(flags)));
+/** The weights fingerprint of the engine's checkpoint (computed once, when it opened it). */
+function weightsOf(engine: Engine): string {
+  const weights = engine.identity?.weights;
+  if (weights === undefined) throw new Error(`engine "${engine.model}" has no weights identity`);
+  return weights;
 }
 
 /** `--precision float32|float16` (float16: matrix products in half precision on a GPU). */
@@ -298,9 +301,9 @@ async function cmdExtract(args: string[]): Promise<void> {
     throw new SoupError(`Give --text or --ids\n\n${USAGE}`);
   }
   await checkStateOutput(out, { replace: force, flag: "--out" }); // before any work
-  const weights = await modelWeights(model, f);
   const engine = await openEngine(model, { ...sourceOptions(f), device, precision: precision(f) });
   try {
+    const weights = weightsOf(engine);
     const text = textFlag(f);
     let ids: number[];
     if (text !== undefined) {
@@ -376,7 +379,7 @@ async function cmdGenerate(args: string[]): Promise<void> {
     const from = str(f, "from");
     const state = from === undefined
       ? undefined
-      : await loadState(from, { config: engine.config, weights: await modelWeights(model, f) });
+      : await loadState(from, { config: engine.config, weights: weightsOf(engine) });
     const prompt = tok.encode(textFlag(f) ?? need(f, "text"));
     if (prompt.length === 0) throw new SoupError(`--text has no tokens`);
     const ids: number[] = [];
@@ -473,7 +476,7 @@ async function cmdEval(args: string[]): Promise<void> {
   try {
     const state = statePath === undefined ? undefined : await loadState(statePath, {
       config: engine.config,
-      weights: await modelWeights(model, f),
+      weights: weightsOf(engine),
     });
     const k = state ? 0 : int(f, "shots", 0);
     const demoSets = state ? [] : sampleDemoSets(split.train, { count: items.length, k, seed });
@@ -548,13 +551,13 @@ async function cmdLibrary(args: string[]): Promise<void> {
   const task = await loadTask(need(f, "task"), { ...sourceOptions(f), seed });
   const split = taskSplit(task, seed);
   const tok = await loadTokenizer(await resolveTokenizerFile(model, sourceOptions(f)));
-  const weights = await modelWeights(model, f);
   const engine = await openEngine(model, {
     ...sourceOptions(f),
     precision: precision(f),
     device: (str(f, "device") ?? "auto") as Device,
   });
   try {
+    const weights = weightsOf(engine);
     const lib = await SkillLibrary.open(need(f, "library"), {
       create: true,
       config: engine.config,

@@ -12,7 +12,7 @@
 import { describeEngine, type Device, openEngine } from "../engine/open_engine.ts";
 import type { Engine } from "../engine/types.ts";
 import { resolveModelDir, resolveTokenizerFile } from "../hub/resolve.ts";
-import { PROJECT_ROOT, projectPath, type SourceOptions } from "../hub/sources.ts";
+import { PROJECT_ROOT, projectPath, soupCacheDir, type SourceOptions } from "../hub/sources.ts";
 import { configHash, type MambaConfig } from "../model/config.ts";
 import { weightsFingerprint } from "../model/fingerprint.ts";
 import { formatCsv, type Row } from "../results/csv.ts";
@@ -97,10 +97,8 @@ export async function codeHash(
   files.sort();
   const enc = new TextEncoder();
   const parts = files.map((f) => `${f.slice(root.length)}\n${Deno.readTextFileSync(f)}\n`);
-  return (await sha256(enc.encode(parts.join("")))).slice(0, 16);
+  return (await sha256Hex(enc.encode(parts.join("")))).slice(0, 16);
 }
-
-const sha256 = sha256Hex;
 
 /** The model an experiment computes with: checkpoint, engine, tokenizer and the state store. */
 export class ExperimentModel {
@@ -158,7 +156,9 @@ export class ExperimentModel {
       // Open the session now, so the engine's name (a part of the store's keys, and meta.json)
       // tells the provider used even when every result comes from the cache.
       await engine.run([0]);
-      const weights = await weightsFingerprint(dir);
+      // Computed once, when the engine opened the checkpoint.
+      const hash = engine.identity?.configHash ?? await configHash(engine.config);
+      const weights = engine.identity?.weights ?? await weightsFingerprint(dir);
       const store = await StateStore.open(storeRoot, {
         weights,
         engine: engine.name,
@@ -170,7 +170,7 @@ export class ExperimentModel {
         engine,
         tokenizer,
         config: engine.config,
-        configHash: await configHash(engine.config),
+        configHash: hash,
         weights,
         store,
       });
@@ -220,7 +220,7 @@ export class ResultCache {
     options: { cacheDir?: string; log?: (line: string) => void } = {},
   ): Promise<ResultCache> {
     const compute = await codeHash(PRESENTATION_DIRS);
-    const key = (await sha256(
+    const key = (await sha256Hex(
       new TextEncoder().encode(JSON.stringify({
         figure,
         params,
@@ -230,10 +230,7 @@ export class ResultCache {
         code: compute,
       })),
     )).slice(0, 16);
-    const root = options.cacheDir ??
-      (Deno.env.get("SOUP_CACHE")
-        ? `${Deno.env.get("SOUP_CACHE")}/experiments`
-        : `${PROJECT_ROOT}/data/cache/experiments`);
+    const root = options.cacheDir ?? soupCacheDir("experiments");
     const dir = `${root}/${figure}/${key}`;
     await checkCache(dir);
     await Deno.mkdir(dir, { recursive: true });

@@ -31,6 +31,22 @@ export const PROJECT_ROOT: string = decodeURIComponent(
   new URL("../../", import.meta.url).pathname,
 ).replace(/\/$/, "");
 
+/**
+ * A folder of the project's cache: `$SOUP_CACHE/<name>` when SOUP_CACHE is set, else
+ * `<project>/data/cache/<name>` (ignored by git). Task files, the state store and the
+ * experiments' partial results live there.
+ *
+ * @example
+ * ```ts
+ * import { soupCacheDir } from "./sources.ts";
+ * if (!soupCacheDir("states").endsWith("/states")) throw new Error(soupCacheDir("states"));
+ * ```
+ */
+export function soupCacheDir(name: string): string {
+  const env = Deno.env.get("SOUP_CACHE");
+  return env ? `${env.replace(/(.)\/+$/, "$1")}/${name}` : `${PROJECT_ROOT}/data/cache/${name}`;
+}
+
 /** A path inside the project as a path relative to its root (others unchanged), for messages. */
 export function projectPath(path: string): string {
   return path.startsWith(`${PROJECT_ROOT}/`) ? path.slice(PROJECT_ROOT.length + 1) : path;

@@ -27,7 +27,7 @@ import { sha256Hex } from "../util/sha256.ts";
 import { swapFolder, sweepLeftovers, tempSibling } from "../util/output.ts";
 import { checkStateArrays, type MambaState, State, stateShape } from "./state.ts";
 import { configHash } from "../model/config.ts";
-import { PROJECT_ROOT } from "../hub/sources.ts";
+import { soupCacheDir } from "../hub/sources.ts";
 
 /** Format of the store's folders; part of every key. */
 export const STORE_FORMAT = 1;
@@ -51,8 +51,7 @@ export const ENGINE_SOURCES = "0a65cf14790a4624";
  * set, else `data/cache/states` in the project.
  */
 export function defaultStoreRoot(): string {
-  const cache = Deno.env.get("SOUP_CACHE");
-  return cache ? `${cache.replace(/\/+$/, "")}/states` : `${PROJECT_ROOT}/data/cache/states`;
+  return soupCacheDir("states");
 }
 
 /** What produces a state: token ids read from zeros, or from a stored state. */

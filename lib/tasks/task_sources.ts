@@ -6,7 +6,7 @@
  * @module
  */
 
-import { mirrorDir } from "../hub/sources.ts";
+import { mirrorDir, soupCacheDir } from "../hub/sources.ts";
 
 /**
  * Options that say where task files are looked for.
@@ -42,9 +42,6 @@ export interface TaskSourceOptions {
   baseUrl?: string;
 }
 
-const PROJECT_ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname)
-  .replace(/\/$/, "");
-
 /**
  * The folder downloaded task files are cached in.
  *
@@ -61,9 +58,7 @@ const PROJECT_ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathn
  */
 export function taskCacheDir(options: Pick<TaskSourceOptions, "cacheDir"> = {}): string {
   if (options.cacheDir) return options.cacheDir.replace(/(.)\/+$/, "$1");
-  const env = Deno.env.get("SOUP_CACHE");
-  if (env) return `${env.replace(/(.)\/+$/, "$1")}/function_vectors`;
-  return `${PROJECT_ROOT}/data/cache/function_vectors`;
+  return soupCacheDir("function_vectors");
 }
 
 /**
