@@ -23,7 +23,7 @@ import {
   generate,
   openEngine,
 } from "../lib/engine/mod.ts";
-import type { State } from "../lib/states/state.ts";
+import { commonModel, type State } from "../lib/states/state.ts";
 import { resolveModelDir, resolveTokenizerFile } from "../lib/hub/mod.ts";
 import { loadTokenizer } from "../lib/tokenizer/mod.ts";
 import {
@@ -154,8 +154,10 @@ function positive(flags: Flags, key: string, fallback?: number): number {
   return n;
 }
 
-/** The weights fingerprint of `--model` (states record it; states of other weights are refused). */
-/** The weights fingerprint of the engine's checkpoint (computed once, when it opened it). */
+/**
+ * The weights fingerprint of the engine's checkpoint (states record it; states of other weights
+ * are refused), computed once, when the engine opened the checkpoint.
+ */
 function weightsOf(engine: Engine): string {
   const weights = engine.identity?.weights;
   if (weights === undefined) throw new Error(`engine "${engine.model}" has no weights identity`);
@@ -776,26 +778,9 @@ async function cmdMix(args: string[]): Promise<void> {
   await checkStateOutput(out, { replace: force, flag: "--out" }); // before any work
   const dirs = need(f, "states").split(",").map((s) => s.trim()).filter(Boolean);
   const states = await Promise.all(dirs.map((d) => loadState(d)));
-  for (const [i, s] of states.entries()) {
-    const first = states[0].meta;
-    if (s.meta.configHash !== first.configHash) {
-      throw new SoupError(
-        `Cannot mix states of different models ("${dirs[0]}" config ${first.configHash}, ` +
-          `"${dirs[i]}" config ${s.meta.configHash})`,
-      );
-    }
-    if (
-      s.meta.weightsFingerprint !== undefined && first.weightsFingerprint !== undefined &&
-      s.meta.weightsFingerprint !== first.weightsFingerprint
-    ) {
-      throw new SoupError(
-        `Cannot mix states of different checkpoints of one shape ("${dirs[0]}" weights ` +
-          `${first.weightsFingerprint}, "${dirs[i]}" weights ${s.meta.weightsFingerprint})`,
-      );
-    }
-  }
-  const weights = states.find((s) => s.meta.weightsFingerprint !== undefined)?.meta
-    .weightsFingerprint;
+  // One model (config hash and every known weights fingerprint) and one shape, named by folder.
+  const weights = commonModel(states, "mix states", { name: (i) => `"${dirs[i]}"` })
+    ?.identity?.weights;
   let mixed;
   if (mode === "mean") mixed = mixMean(states);
   else if (mode === "weighted") {
