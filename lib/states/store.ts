@@ -25,7 +25,13 @@ import { atomicWrite } from "../util/atomic_write.ts";
 import { FormatError, SoupError } from "../util/errors.ts";
 import { sha256Hex } from "../util/sha256.ts";
 import { swapFolder, sweepLeftovers, tempSibling } from "../util/output.ts";
-import { checkStateArrays, type MambaState, State, stateShape } from "./state.ts";
+import {
+  checkStateArrays,
+  type MambaState,
+  State,
+  type StateIdentity,
+  stateShape,
+} from "./state.ts";
 import { configHash } from "../model/config.ts";
 import { soupCacheDir } from "../hub/sources.ts";
 
@@ -113,12 +119,13 @@ export class StateStore {
   readonly root: string;
   /** The model and engine its states belong to. */
   readonly identity: StoreIdentity;
-  readonly #configHash: string;
+  /** What the States it returns say of their model. */
+  readonly #stateIdentity: StateIdentity;
 
   private constructor(root: string, identity: StoreIdentity, hash: string) {
     this.root = root;
     this.identity = identity;
-    this.#configHash = hash;
+    this.#stateIdentity = { configHash: hash, weights: identity.weights };
   }
 
   /**
@@ -239,7 +246,7 @@ export class StateStore {
       ...(meta.logits ? { logits: await read("logits.npy", v) } : {}),
     }, {
       layers,
-      identity: { configHash: this.#configHash, weights: this.identity.weights },
+      identity: this.#stateIdentity,
     });
   }
 
@@ -358,7 +365,7 @@ export class StateStore {
       ssm: rows(state.ssm, d * n),
       deltaSum: rows(state.deltaSum, d),
       ...(logits && state.logits ? { logits: state.logits } : {}),
-    }, { layers, identity: { configHash: this.#configHash, weights: this.identity.weights } });
+    }, { layers, identity: this.#stateIdentity });
   }
 }
 
