@@ -170,7 +170,9 @@ const LOSS_PIECE = 64;
  *   `loss_first`, `loss_all` (see the module documentation). Rows are ordered by T as given,
  *   then document order, then method order.
  * - `summary.csv`: {@link summarizeAdecay} of those rows: `T`, `method`, `measure` (`loss` or
- *   `loss_all`), `mean`, `std` (sample standard deviation, empty when n < 2), `n`.
+ *   `loss_all`), `mean`, `std` (sample standard deviation, empty when n < 2), `n`, and the
+ *   paired difference to `sequential` over documents: `minus_sequential` (its mean; for
+ *   `x2_only`, what reading x1 first gains) with `ci95_low` and `ci95_high` (Student's t).
  * - `adecay.svg` / `.png`: {@link plotAdecay}, loss per method, faceted by T.
  *
  * States of x1 and x2 (each from zeros, with the logits after their last token) and of x2 read
@@ -384,16 +386,69 @@ function crossEntropy(logits: Float32Array, target: number): number {
 export function summarizeAdecay(rows: readonly Row[]): Row[] {
   // One group per (T, method), in the order the pairs first appear.
   const groups = group(rows, (r) => JSON.stringify([r.T, r.method]));
+  // Each document's sequential loss, to pair every method's loss with it.
+  const sequential = new Map<string, Row>();
+  for (const r of rows) if (r.method === "sequential") sequential.set(`${r.T} ${r.doc}`, r);
   const out: Row[] = [];
   for (const values of groups.values()) {
     const { T, method } = values[0];
     for (const measure of ["loss", "loss_all"]) {
       const xs = values.map((r) => Number(r[measure]));
-      const n = xs.length;
-      const mean = xs.reduce((a, b) => a + b, 0) / n;
-      const std = n < 2 ? null : Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (n - 1));
-      out.push({ T, method, measure, mean, std, n });
+      const { mean, std, n } = meanStd(xs);
+      // The paired difference to reading x1 then x2, document by document, and its 95%
+      // confidence interval (Student's t over documents).
+      const diffs = values.flatMap((r) => {
+        const s = sequential.get(`${r.T} ${r.doc}`);
+        return s === undefined ? [] : [Number(r[measure]) - Number(s[measure])];
+      });
+      const d = meanStd(diffs);
+      const half = d.std === null ? null : studentT975(d.n - 1) * d.std / Math.sqrt(d.n);
+      out.push({
+        T,
+        method,
+        measure,
+        mean,
+        std,
+        n,
+        minus_sequential: d.n === 0 ? null : d.mean,
+        ci95_low: half === null ? null : d.mean - half,
+        ci95_high: half === null ? null : d.mean + half,
+      });
     }
   }
   return out;
+}
+
+function meanStd(xs: readonly number[]): { mean: number; std: number | null; n: number } {
+  const n = xs.length;
+  const mean = xs.reduce((a, b) => a + b, 0) / n;
+  const std = n < 2 ? null : Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (n - 1));
+  return { mean, std, n };
+}
+
+/** The 0.975 quantiles of Student's t for 1 to 10 degrees of freedom, from the tables. */
+const T975_SMALL = [
+  12.706204736,
+  4.302652730,
+  3.182446305,
+  2.776445105,
+  2.570581836,
+  2.446911851,
+  2.364624252,
+  2.306004135,
+  2.262157163,
+  2.228138852,
+];
+
+/**
+ * The 0.975 quantile of Student's t with `df` degrees of freedom: from the tables up to 10,
+ * else the Cornish-Fisher expansion around the normal quantile (within 2e-4 of the tables).
+ */
+export function studentT975(df: number): number {
+  if (df <= T975_SMALL.length) return T975_SMALL[df - 1];
+  const z = 1.959963984540054;
+  const z3 = z ** 3, z5 = z ** 5, z7 = z ** 7, z9 = z ** 9;
+  return z + (z3 + z) / (4 * df) + (5 * z5 + 16 * z3 + 3 * z) / (96 * df ** 2) +
+    (3 * z7 + 19 * z5 + 17 * z3 - 15 * z) / (384 * df ** 3) +
+    (79 * z9 + 776 * z7 + 1482 * z5 - 1920 * z3 - 945 * z) / (92160 * df ** 4);
 }

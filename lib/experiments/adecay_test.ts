@@ -7,7 +7,13 @@ import type { TinyConfigFields } from "../model/random_checkpoint.ts";
 import { experimentSetup } from "../../tests/_experiment.ts";
 import { readCsv } from "../results/csv.ts";
 import { loadTokenizer } from "../tokenizer/load_tokenizer.ts";
-import { ADECAY_METHODS, type AdecayParams, runAdecay } from "./adecay.ts";
+import {
+  ADECAY_METHODS,
+  type AdecayParams,
+  runAdecay,
+  studentT975,
+  summarizeAdecay,
+} from "./adecay.ts";
 
 const PARAMS: Partial<AdecayParams> = {
   chunkTokens: [8, 16],
@@ -122,4 +128,40 @@ Deno.test("runAdecay(): A-decay equals the sequential state for one layer with c
     assert(meanGap > 10 * gap, `${doc}: the mean (gap ${meanGap}) is not exact`);
   }
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("studentT975 matches the tables of Student's t", () => {
+  // 0.975 quantiles from the standard tables (R: qt(0.975, df)).
+  const table: [number, number][] = [
+    [1, 12.706205],
+    [2, 4.302653],
+    [3, 3.182446],
+    [5, 2.570582],
+    [10, 2.228139],
+    [30, 2.042272],
+    [49, 2.009575],
+    [11, 2.200985],
+    [199, 1.971957],
+  ];
+  for (const [df, t] of table) {
+    assert(Math.abs(studentT975(df) - t) < 2e-4, `df ${df}: ${studentT975(df)} against ${t}`);
+  }
+});
+
+Deno.test("summary.csv pairs every method with sequential reading, document by document", () => {
+  // Two documents; x2_only is 0.5 and 0.3 above sequential: mean 0.4, sd 0.1414, t(1) 12.706.
+  const rows = [
+    { T: 4, doc: "a", method: "sequential", loss: 2, loss_all: 2 },
+    { T: 4, doc: "a", method: "x2_only", loss: 2.5, loss_all: 2.5 },
+    { T: 4, doc: "b", method: "sequential", loss: 3, loss_all: 3 },
+    { T: 4, doc: "b", method: "x2_only", loss: 3.3, loss_all: 3.3 },
+  ];
+  const s = summarizeAdecay(rows);
+  const x2 = s.find((r) => r.method === "x2_only" && r.measure === "loss")!;
+  const half = 12.706204736 * Math.sqrt(0.02) / Math.sqrt(2);
+  assert(Math.abs(Number(x2.minus_sequential) - 0.4) < 1e-12, String(x2.minus_sequential));
+  assert(Math.abs(Number(x2.ci95_low) - (0.4 - half)) < 1e-9, String(x2.ci95_low));
+  assert(Math.abs(Number(x2.ci95_high) - (0.4 + half)) < 1e-9, String(x2.ci95_high));
+  const seq = s.find((r) => r.method === "sequential" && r.measure === "loss")!;
+  assertEquals([seq.minus_sequential, seq.ci95_low, seq.ci95_high], [0, 0, 0]);
 });
