@@ -3,7 +3,7 @@
  * loads by name, the ONNX engine runs it as an independent NumPy implementation does, and the
  * behaviour State Soup needs is there, measured through the experiments themselves (a fast
  * preset): accuracy rises with k, 8-shot states retrieve their task, earlier text lowers the
- * loss on held-out news. Floors sit a margin below what was measured (README, "Model organism"),
+ * loss on held-out news. Floors sit a margin below what was measured (docs/organism.md),
  * so a regression in the engine, tasks, library or experiments fails here on real behaviour.
  */
 import { inTempDir } from "./_temp.ts";
@@ -31,7 +31,7 @@ import { loadTokenizer } from "../lib/tokenizer/mod.ts";
 const DIR = BUNDLED_MODELS.organism;
 
 // Floors: a margin below the numbers measured on the committed checkpoint with these exact
-// settings (README, "Model organism"); see each test for the measured value.
+// settings (docs/organism.md); see each test for the measured value.
 /** Mean first-token accuracy over the six tasks at k = 16 (40 items per task): measured 1.0. */
 const FLOOR_ICL_16 = 0.9;
 /** Mean accuracy at k = 16 minus at k = 0: measured 1.0 - 0.658 = 0.342. */
