@@ -1,11 +1,21 @@
 /**
- * `deno task test`: runs the test suite with TMPDIR (and SOUP_CACHE below it) pointing at a fresh
- * folder that is removed afterwards, so that whatever temporary files a test, a doc example or a child process (Python,
+ * `deno task test`: first provisions what the tests need beyond Deno (`tools/setup/test_deps.sh`:
+ * Debian packages as root, else one line naming the command; the Jupyter kernel), then runs the
+ * test suite with TMPDIR (and SOUP_CACHE below it) pointing at a fresh folder that is removed
+ * afterwards, so that whatever temporary files a test, a doc example or a child process (Python,
  * Jupyter, the CLI) leaves behind are gone when the run ends. Arguments replace the default
  * paths (`deno task test cli/` runs only cli/).
  *
  * @module
  */
+
+const deps = await new Deno.Command("bash", {
+  args: [new URL("../tools/setup/test_deps.sh", import.meta.url).pathname, Deno.execPath()],
+  stdin: "null",
+  stdout: "inherit",
+  stderr: "inherit",
+}).output();
+if (!deps.success) Deno.exit(deps.code);
 
 const tmp = await Deno.makeTempDir({ prefix: "soup-tests-" });
 let code = 1;

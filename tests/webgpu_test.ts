@@ -31,7 +31,7 @@ async function requireAdapter() {
   if (adapter === undefined) {
     throw new Error(
       "No WebGPU adapter: the GPU tests need a Vulkan device. Without a GPU install Mesa's " +
-        "lavapipe from bookworm-backports (mesa-vulkan-drivers libvulkan1; .ci/run does), or " +
+        "lavapipe from bookworm-backports (mesa-vulkan-drivers libvulkan1; `deno task test` does as root, through tools/setup/test_deps.sh), or " +
         "set SOUP_SKIP_WEBGPU=1 to skip these tests",
     );
   }
