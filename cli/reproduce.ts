@@ -30,7 +30,7 @@ import {
   runTaskArithmetic,
 } from "../lib/experiments/mod.ts";
 import { PROJECT_ROOT, resolveModelDir } from "../lib/hub/mod.ts";
-import { NotFoundError, SoupError } from "../lib/util/errors.ts";
+import { SoupError } from "../lib/util/errors.ts";
 
 /** Each figure: its experiment run with a preset's parameters. */
 const FIGURES: Record<string, (preset: Preset, options: ExperimentOptions) => Promise<string[]>> = {
@@ -125,7 +125,8 @@ export async function main(args: string[]): Promise<number> {
   } catch (err) {
     if (!(err instanceof SoupError)) throw err;
     console.error(`reproduce: ${err.message}`);
-    if (err instanceof NotFoundError && values.model === undefined && presetName !== "organism") {
+    // Missing offline, or the fetch failed: either way the organism runs every figure here.
+    if (model !== ORGANISM_MODEL) {
       console.error(
         `reproduce: ${model} could not be had here. The model organism shipped with the ` +
           `project runs every figure offline in minutes:\n  deno task reproduce --model organism`,

@@ -33,6 +33,29 @@ Deno.test("reproduce without the paper's model says how to run on the organism",
   }
 });
 
+Deno.test("reproduce says how to run on the organism when the hub cannot be reached", async () => {
+  const cache = await Deno.makeTempDir({ prefix: "soup-reproduce-" });
+  const results = await Deno.makeTempDir({ prefix: "soup-reproduce-" });
+  // A port on this machine that nothing listens on: the fetch is refused at once.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  try {
+    const { code, stderr } = await reproduce(["arithmetic", "--results", results], {
+      HF_HUB_CACHE: cache,
+      HF_HUB_OFFLINE: "0",
+      HF_ENDPOINT: `http://127.0.0.1:${port}`,
+    });
+    assertEquals(code, 1, stderr);
+    assert(stderr.includes("Cannot fetch"), stderr);
+    assert(stderr.includes("deno task reproduce --model organism"), stderr);
+    assertEquals(stderr.includes("    at "), false, `a stack trace:\n${stderr}`);
+  } finally {
+    await Deno.remove(cache, { recursive: true });
+    await Deno.remove(results, { recursive: true });
+  }
+});
+
 Deno.test("reproduce refuses an unknown preset and a contradiction, with the usage", async () => {
   const unknown = await reproduce(["--preset", "nope"]);
   assertEquals(unknown.code, 2);
