@@ -70,10 +70,12 @@ Commands:
   tokenize (--text "..." | --ids 0,17,42) [--model M]
       Print the GPT-NeoX token ids of a text, or the text of ids.
   extract --model M (--text "..." | --ids 0,17,42) [--from STATE_DIR] [--device D] --out STATE_DIR
-          [--force]
+          [--force] [--exact-text]
       Read tokens from the zero state (or a saved one) and save the final state:
-      conv.npy, ssm.npy, delta_sum.npy, logits.npy, meta.json. An existing state folder at --out is
-      replaced only with --force; anything else there is never touched.
+      conv.npy, ssm.npy, delta_sum.npy, logits.npy, meta.json. A text ending in a newline is read
+      as its demonstrations occur inside a prompt ("\n\n" before the next "Q" is 187,187, not
+      535; said when it differs); --exact-text reads the text's own tokens. An existing state
+      folder at --out is replaced only with --force; anything else there is never touched.
   tasks
       List the Todd et al. tasks with their sizes.
   prompt --task T [--shots 4] [--seed 0]
@@ -288,6 +290,7 @@ async function cmdExtract(args: string[]): Promise<void> {
   const f = parse(args, {
     model: "string",
     text: "string",
+    "exact-text": "boolean",
     ids: "string",
     from: "string",
     device: "string",
@@ -310,8 +313,19 @@ async function cmdExtract(args: string[]): Promise<void> {
     let ids: number[];
     if (text !== undefined) {
       const tokFile = await resolveTokenizerFile(model, sourceOptions(f));
-      ids = (await loadTokenizer(tokFile)).encode(text);
+      const tok = await loadTokenizer(tokFile);
+      ids = tok.encode(text);
       if (ids.length === 0) throw new SoupError(`--text "${text}" has no tokens`);
+      const inPrompt = asInPrompt(tok, text);
+      if (f["exact-text"] !== true && inPrompt !== undefined && inPrompt.join() !== ids.join()) {
+        console.log(
+          `The text ends as a prompt's demonstrations never do: read its last tokens as they ` +
+            `occur before the next "Q:" in a prompt (${inPrompt.slice(-3).join(",")}, not ` +
+            `${ids.slice(-2).join(",")}), so the state is the one its demonstrations leave ` +
+            `inside a prompt; --exact-text reads the text's own tokens`,
+        );
+        ids = inPrompt;
+      }
     } else {
       ids = parseIds(need(f, "ids"));
     }
@@ -353,6 +367,21 @@ async function cmdExtract(args: string[]): Promise<void> {
   } finally {
     await engine.close();
   }
+}
+
+/**
+ * The ids of `text` as they occur inside a prompt when a query follows it (`text` + "Q: x\nA:"),
+ * or undefined when the text does not end where a demonstration does (a newline) or the prompt
+ * does not split there. GPT-NeoX reads a final "\n\n" as one token (535) but as two (187, 187)
+ * before the next "Q".
+ */
+function asInPrompt(tok: { encode(text: string): number[] }, text: string): number[] | undefined {
+  if (!text.endsWith("\n")) return undefined;
+  const query = tok.encode("Q: x\nA:");
+  const full = tok.encode(text + "Q: x\nA:");
+  const cut = full.length - query.length;
+  if (cut <= 0 || query.some((id, i) => full[cut + i] !== id)) return undefined;
+  return full.slice(0, cut);
 }
 
 async function cmdGenerate(args: string[]): Promise<void> {

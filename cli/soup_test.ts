@@ -458,3 +458,44 @@ Deno.test("soup extract from zeros goes through the shared state store", async (
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("soup extract reads a text ending in a newline as its demonstrations occur in a prompt", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const m = `${dir}/m`;
+    const checkpoint = ["checkpoint", "--out", m, "--layers", "2", "--vocab", "50280"];
+    assertEquals(await main(checkpoint), 0);
+    const text = "<|endoftext|>Q: hot\nA: cold\n\n";
+    assertEquals(await main(["extract", "--model", m, "--text", text, "--out", `${dir}/a`]), 0);
+    const exact = ["extract", "--model", m, "--text", text, "--exact-text", "--out", `${dir}/b`];
+    assertEquals(await main(exact), 0);
+    // The ids of these demonstrations inside "<|endoftext|>Q: hot\nA: cold\n\nQ: big\nA:"
+    // (NOTES.md): "\n\n" is 187, 187 before the next "Q", and 535 at the end of a text.
+    const inPrompt = [0, 50, 27, 3511, 187, 34, 27, 5412, 187, 187];
+    assertEquals((await loadState(`${dir}/a`)).meta.tokenIds, inPrompt);
+    assertEquals((await loadState(`${dir}/b`)).meta.tokenIds, [
+      0,
+      50,
+      27,
+      3511,
+      187,
+      34,
+      27,
+      5412,
+      535,
+    ]);
+    // Reading the query from the extracted state equals reading the whole prompt.
+    const engine = await openEngine(m, { device: "cpu" });
+    try {
+      const query = [50, 27, 1943, 187, 34, 27];
+      const whole = await engine.run([...inPrompt, ...query]);
+      const state = await loadState(`${dir}/a`, { config: engine.config });
+      const split = await engine.run(query, { state });
+      assertClose(split.logits, whole.logits, { rtol: 1e-5, atol: 1e-5 });
+    } finally {
+      await engine.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
