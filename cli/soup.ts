@@ -83,7 +83,8 @@ Commands:
       split, the query from the test split, both drawn with the seed).
   eval --model M --task T (--state STATE_DIR | --shots K) [--n 100] [--seed 0] [--device D]
        [--csv FILE [--force]]
-      First-token accuracy on test items of T: read from a state, or inside K-shot prompts.
+      First-token accuracy on test items of T: read from a state, or inside K-shot prompts
+      whose demonstrations each test item draws from the training items, as the ICL figure does.
   library add --library DIR --model M --task T --shots K [--count 1] [--seed 0] [--device D]
       Complete the library to --count states of T with K shots and this seed, each from a
       disjoint demonstration set of T's training split (created if missing; safe to rerun and
@@ -510,7 +511,16 @@ async function cmdEval(args: string[]): Promise<void> {
       weights: weightsOf(engine),
     });
     const k = state ? 0 : int(f, "shots", 0);
-    const demoSets = state ? [] : sampleDemoSets(split.train, { count: items.length, k, seed });
+    if (!state && split.train.length < k) {
+      throw new SoupError(
+        `--shots ${k}: task "${task.name}" has only ${split.train.length} training items`,
+      );
+    }
+    // Each test item its own draw of k training items, as the ICL figure draws them (the
+    // protocol keeps test items out of every prompt's demonstrations, not the sets apart).
+    const demoSets = state ? [] : testIdx.map((index) =>
+      sampleDemoSets(split.train, { count: 1, k, seed: seed * 1_000_003 + index })[0]
+    );
     const res = await evaluateFirstToken(engine, tok, items, {
       state,
       demos: state ? undefined : (i) => demoSets[i].map((j) => task.items[j]),

@@ -499,3 +499,22 @@ Deno.test("soup extract reads a text ending in a newline as its demonstrations o
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("soup eval draws each test item's demonstrations from the training items", async () => {
+  const dir = await Deno.makeTempDir();
+  const log = console.log;
+  const lines: string[] = [];
+  console.log = (...a: unknown[]) => lines.push(a.join(" "));
+  try {
+    const m = `${dir}/m`;
+    assertEquals(await main(["checkpoint", "--out", m, "--layers", "1", "--vocab", "50280"]), 0);
+    // capitalize's 569 training items hold 35 disjoint sets of 16, fewer than the 60 test items:
+    // sets are drawn per item, as the protocol (and the ICL figure) draws them.
+    const args = ["eval", "--model", m, "--task", "capitalize", "--shots", "16", "--n", "60"];
+    assertEquals(await main([...args, "--device", "cpu"]), 0);
+    assert(lines.some((l) => l.includes("on 60 test items (16-shot prompts")), lines.join("\n"));
+  } finally {
+    console.log = log;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
