@@ -30,6 +30,7 @@ import {
   runTaskArithmetic,
 } from "../lib/experiments/mod.ts";
 import { PROJECT_ROOT, resolveModelDir } from "../lib/hub/mod.ts";
+import { didYouMean } from "../lib/util/suggest.ts";
 import { SoupError } from "../lib/util/errors.ts";
 
 /** Each figure: its experiment run with a preset's parameters. */
@@ -84,7 +85,10 @@ export async function main(args: string[]): Promise<number> {
   }
   const which = positionals[0] ?? "all";
   if (positionals.length > 1 || (which !== "all" && !(which in FIGURES))) {
-    console.error(`Unknown figure "${positionals.join(" ")}"\n${USAGE}`);
+    const hint = positionals.length === 1
+      ? didYouMean(which, ["all", ...Object.keys(FIGURES)])
+      : "";
+    console.error(`Unknown figure "${positionals.join(" ")}"${hint}\n${USAGE}`);
     return 2;
   }
   if (values.precision !== undefined && !["float32", "float16"].includes(values.precision)) {
@@ -94,7 +98,9 @@ export async function main(args: string[]): Promise<number> {
   let presetName: PresetName;
   if (values.preset !== undefined) {
     if (!(PRESET_NAMES as readonly string[]).includes(values.preset)) {
-      console.error(`Unknown preset "${values.preset}"\n${USAGE}`);
+      console.error(
+        `Unknown preset "${values.preset}"${didYouMean(values.preset, PRESET_NAMES)}\n${USAGE}`,
+      );
       return 2;
     }
     if (values.quick === true && values.preset !== "quick") {

@@ -55,6 +55,7 @@ import { retrieve, type StateKind } from "../lib/retrieval/mod.ts";
 import { MIX_MODES, mixADecay, mixMean, mixWeighted, readALog } from "../lib/mixing/mod.ts";
 import { encodeDemos } from "../lib/tasks/mod.ts";
 import { writeCsv } from "../lib/results/mod.ts";
+import { didYouMean } from "../lib/util/suggest.ts";
 import { SoupError } from "../lib/util/errors.ts";
 
 const USAGE = `Usage: deno task soup <command> [options]
@@ -121,15 +122,38 @@ function parse(args: string[], spec: Record<string, "string" | "boolean">): Flag
   try {
     return parseArgs({ args, options, allowPositionals: false, strict: true }).values as Flags;
   } catch (err) {
-    throw new SoupError(`${(err as Error).message}\n\n${USAGE}`);
+    throw new SoupError(optionError(err as Error & { code?: string }, args, Object.keys(options)));
   }
+}
+
+/** One line naming the option and the fix, for an error of node:util's parseArgs. */
+function optionError(err: Error & { code?: string }, args: string[], known: string[]): string {
+  const quoted = /'(-{1,2}[^' ]+)/.exec(err.message)?.[1];
+  const name = quoted?.replace(/^-+/, "");
+  if (err.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && name !== undefined) {
+    return `unknown option --${name}${didYouMean(name, known)}; "soup help" lists the options`;
+  }
+  if (err.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && name !== undefined) {
+    const at = args.indexOf(`--${name}`);
+    const next = at >= 0 ? args[at + 1] : undefined;
+    return next !== undefined && next.startsWith("-")
+      ? `--${name} ${next}: a value starting with "-" is written --${name}=${next}`
+      : `--${name} needs a value`;
+  }
+  if (err.code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL") {
+    const extra = /'([^']*)'/.exec(err.message)?.[1];
+    return `unexpected argument "${extra ?? ""}": every value follows its option (--name value)`;
+  }
+  return err.message;
 }
 
 const str = (flags: Flags, key: string): string | undefined => flags[key] as string | undefined;
 
 function need(flags: Flags, key: string): string {
   const v = str(flags, key);
-  if (v === undefined || v === "") throw new SoupError(`Missing --${key}\n\n${USAGE}`);
+  if (v === undefined || v === "") {
+    throw new SoupError(`Missing --${key}; "soup help" shows the usage`);
+  }
   return v;
 }
 
@@ -147,7 +171,9 @@ function int(flags: Flags, key: string, fallback: number): number {
 function positive(flags: Flags, key: string, fallback?: number): number {
   const v = str(flags, key);
   if (v === undefined) {
-    if (fallback === undefined) throw new SoupError(`Missing --${key}\n\n${USAGE}`);
+    if (fallback === undefined) {
+      throw new SoupError(`Missing --${key}; "soup help" shows the usage`);
+    }
     return fallback;
   }
   const n = Number(v);
@@ -304,7 +330,7 @@ async function cmdExtract(args: string[]): Promise<void> {
   const force = f.force === true;
   const device = (str(f, "device") ?? "auto") as Device;
   if (str(f, "text") === undefined && str(f, "ids") === undefined) {
-    throw new SoupError(`Give --text or --ids\n\n${USAGE}`);
+    throw new SoupError(`Give --text or --ids; "soup help" shows the usage`);
   }
   await checkStateOutput(out, { replace: force, flag: "--out" }); // before any work
   const engine = await openEngine(model, { ...sourceOptions(f), device, precision: precision(f) });
@@ -487,7 +513,7 @@ async function cmdEval(args: string[]): Promise<void> {
   const seed = int(f, "seed", 0);
   const statePath = str(f, "state");
   if ((statePath === undefined) === (str(f, "shots") === undefined)) {
-    throw new SoupError(`Give exactly one of --state and --shots\n\n${USAGE}`);
+    throw new SoupError(`Give exactly one of --state and --shots; "soup help" shows the usage`);
   }
   const n = positive(f, "n", 100);
   const csv = str(f, "csv");
@@ -518,9 +544,11 @@ async function cmdEval(args: string[]): Promise<void> {
     }
     // Each test item its own draw of k training items, as the ICL figure draws them (the
     // protocol keeps test items out of every prompt's demonstrations, not the sets apart).
-    const demoSets = state ? [] : testIdx.map((index) =>
-      sampleDemoSets(split.train, { count: 1, k, seed: seed * 1_000_003 + index })[0]
-    );
+    const demoSets = state
+      ? []
+      : testIdx.map((index) =>
+        sampleDemoSets(split.train, { count: 1, k, seed: seed * 1_000_003 + index })[0]
+      );
     const res = await evaluateFirstToken(engine, tok, items, {
       state,
       demos: state ? undefined : (i) => demoSets[i].map((j) => task.items[j]),
@@ -574,7 +602,9 @@ async function cmdLibrary(args: string[]): Promise<void> {
     console.log(`${entries.length} states in ${lib.dir}`);
     return;
   }
-  if (sub !== "add") throw new SoupError(`Use "library add" or "library list"\n\n${USAGE}`);
+  if (sub !== "add") {
+    throw new SoupError(`Use "library add" or "library list"; "soup help" shows the usage`);
+  }
   const f = parse(rest, {
     library: "string",
     model: "string",
@@ -899,7 +929,10 @@ export async function main(args: string[]): Promise<number> {
   }
   const run = COMMANDS[command];
   if (run === undefined) {
-    console.error(`Unknown command "${command}"\n\n${USAGE}`);
+    console.error(
+      `Unknown command "${command}"${didYouMean(command, Object.keys(COMMANDS))}; ` +
+        `"soup help" lists the commands`,
+    );
     return 2;
   }
   try {

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { nearestName } from "../util/suggest.ts";
 import { FormatError, NotFoundError } from "../util/errors.ts";
 import {
   downloadToHfCache,
@@ -86,6 +87,14 @@ export async function resolveModelDir(
   }
   if (looksLikePath(model)) {
     throw new NotFoundError(`Cannot use "${model}" as a model: no such directory`, { file: model });
+  }
+  // A bare name near a bundled one is a misspelling, not a hub id (Mamba's are org/name).
+  const near = model.includes("/") ? undefined : nearestName(model, Object.keys(BUNDLED_MODELS));
+  if (near !== undefined) {
+    throw new NotFoundError(
+      `Cannot use "${model}" as a model (did you mean "${near}"?): it is no folder, no model ` +
+        `shipped with the project, and a hub id has the form org/name`,
+    );
   }
   const mirror = mirrorDir(options);
   if (mirror !== undefined && isFile(`${mirror}/models/${model}/config.json`)) {

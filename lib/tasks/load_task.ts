@@ -5,6 +5,7 @@
  * @module
  */
 
+import { didYouMean } from "../util/suggest.ts";
 import { isFile, isOffline } from "../hub/sources.ts";
 import { atomicWrite } from "../util/atomic_write.ts";
 import { FormatError, NotFoundError, SoupError } from "../util/errors.ts";
@@ -104,7 +105,8 @@ export async function loadTask(name: string, options: LoadTaskOptions = {}): Pro
     : `it is not in the mirror "${mirror}"`;
   if (pinned === undefined) {
     throw new NotFoundError(
-      `Cannot load task "${name}": ${mirrorText}, and it is not one of the ${PINNED_FILES.size} ` +
+      `Cannot load task "${name}"${didYouMean(name, PINNED_FILES.keys())}: ${mirrorText}, and ` +
+        `it is not one of the ${PINNED_FILES.size} ` +
         `tasks pinned at commit ${TODD_COMMIT} of ericwtodd/function_vectors (see listTasks(), or soup tasks)`,
     );
   }
