@@ -6,16 +6,16 @@
 #   2. loss.svg / loss.png (tools/organism/loss_plot.ts);
 #   3. the JAX-vs-NumPy export check (tools/organism/check_export.py, needs .venv);
 #   4. every figure on it, timed, with a fresh cache (deno task reproduce --model organism);
-#   5. the summaries and PNGs under docs/organism/;
+#   5. the summaries and PNGs under docs/organism/, and the README's claim table from them;
 #   6. the transformers parity fixtures of the organism (tools/hf/make_fixtures.py, needs
 #      .venv-hf); the random checkpoints' fixtures are restored from git, since only the
 #      organism's change.
 #
 #   bash tools/organism/ship.sh DIR
 #
-# Then: set the floors in tests/organism_test.ts from what it prints, write the model card, the
-# README's claim table and the notebooks' readings from docs/organism/, and re-execute the
-# notebooks (deno run -A tools/notebooks/execute.ts).
+# Then: set the floors in tests/organism_test.ts from what it prints, write the model card and
+# the notebooks' readings from docs/organism/, and re-execute the notebooks
+# (deno run -A tools/notebooks/execute.ts).
 set -euo pipefail
 src=${1:?usage: bash tools/organism/ship.sh DIR (a folder train.py exported)}
 cd "$(dirname "$0")/../.."
@@ -35,7 +35,7 @@ echo "deno task reproduce --model organism (fresh cache): $(($(date +%s) - start
 rm -rf "$cache"
 for pair in icl/accuracy.csv:icl_accuracy.csv retrieval/accuracy.csv:retrieval_accuracy.csv \
   mixing/accuracy.csv:mixing_accuracy.csv adecay/summary.csv:adecay_summary.csv \
-  arithmetic/targets.csv:arithmetic_targets.csv; do
+  arithmetic/targets.csv:arithmetic_targets.csv clustering/points.csv:clustering_points.csv; do
   cp "results/${pair%%:*}" "docs/organism/${pair##*:}"
 done
 for f in icl/icl clustering/clustering clustering/clustering_appendix retrieval/retrieval \
@@ -43,6 +43,8 @@ for f in icl/icl clustering/clustering clustering/clustering_appendix retrieval/
   cp "results/$f.png" "docs/organism/$(basename "$f").png"
 done
 for f in results/*/timing.json; do echo "$f: $(tr -d '\n ' <"$f")"; done
+deno run --allow-all tools/docs/claims.ts --write # the README's claim table from those summaries
+deno fmt README.md
 
 .venv-hf/bin/python tools/hf/make_fixtures.py
 for d in testdata/hf/*/; do
