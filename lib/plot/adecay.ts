@@ -6,7 +6,7 @@
 
 import type { Row } from "../results/csv.ts";
 import { Plot, renderPlot } from "./render.ts";
-import { ADECAY_FIGURE_METHODS } from "../mixing/methods.ts";
+import { ADECAY_FIGURE_METHODS } from "./methods.ts";
 
 const METHODS = ADECAY_FIGURE_METHODS.map((m) => m.id);
 const LABELS: Record<string, string> = Object.fromEntries(

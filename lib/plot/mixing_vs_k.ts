@@ -6,7 +6,7 @@
  * @module
  */
 
-import { MIXING_FIGURE_METHODS } from "../mixing/methods.ts";
+import { MIXING_FIGURE_METHODS } from "./methods.ts";
 import { Plot, renderPlot } from "./render.ts";
 
 /**

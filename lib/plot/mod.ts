@@ -9,3 +9,4 @@ export * from "./adecay.ts";
 export * from "./task_arithmetic.ts";
 export * from "./icl_vs_k.ts";
 export * from "./notebook.ts";
+export * from "./methods.ts";
