@@ -8,55 +8,10 @@
  *
  * @module
  */
-import { plotAdecay } from "../lib/plot/adecay.ts";
-import { plotClustering } from "../lib/plot/clustering.ts";
-import { plotClusteringAppendix } from "../lib/plot/clustering_appendix.ts";
-import { plotIclVsK } from "../lib/plot/icl_vs_k.ts";
-import { plotMixingVsK } from "../lib/plot/mixing_vs_k.ts";
-import { plotRetrievalVsK } from "../lib/plot/retrieval_vs_k.ts";
+import { REDRAW, type ResultsMeta } from "../lib/plot/redraw.ts";
 import { svgToPng } from "../lib/plot/svg_to_png.ts";
-import { plotTaskArithmetic } from "../lib/plot/task_arithmetic.ts";
-import { readCsv, type Row } from "../lib/results/csv.ts";
 import { atomicWrite } from "../lib/util/atomic_write.ts";
 import { SoupError } from "../lib/util/errors.ts";
-
-// deno-lint-ignore no-explicit-any
-type Meta = Record<string, any>;
-
-/** Per figure: its figures (name -> SVG) from the folder's tables and meta.json. */
-const REDRAW: Record<string, (dir: string, meta: Meta) => Promise<Record<string, string>>> = {
-  icl: async (dir) => ({ icl: plotIclVsK(await readCsv(`${dir}/accuracy.csv`) as never) }),
-  clustering: async (dir, meta) => {
-    const rows = await readCsv(`${dir}/points.csv`);
-    const main = rows.filter((r) =>
-      r.layer === meta.layer && r.kind === meta.params.kind && r.method === "tsne"
-    );
-    return {
-      clustering: plotClustering(main as never),
-      clustering_appendix: plotClusteringAppendix(rows as never),
-    };
-  },
-  retrieval: async (dir) => ({
-    retrieval: plotRetrievalVsK(await readCsv(`${dir}/accuracy.csv`) as never),
-  }),
-  mixing: async (dir) => {
-    const rows = (await readCsv(`${dir}/accuracy.csv`)).map((r: Row) => ({
-      task: r.task as string,
-      method: r.method as string,
-      k: r.k as number,
-      accuracy: r.accuracy as number,
-    }));
-    return { mixing: plotMixingVsK(rows), mixing_tasks: plotMixingVsK(rows, { perTask: true }) };
-  },
-  adecay: async (dir) => ({
-    adecay: plotAdecay(await readCsv(`${dir}/adecay.csv`), await readCsv(`${dir}/summary.csv`)),
-  }),
-  arithmetic: async (dir, meta) => ({
-    arithmetic: plotTaskArithmetic(await readCsv(`${dir}/targets.csv`) as never, {
-      mode: meta.params.mode,
-    }),
-  }),
-};
 
 /** Redraws the figures of every results folder under `root`; returns the files written. */
 export async function redrawFigures(root: string): Promise<string[]> {
@@ -70,7 +25,7 @@ export async function redrawFigures(root: string): Promise<string[]> {
   for (const e of entries) {
     const dir = `${root}/${e.name}`;
     if (!e.isDirectory || !(e.name in REDRAW)) continue;
-    let meta: Meta;
+    let meta: ResultsMeta;
     try {
       meta = JSON.parse(await Deno.readTextFile(`${dir}/meta.json`));
     } catch {

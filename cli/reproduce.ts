@@ -16,32 +16,23 @@ import type { Device } from "../lib/engine/mod.ts";
 import {
   checkResultsOutput,
   type ExperimentOptions,
+  FIGURE_REGISTRY,
+  type FigureEntry,
   ORGANISM_MODEL,
   PAPER_MODEL,
   type Preset,
   PRESET_NAMES,
   type PresetName,
   PRESETS,
-  runAdecay,
-  runClustering,
-  runIclVsK,
-  runMixingVsK,
-  runRetrievalVsK,
-  runTaskArithmetic,
 } from "../lib/experiments/mod.ts";
 import { PROJECT_ROOT, resolveModelDir } from "../lib/hub/mod.ts";
 import { didYouMean } from "../lib/util/suggest.ts";
 import { SoupError } from "../lib/util/errors.ts";
 
 /** Each figure: its experiment run with a preset's parameters. */
-const FIGURES: Record<string, (preset: Preset, options: ExperimentOptions) => Promise<string[]>> = {
-  icl: (p, o) => runIclVsK(p.icl, o),
-  clustering: (p, o) => runClustering(p.clustering, o),
-  retrieval: (p, o) => runRetrievalVsK(p.retrieval, o),
-  mixing: (p, o) => runMixingVsK(p.mixing, o),
-  adecay: (p, o) => runAdecay(p.adecay, o),
-  arithmetic: (p, o) => runTaskArithmetic(p.arithmetic, o),
-};
+const FIGURES: Record<string, FigureEntry["run"]> = Object.fromEntries(
+  FIGURE_REGISTRY.map((f) => [f.id, f.run]),
+);
 
 const USAGE = `Usage: deno task reproduce [all|${
   Object.keys(FIGURES).join("|")

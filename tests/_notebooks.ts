@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { FIGURE_REGISTRY } from "../lib/experiments/figures.ts";
 import { numpyPython } from "./_python.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
@@ -130,11 +131,6 @@ export function notebookPython(): Promise<{ python: string; deno: string }> {
 }
 
 /** The figure each figure notebook reproduces (`deno task reproduce <figure>`). */
-export const FIGURE_OF: Record<string, string> = {
-  "01_clustering.ipynb": "clustering",
-  "02_retrieval_vs_k.ipynb": "retrieval",
-  "03_mixing_vs_k.ipynb": "mixing",
-  "04_realnewslike_adecay.ipynb": "adecay",
-  "05_task_arithmetic.ipynb": "arithmetic",
-  "06_icl_vs_k.ipynb": "icl",
-};
+export const FIGURE_OF: Record<string, string> = Object.fromEntries(
+  FIGURE_REGISTRY.map((f) => [f.notebook, f.id]),
+);

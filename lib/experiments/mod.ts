@@ -7,3 +7,4 @@ export * from "./adecay.ts";
 export * from "./task_arithmetic.ts";
 export * from "./icl_vs_k.ts";
 export * from "./presets.ts";
+export * from "./figures.ts";
