@@ -20,7 +20,6 @@ import {
   type FigureEntry,
   ORGANISM_MODEL,
   PAPER_MODEL,
-  type Preset,
   PRESET_NAMES,
   type PresetName,
   PRESETS,
