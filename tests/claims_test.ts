@@ -4,6 +4,7 @@
  */
 import { assertEquals } from "./_assert.ts";
 import { BEGIN, claimTable, END } from "../tools/docs/claims.ts";
+import { claimsOf } from "../lib/experiments/claims.ts";
 
 const cells = (table: string) =>
   table.split("\n").filter((l) => l.startsWith("|")).map((l) =>
@@ -21,4 +22,32 @@ Deno.test("README's claim table is computed from the organism's results", async 
     cells(want),
     "README.md's claim table is stale: run deno run -A tools/docs/claims.ts --write",
   );
+});
+
+Deno.test("claim rules: retrieval holds from the first k after which accuracy stays >= 0.9", () => {
+  const rows = [1, 2, 4, 8].map((k, i) => ({
+    task: "mean",
+    k,
+    accuracy: [0.5, 0.92, 0.85, 0.95][i],
+  }));
+  assertEquals(claimsOf("retrieval", rows)[0].holds, "only from k = 8 (>= 0.9)");
+  rows[2].accuracy = 0.91;
+  assertEquals(claimsOf("retrieval", rows)[0].holds, "yes");
+});
+
+Deno.test("claim rules: mixing is read against the largest prompt k of the run", () => {
+  const rows = [];
+  for (const [method, accs] of [["prompt", [0.5, 0.7, 0.8]], ["mix", [0.79, 0.8, 0.8]]] as const) {
+    for (const [i, k] of [1, 4, 16].entries()) {
+      rows.push({ task: "mean", method, k, accuracy: accs[i] });
+    }
+  }
+  const [mix] = claimsOf("mixing", rows);
+  assertEquals(mix.holds, "yes");
+  assertEquals(mix.measured.includes("16-shot prompt 0.800"), true, mix.measured);
+});
+
+Deno.test("claim rules: a run without what a rule reads says it cannot tell", () => {
+  const [c] = claimsOf("icl", [{ task: "antonym", k: 0, accuracy: 1 }]);
+  assertEquals(c.holds, "cannot tell");
 });

@@ -2,8 +2,8 @@
  * The model organism shipped in data/models/organism, checked as a user meets it: the checkpoint
  * loads by name, the ONNX engine runs it as an independent NumPy implementation does, and the
  * behaviour State Soup needs is there, measured through the experiments themselves (a fast
- * preset): accuracy rises with k, 8-shot states retrieve their task, earlier text lowers the
- * loss on held-out news. Floors sit a margin below what was measured (docs/organism.md),
+ * preset): zero-shot accuracy stays low and rises with k, 8-shot states retrieve their task,
+ * held-out news is modelled and earlier text lowers its loss. Floors sit a margin below what was measured (docs/organism.md),
  * so a regression in the engine, tasks, library or experiments fails here on real behaviour.
  */
 import { inTempDir } from "./_temp.ts";
@@ -30,18 +30,26 @@ import { loadTokenizer } from "../lib/tokenizer/mod.ts";
 
 const DIR = BUNDLED_MODELS.organism;
 
-// Floors: a margin below the numbers measured on the committed checkpoint with these exact
-// settings (docs/organism.md); see each test for the measured value.
-/** Mean first-token accuracy over the six tasks at k = 16 (40 items per task): measured 1.0. */
-const FLOOR_ICL_16 = 0.9;
-/** Mean accuracy at k = 16 minus at k = 0: measured 1.0 - 0.658 = 0.342. */
-const FLOOR_ICL_RISE = 0.25;
+// Floors and ceilings: a margin from the numbers measured on the committed checkpoint with these
+// exact settings (printed by each test; docs/organism.md); see each constant for the measured value.
+/** Mean first-token accuracy over the six tasks at k = 0 (40 items per task): measured 0.463
+ * (the issue's target is 0.30; docs/organism.md says why it is missed). */
+const CEILING_ICL_0 = 0.55;
+/** Mean accuracy at k = 32 (40 items per task): measured 0.917. */
+const FLOOR_ICL_32 = 0.85;
+/** Mean accuracy at k = 32 minus at k = 1: measured 0.917 - 0.775 = 0.142. */
+const FLOOR_ICL_1_TO_32 = 0.08;
 /** Retrieval accuracy of 8-shot queries (8 tasks, 5 queries each, 5 library states of 16):
- * measured 0.925 (37 of 40). */
+ * measured 0.90 (36 of 40). */
 const FLOOR_RETRIEVAL_8 = 0.8;
-/** How many times closer to sequential reading A-decay mixing is than the mean (Fig. 3, 12
- * documents, T = 32): measured 0.0007 against 0.026 nats, about 40 times. */
-const FLOOR_ADECAY_RATIO = 5;
+/** Loss on x3 after reading x1 then x2, held-out news (12 documents, T = 32): measured 6.193 (the predecessor: 8.8). */
+const CEILING_NEWS_LOSS = 6.5;
+/** How much reading x1 before x2 lowers that loss against x2 alone: measured
+ * 6.199 - 6.193 = 0.0063; a state that forgets x1 gives 0. */
+const FLOOR_NEWS_GAIN = 0.003;
+/** How many times closer to sequential reading A-decay mixing is than the mean: measured
+ * 0.0085 / 0.0013, about 6.5. */
+const FLOOR_ADECAY_RATIO = 3;
 
 function options(dir: string) {
   return {
@@ -120,14 +128,17 @@ Deno.test("the ONNX engine runs the organism as the NumPy reference does (16-sho
   });
 });
 
-Deno.test("in-context learning: the organism's accuracy rises with k; unseen ids never win", async () => {
+Deno.test("in-context learning: the organism needs its demonstrations; unseen ids never win", async () => {
   await inTempDir("soup-organism-", async (dir) => {
-    await runIclVsK({ ...PAPER_ICL_VS_K, ks: [0, 16], testItems: 40 }, options(dir));
+    await runIclVsK({ ...PAPER_ICL_VS_K, ks: [0, 1, 32], testItems: 40 }, options(dir));
     const rows = await readCsv(`${dir}/results/icl/accuracy.csv`);
     const mean = (k: number) => Number(rows.find((r) => r.task === "mean" && r.k === k)!.accuracy);
-    console.log(`organism ICL (40 items per task): k=0 ${mean(0)}, k=16 ${mean(16)}`);
-    assert(mean(16) >= FLOOR_ICL_16, `mean accuracy at k=16 is ${mean(16)}`);
-    assert(mean(16) - mean(0) >= FLOOR_ICL_RISE, `k=0: ${mean(0)}, k=16: ${mean(16)}`);
+    console.log(
+      `organism ICL (40 items per task): k=0 ${mean(0)}, k=1 ${mean(1)}, k=32 ${mean(32)}`,
+    );
+    assert(mean(0) <= CEILING_ICL_0, `mean accuracy at k=0 is ${mean(0)}`);
+    assert(mean(32) >= FLOOR_ICL_32, `mean accuracy at k=32 is ${mean(32)}`);
+    assert(mean(32) - mean(1) >= FLOOR_ICL_1_TO_32, `k=1: ${mean(1)}, k=32: ${mean(32)}`);
     // Every prediction is an id the organism saw in training (seen_ids.npy, from the trainer).
     const seen = new Set(Array.from((await readNpy(`${DIR}/seen_ids.npy`)).data as Int32Array));
     const engine = await openEngine("organism", { device: "cpu" });
@@ -171,7 +182,7 @@ Deno.test("retrieval: 8-shot organism states find their task's library states", 
   });
 });
 
-Deno.test("Fig. 3 on held-out news: A-decay mixing stays closer to reading x1 then x2 than the mean", async () => {
+Deno.test("Fig. 3 on held-out news: x1 helps, and A-decay mixing stays closer to reading x1 then x2 than the mean", async () => {
   await inTempDir("soup-organism-", async (dir) => {
     await runAdecay({ ...ORGANISM_PRESET.adecay, chunkTokens: [32], documents: 12 }, options(dir));
     const rows = await readCsv(`${dir}/results/adecay/adecay.csv`);
@@ -185,6 +196,9 @@ Deno.test("Fig. 3 on held-out news: A-decay mixing stays closer to reading x1 th
         mean("x2_only")
       }, mean ${mean("mean")}, adecay ${mean("adecay")}`,
     );
+    assert(mean("sequential") <= CEILING_NEWS_LOSS, `sequential loss ${mean("sequential")}`);
+    const gain = mean("x2_only") - mean("sequential");
+    assert(gain >= FLOOR_NEWS_GAIN, `reading x1 first lowers the loss by ${gain}`);
     assert(
       gap("adecay") * FLOOR_ADECAY_RATIO < gap("mean"),
       `A-decay is ${gap("adecay")} from sequential, the mean ${gap("mean")}`,

@@ -8,3 +8,4 @@ export * from "./task_arithmetic.ts";
 export * from "./icl_vs_k.ts";
 export * from "./presets.ts";
 export * from "./figures.ts";
+export * from "./claims.ts";

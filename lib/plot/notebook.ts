@@ -17,6 +17,14 @@ export function toBase64(bytes: Uint8Array): string {
 /**
  * Displays every `.png` among `paths` in the notebook (in order), each under its file name.
  * Outside a Jupyter kernel it does nothing and returns the names it would show.
+ *
+ * @example
+ * ```ts
+ * import { showFigures } from "./notebook.ts";
+ * // Outside a Jupyter kernel nothing is shown (or read): the names it would show come back.
+ * const names = await showFigures(["results/icl/icl.svg", "results/icl/icl.png"]);
+ * if (names.join() !== "icl.png") throw new Error(names.join());
+ * ```
  */
 export async function showFigures(paths: readonly string[]): Promise<string[]> {
   type Jupyter = {
@@ -36,4 +44,26 @@ export async function showFigures(paths: readonly string[]): Promise<string[]> {
     shown.push(name);
   }
   return shown;
+}
+
+/**
+ * Displays markdown text in the notebook (outside a Jupyter kernel it does nothing) and returns
+ * it, so that the saved notebook shows it rendered and a script sees the same text.
+ *
+ * @example
+ * ```ts
+ * import { showMarkdown } from "./notebook.ts";
+ * if (await showMarkdown("**hi**") !== "**hi**") throw new Error();
+ * ```
+ */
+export async function showMarkdown(text: string): Promise<string> {
+  type Jupyter = {
+    display(data: Record<string, unknown>, options: { raw: boolean }): Promise<void>;
+  };
+  let jupyter: Jupyter | undefined;
+  try {
+    jupyter = (Deno as unknown as { jupyter?: Jupyter }).jupyter;
+  } catch { /* outside `deno jupyter` */ }
+  await jupyter?.display({ "text/markdown": text, "text/plain": text }, { raw: true });
+  return text;
 }
