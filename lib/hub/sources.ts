@@ -47,7 +47,15 @@ export function soupCacheDir(name: string): string {
   return env ? `${env.replace(/(.)\/+$/, "$1")}/${name}` : `${PROJECT_ROOT}/data/cache/${name}`;
 }
 
-/** A path inside the project as a path relative to its root (others unchanged), for messages. */
+/** A path inside the project as a path relative to its root (others unchanged), for messages. *
+ * @example
+ * ```ts
+ * import { projectPath } from "./sources.ts";
+ * const readme = new URL("../../README.md", import.meta.url).pathname;
+ * if (projectPath(readme) !== "README.md") throw new Error(projectPath(readme));
+ * if (projectPath("/elsewhere/x") !== "/elsewhere/x") throw new Error();
+ * ```
+ */
 export function projectPath(path: string): string {
   return path.startsWith(`${PROJECT_ROOT}/`) ? path.slice(PROJECT_ROOT.length + 1) : path;
 }

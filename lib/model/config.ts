@@ -289,6 +289,15 @@ export function toHfConfigJson(config: MambaConfig): Record<string, unknown> {
 /**
  * A short stable hash of the architecture, so states of one model are never mixed with
  * another's. Two configs with equal fields hash equal.
+ *
+ * @example
+ * ```ts
+ * import { configHash } from "./config.ts";
+ * import { tinyMambaConfig } from "./random_checkpoint.ts";
+ * const a = await configHash(tinyMambaConfig());
+ * if (a !== await configHash(tinyMambaConfig())) throw new Error("equal configs hash equal");
+ * if (a === await configHash({ ...tinyMambaConfig(), numHiddenLayers: 3 })) throw new Error();
+ * ```
  */
 export async function configHash(config: MambaConfig): Promise<string> {
   const keys = Object.keys(config).sort() as (keyof MambaConfig)[];

@@ -69,7 +69,15 @@ export interface SavedState extends MambaState {
 /** A state read by {@link loadState}: a {@link State} (shape, identity, layer views) and its meta.json. */
 export type LoadedState = State & { meta: StateMeta };
 
-/** Dims of a config as recorded in {@link StateMeta.shape} (the same as `stateShape`). */
+/** Dims of a config as recorded in {@link StateMeta.shape} (the same as `stateShape`). *
+ * @example
+ * ```ts
+ * import { stateShapeOf } from "./state_dir.ts";
+ * import { tinyMambaConfig } from "../model/random_checkpoint.ts";
+ * const { layers, stateSize } = stateShapeOf(tinyMambaConfig());
+ * if (layers !== 2 || stateSize !== 4) throw new Error(`${layers} ${stateSize}`);
+ * ```
+ */
 export const stateShapeOf: (config: MambaConfig) => Required<StateShape> = stateShape;
 
 /** The files a state folder holds; a folder with anything else was not written by this tool. */
@@ -138,6 +146,24 @@ export async function checkStateOutput(dir: string, options: SaveStateOptions = 
  * Writes a state folder atomically: into `<dir>.tmp-<pid>-<random>`, then renamed to `dir`. An
  * existing state folder there is replaced only with `replace`; anything else there is refused
  * (see {@link checkStateOutput}).
+ *
+ * @example
+ * ```ts
+ * import { loadState, saveState, stateShapeOf } from "./state_dir.ts";
+ * import { State } from "./state.ts";
+ * import { configHash } from "../model/config.ts";
+ * import { tinyMambaConfig } from "../model/random_checkpoint.ts";
+ * const config = tinyMambaConfig();
+ * const state = State.zeros(config);
+ * state.ssm[0] = 0.5;
+ * const meta = {
+ *   model: "tiny", configHash: await configHash(config), shape: stateShapeOf(config), tokenIds: [],
+ *   source: null, engine: "example", created: new Date().toISOString(),
+ * };
+ * const dir = `${await Deno.makeTempDir()}/state`;
+ * await saveState(dir, { ...state, ssm: state.ssm, conv: state.conv, deltaSum: state.deltaSum, meta });
+ * if ((await loadState(dir, { config })).ssm[0] !== 0.5) throw new Error();
+ * ```
  */
 export async function saveState(
   dir: string,
