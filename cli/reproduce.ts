@@ -11,7 +11,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import type { Device } from "../lib/engine/mod.ts";
 import {
   checkResultsOutput,
@@ -27,6 +26,7 @@ import {
 import { PROJECT_ROOT, resolveModelDir } from "../lib/hub/mod.ts";
 import { didYouMean } from "../lib/util/suggest.ts";
 import { SoupError } from "../lib/util/errors.ts";
+import { guarded, parse } from "./_cli.ts";
 
 /** Each figure: its experiment run with a preset's parameters. */
 const FIGURES: Record<string, FigureEntry["run"]> = Object.fromEntries(
@@ -46,29 +46,29 @@ const USAGE = `Usage: deno task reproduce [all|${
 
 /** Runs the command line; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
+  const HELP = '"deno task reproduce --help" shows the usage';
   let parsed;
   try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        model: { type: "string" },
-        quick: { type: "boolean" },
-        preset: { type: "string" },
-        device: { type: "string" },
-        precision: { type: "string" },
-        force: { type: "boolean" },
-        mirror: { type: "string" },
-        results: { type: "string" },
-        offline: { type: "boolean" },
-        help: { type: "boolean" },
-      },
-    });
+    parsed = parse(args, {
+      model: "string",
+      quick: "boolean",
+      preset: "string",
+      device: "string",
+      precision: "string",
+      force: "boolean",
+      results: "string",
+    }, HELP);
   } catch (err) {
-    console.error(`${(err as Error).message}\n${USAGE}`);
+    console.error(`reproduce: ${(err as Error).message}`);
     return 2;
   }
-  const { values, positionals } = parsed;
+  const { flags, positionals } = parsed;
+  const values = flags as Record<string, string | undefined> & {
+    quick?: boolean;
+    force?: boolean;
+    offline?: boolean;
+    help?: boolean;
+  };
   if (values.help) {
     console.log(USAGE);
     return 0;
@@ -78,23 +78,25 @@ export async function main(args: string[]): Promise<number> {
     const hint = positionals.length === 1
       ? didYouMean(which, ["all", ...Object.keys(FIGURES)])
       : "";
-    console.error(`Unknown figure "${positionals.join(" ")}"${hint}\n${USAGE}`);
+    console.error(`Unknown figure "${positionals.join(" ")}"${hint}; ${HELP}`);
     return 2;
   }
   if (values.precision !== undefined && !["float32", "float16"].includes(values.precision)) {
-    console.error(`--precision must be float32 or float16, got "${values.precision}"\n${USAGE}`);
+    console.error(`--precision must be float32 or float16, got "${values.precision}"; ${HELP}`);
     return 2;
   }
   let presetName: PresetName;
   if (values.preset !== undefined) {
     if (!(PRESET_NAMES as readonly string[]).includes(values.preset)) {
       console.error(
-        `Unknown preset "${values.preset}"${didYouMean(values.preset, PRESET_NAMES)}\n${USAGE}`,
+        `Unknown preset "${values.preset}"${
+          didYouMean(values.preset, PRESET_NAMES)
+        }; choose one of ${PRESET_NAMES.join(", ")}`,
       );
       return 2;
     }
     if (values.quick === true && values.preset !== "quick") {
-      console.error(`--quick and --preset ${values.preset} contradict each other\n${USAGE}`);
+      console.error(`--quick and --preset ${values.preset} contradict each other; ${HELP}`);
       return 2;
     }
     presetName = values.preset as PresetName;
@@ -130,7 +132,7 @@ export async function main(args: string[]): Promise<number> {
     }
     return 1;
   }
-  try {
+  return await guarded("reproduce", async () => {
     // Every figure's folder is checked before the first one runs.
     for (const name of names) {
       await checkResultsOutput(`${values.results ?? `${PROJECT_ROOT}/results`}/${name}`, {
@@ -144,17 +146,7 @@ export async function main(args: string[]): Promise<number> {
       console.log(`${name}: ${written.length} files in ${seconds} s`);
       for (const path of written) console.log(`  ${path}`);
     }
-  } catch (err) {
-    // The tool's own errors and the system's (permission denied, no space, ...) are one line;
-    // anything else is a bug and keeps its stack trace.
-    const system = Object.values(Deno.errors).some((cls) => err instanceof cls);
-    if (err instanceof SoupError || system) {
-      console.error(`reproduce: ${(err as Error).message}`);
-      return 1;
-    }
-    throw err;
-  }
-  return 0;
+  });
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -56,14 +56,20 @@ Deno.test("reproduce says how to run on the organism when the hub cannot be reac
   }
 });
 
-Deno.test("reproduce refuses an unknown preset and a contradiction, with the usage", async () => {
+Deno.test("reproduce refuses an unknown preset, a contradiction and a bad option, in one line each", async () => {
   const unknown = await reproduce(["--preset", "nope"]);
   assertEquals(unknown.code, 2);
   assert(unknown.stderr.includes('Unknown preset "nope"'), unknown.stderr);
-  assert(unknown.stderr.includes("--preset organism"), unknown.stderr);
+  assert(unknown.stderr.includes("paper, quick, organism"), unknown.stderr);
   const both = await reproduce(["--quick", "--preset", "organism"]);
   assertEquals(both.code, 2);
   assert(both.stderr.includes("contradict"), both.stderr);
+  const option = await reproduce(["--modell", "organism"]);
+  assertEquals(option.code, 2);
+  assert(option.stderr.includes('unknown option --modell (did you mean "model"?)'), option.stderr);
+  for (const r of [unknown, both, option]) {
+    assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+  }
 });
 
 Deno.test("reproduce never writes over a folder it did not write, and over its own only with --force", async () => {

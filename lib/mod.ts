@@ -34,7 +34,7 @@ export { loadNewsDocuments } from "./data/news.ts";
 
 // States: the one state type, state folders, the shared store, skill libraries.
 export type { State } from "./states/state.ts";
-export { loadState, saveState, stateShapeOf } from "./states/state_dir.ts";
+export { buildStateMeta, loadState, saveState, stateShapeOf } from "./states/state_dir.ts";
 export { StateStore } from "./states/store.ts";
 export { SkillLibrary } from "./library/skill_library.ts";
 export { SkillIndex } from "./library/skill_index.ts";
@@ -52,7 +52,7 @@ export { evaluateFirstToken } from "./eval/first_token_accuracy.ts";
 // Files: NumPy arrays, result tables, plots.
 export { readNpy } from "./npy/read_npy.ts";
 export { writeNpy } from "./npy/write_npy.ts";
-export { readCsv } from "./results/csv.ts";
+export { formatCsv, readCsv, writeCsv } from "./results/csv.ts";
 export { Plot, renderPlot } from "./plot/render.ts";
 export { svgToPng } from "./plot/svg_to_png.ts";
 export { showFigures } from "./plot/notebook.ts";

@@ -94,3 +94,47 @@ export async function* generate(
     if (id === stopToken) return;
   }
 }
+
+/** What {@link streamText} needs of a tokenizer. */
+export interface TextDecoderLike {
+  decode(ids: number[]): string;
+}
+
+/**
+ * Generates from `prompt` and hands `write` the text as it grows, whole characters only (a
+ * partial UTF-8 sequence decodes to U+FFFD and waits for its next token). Returns the ids.
+ *
+ * @example
+ * ```ts
+ * import { streamText } from "./generate.ts";
+ * import { openEngine } from "./open_engine.ts";
+ * import { tinyMambaConfig, writeRandomCheckpoint } from "../model/random_checkpoint.ts";
+ * const dir = await Deno.makeTempDir();
+ * await writeRandomCheckpoint(dir, tinyMambaConfig({ vocabSize: 64 }));
+ * const engine = await openEngine(dir, { device: "cpu" });
+ * const tok = { decode: (ids: number[]) => ids.map((i) => String.fromCharCode(97 + (i % 26))).join("") };
+ * let text = "";
+ * const ids = await streamText(engine, tok, [1, 2], { maxTokens: 4 }, (t) => text += t);
+ * if (ids.length !== 4 || text !== tok.decode(ids)) throw new Error(text);
+ * await engine.close();
+ * ```
+ */
+export async function streamText(
+  engine: Engine,
+  tokenizer: TextDecoderLike,
+  prompt: readonly number[],
+  options: GenerateOptions,
+  write: (text: string) => unknown,
+): Promise<number[]> {
+  const ids: number[] = [];
+  let shown = "";
+  for await (const t of generate(engine, prompt, options)) {
+    ids.push(t.id);
+    const text = tokenizer.decode(ids);
+    if (!text.endsWith("\uFFFD")) {
+      await write(text.slice(shown.length));
+      shown = text;
+    }
+  }
+  return ids;
+}

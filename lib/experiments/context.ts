@@ -16,7 +16,7 @@ import { PROJECT_ROOT, projectPath, soupCacheDir, type SourceOptions } from "../
 import { configHash, type MambaConfig } from "../model/config.ts";
 import { weightsFingerprint } from "../model/fingerprint.ts";
 import { formatCsv, type Row } from "../results/csv.ts";
-import { loadState, saveState, stateShapeOf } from "../states/state_dir.ts";
+import { buildStateMeta, loadState, saveState } from "../states/state_dir.ts";
 import type { MambaState } from "../states/state.ts";
 import { defaultStoreRoot, StateStore } from "../states/store.ts";
 import { loadTokenizer, type MambaTokenizer } from "../tokenizer/load_tokenizer.ts";
@@ -283,18 +283,7 @@ export class ResultCache {
         ssm: state.ssm,
         deltaSum: state.deltaSum,
         ...(state.logits ? { logits: state.logits } : {}),
-        meta: {
-          model: m.id,
-          configHash: m.configHash,
-          weightsFingerprint: m.weights,
-          shape: stateShapeOf(m.config),
-          tokenIds: [],
-          source: null,
-          engine: m.engine.name,
-          ...(m.engine.adapter ? { adapter: m.engine.adapter } : {}),
-          created: new Date().toISOString(),
-          extra: { name },
-        },
+        meta: await buildStateMeta(m.engine, { model: m.id, tokenIds: [], extra: { name } }),
       }, { replace: true });
       return state;
     }

@@ -6,3 +6,4 @@
 export * from "./skill_library.ts";
 export * from "./sanitize_skill_id.ts";
 export * from "./skill_index.ts";
+export * from "./complete.ts";

@@ -240,6 +240,44 @@ export class SkillLibrary {
       .map((e) => ({ ...e, shape: { ...e.shape } }));
   }
 
+  /** The meta.json of every entry, by id (read from disk at each call). */
+  async metas(): Promise<Map<string, StateMeta>> {
+    const out = new Map<string, StateMeta>();
+    for (const e of this.#entries) {
+      out.set(e.id, JSON.parse(await Deno.readTextFile(`${this.dir}/${e.folder}/meta.json`)));
+    }
+    return out;
+  }
+
+  /**
+   * Refuses (a {@link SoupError} naming both) when the library holds states of weights other than
+   * `weights`, a checkpoint of the same shape: their states must not be mixed up. Entries written
+   * before fingerprints were kept pass. `what` names where `weights` came from.
+   *
+   * @example
+   * ```ts
+   * import { SkillLibrary } from "./skill_library.ts";
+   * const lib = await SkillLibrary.open(await Deno.makeTempDir(), { create: true });
+   * await lib.checkWeights("abc", "model tiny"); // an empty library holds no other weights
+   * ```
+   */
+  async checkWeights(
+    weights: string,
+    what: string,
+    metas?: ReadonlyMap<string, StateMeta>,
+  ): Promise<void> {
+    const known = metas ?? await this.metas();
+    for (const e of this.#entries) {
+      const meta = known.get(e.id);
+      if (meta?.weightsFingerprint !== undefined && meta.weightsFingerprint !== weights) {
+        throw new SoupError(
+          `The library "${this.dir}" holds states of other weights (entry "${e.id}", fingerprint ` +
+            `${meta.weightsFingerprint}) than ${what} (${weights}), though of the same shape`,
+        );
+      }
+    }
+  }
+
   /**
    * Runs `fn` while this process alone writes the library: other processes (and their
    * `library add`) wait for the system's lock (`flock`) on `<dir>/.lock`, which is released

@@ -10,3 +10,4 @@ export * from "./task_arithmetic.ts";
 export * from "./mix_a_decay.ts";
 export * from "./read_a_log.ts";
 export * from "./methods.ts";
+export * from "./mix_saved.ts";

@@ -17,6 +17,7 @@
 
 import { SoupError } from "../util/errors.ts";
 import { atomicWrite } from "../util/atomic_write.ts";
+import { checkWritable, swapFolder, sweepLeftovers, tempSibling } from "../util/output.ts";
 import { Rng } from "../util/random.ts";
 import { type MambaConfig, parseMambaConfig, toHfConfigJson } from "./config.ts";
 import { mambaTensorShapes } from "./weights.ts";
@@ -226,4 +227,51 @@ export async function isRandomCheckpoint(dir: string): Promise<boolean> {
     }
   }
   return true;
+}
+
+/**
+ * Writes a random checkpoint to `out` safely, as `soup checkpoint` does: never over a real
+ * checkpoint or anything else, only over a random checkpoint this project wrote and only with
+ * `force`; written in a new folder that then takes its place. What a killed run left is cleaned
+ * first (a checkpoint it had moved aside is put back, and counts as there).
+ *
+ * @example
+ * ```ts
+ * import { isRandomCheckpoint, tinyMambaConfig, writeRandomCheckpointTo } from "./random_checkpoint.ts";
+ * const out = `${await Deno.makeTempDir()}/ckpt`;
+ * await writeRandomCheckpointTo(out, tinyMambaConfig());
+ * await writeRandomCheckpointTo(out, tinyMambaConfig(), { force: true, seed: 2 });
+ * if (!(await isRandomCheckpoint(out))) throw new Error();
+ * ```
+ */
+export async function writeRandomCheckpointTo(
+  out: string,
+  config: MambaConfig,
+  options: RandomCheckpointOptions & { force?: boolean } = {},
+): Promise<void> {
+  await sweepLeftovers(out, isRandomCheckpoint);
+  const exists = await Deno.stat(out).then(() => true, (err) => {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  });
+  if (exists) {
+    if (!(await isRandomCheckpoint(out))) {
+      throw new SoupError(
+        `Refusing to write a checkpoint to --out "${out}": it exists and is not a random ` +
+          `checkpoint this tool wrote (choose another path)`,
+      );
+    }
+    if (options.force !== true) {
+      throw new SoupError(`--out "${out}" holds a random checkpoint: pass --force to replace it`);
+    }
+  }
+  await checkWritable(out);
+  const tmp = tempSibling(out);
+  try {
+    await writeRandomCheckpoint(tmp, config, options);
+    await swapFolder(tmp, out, isRandomCheckpoint);
+  } catch (err) {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    throw err;
+  }
 }

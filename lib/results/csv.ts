@@ -29,7 +29,17 @@ export function formatCsv(rows: readonly Row[], columns?: readonly string[]): st
   return csvFormat(rows.map((r) => ({ ...r })) as never[], cols as never[]) + "\n";
 }
 
-/** Writes rows as CSV atomically (temporary file, then rename). */
+/**
+ * Writes rows as CSV atomically (temporary file, then rename).
+ *
+ * @example
+ * ```ts
+ * import { readCsv, writeCsv } from "./csv.ts";
+ * const path = `${await Deno.makeTempDir()}/out.csv`;
+ * await writeCsv(path, [{ task: "antonym", accuracy: 0.5 }]);
+ * if ((await readCsv(path))[0].accuracy !== 0.5) throw new Error();
+ * ```
+ */
 export async function writeCsv(
   path: string,
   rows: readonly Row[],

@@ -2,3 +2,4 @@
 export * from "./state.ts";
 export * from "./state_dir.ts";
 export * from "./store.ts";
+export * from "./shared.ts";

@@ -69,6 +69,60 @@ export interface SavedState extends MambaState {
 /** A state read by {@link loadState}: a {@link State} (shape, identity, layer views) and its meta.json. */
 export type LoadedState = State & { meta: StateMeta };
 
+/** What {@link buildStateMeta} reads of the engine that computed a state (an `Engine`). */
+export interface MetaSource {
+  readonly config: MambaConfig;
+  readonly name: string;
+  readonly identity?: { readonly weights?: string };
+  readonly adapter?: GpuAdapterInfo;
+}
+
+/** The fields of a state's meta.json that the engine does not give. */
+export interface MetaFields {
+  /** Model id or folder, as the user named it. */
+  model: string;
+  /** Token ids read to reach the state. */
+  tokenIds: number[];
+  /** Text those ids came from, when known. */
+  text?: string;
+  /** Folder of the state it started from. @default null (zeros) */
+  source?: string | null;
+  /** Anything else to keep (task, k, seed, demonstrations, ...). */
+  extra?: Record<string, unknown>;
+}
+
+/**
+ * The one builder of a state's meta.json for a state `engine` computed: model identity (config
+ * hash, weights fingerprint, shape) and engine from the engine, the rest from `fields`.
+ *
+ * @example
+ * ```ts
+ * import { buildStateMeta } from "./state_dir.ts";
+ * import { tinyMambaConfig } from "../model/random_checkpoint.ts";
+ * const engine = { config: tinyMambaConfig(), name: "onnx-cpu", identity: { weights: "abc" } };
+ * const meta = await buildStateMeta(engine, { model: "tiny", tokenIds: [1, 2] });
+ * if (meta.weightsFingerprint !== "abc" || meta.source !== null || meta.shape.layers !== 2) {
+ *   throw new Error(JSON.stringify(meta));
+ * }
+ * ```
+ */
+export async function buildStateMeta(engine: MetaSource, fields: MetaFields): Promise<StateMeta> {
+  const weights = engine.identity?.weights;
+  return {
+    model: fields.model,
+    configHash: await configHash(engine.config),
+    ...(weights !== undefined ? { weightsFingerprint: weights } : {}),
+    shape: stateShape(engine.config),
+    tokenIds: fields.tokenIds,
+    ...(fields.text !== undefined ? { text: fields.text } : {}),
+    source: fields.source ?? null,
+    engine: engine.name,
+    ...(engine.adapter ? { adapter: engine.adapter } : {}),
+    created: new Date().toISOString(),
+    ...(fields.extra !== undefined ? { extra: fields.extra } : {}),
+  };
+}
+
 /** Dims of a config as recorded in {@link StateMeta.shape} (the same as `stateShape`). *
  * @example
  * ```ts

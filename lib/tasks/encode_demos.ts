@@ -51,3 +51,26 @@ export function encodeDemos(
   }
   return full.slice(0, cut);
 }
+
+/**
+ * The ids of `text` as they occur inside a prompt when a query follows it (`text` + "Q: x\nA:"),
+ * or undefined when the text does not end where a demonstration does (a newline) or the prompt
+ * does not split there. GPT-NeoX reads a final "\n\n" as one token (535) but as two (187, 187)
+ * before the next "Q".
+ *
+ * @example
+ * ```ts
+ * import { inPromptIds } from "./encode_demos.ts";
+ * const tok = { encode: (t: string) => [...t].map((c) => c.charCodeAt(0)) };
+ * if (inPromptIds(tok, "Q: a\nA: b") !== undefined) throw new Error("no newline at the end");
+ * if (inPromptIds(tok, "Q: a\nA: b\n\n")?.length !== 11) throw new Error();
+ * ```
+ */
+export function inPromptIds(tok: TokenEncoder, text: string): number[] | undefined {
+  if (!text.endsWith("\n")) return undefined;
+  const query = tok.encode("Q: x\nA:");
+  const full = tok.encode(text + "Q: x\nA:");
+  const cut = full.length - query.length;
+  if (cut <= 0 || query.some((id, i) => full[cut + i] !== id)) return undefined;
+  return full.slice(0, cut);
+}

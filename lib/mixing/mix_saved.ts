@@ -1,0 +1,134 @@
+/**
+ * Mixing saved states by a mode of the registry (`MIX_MODES`): `soup mix`'s work, as a library
+ * function. Checks that the states are of one model, mixes them, and builds the mixed state's
+ * meta.json (the model's identity; the inputs in `extra`).
+ *
+ * @module
+ */
+import { weightsFingerprint } from "../model/fingerprint.ts";
+import type { LoadedState, StateMeta } from "../states/state_dir.ts";
+import { commonModel, type State } from "../states/state.ts";
+import { SoupError } from "../util/errors.ts";
+import { MIX_MODES, type MixMode } from "./methods.ts";
+import { mixADecay } from "./mix_a_decay.ts";
+import { mixMean } from "./mix_mean.ts";
+import { mixWeighted } from "./mix_weighted.ts";
+import { readALog } from "./read_a_log.ts";
+
+/** Options of {@link mixSaved}. */
+export interface MixSavedOptions {
+  /** The weights of `weighted`, as the user wrote them ("0.5,0.5"). */
+  weights?: string;
+  /** The checkpoint folder whose A_log `adecay` reads, resolved only when needed. */
+  modelDir?: () => Promise<string>;
+  /** How the checkpoint was named, for messages. */
+  modelName?: string;
+}
+
+interface MixInput {
+  states: LoadedState[];
+  names: string[];
+  weights: string | undefined;
+  options: MixSavedOptions;
+  /** The weights fingerprint every state shares, when known. */
+  fingerprint: string | undefined;
+}
+
+const IMPLEMENTATIONS: Record<MixMode["id"], (input: MixInput) => Promise<State>> = {
+  mean: ({ states }) => Promise.resolve(mixMean(states)),
+  weighted: ({ states, weights }) => {
+    const w = (weights ?? "").split(",").map(Number);
+    if (weights === undefined || weights === "") {
+      throw new SoupError(`Missing --weights; "soup help" shows the usage`);
+    }
+    if (w.length !== states.length || w.some((x) => !Number.isFinite(x))) {
+      throw new SoupError(`--weights must give ${states.length} numbers, got "${weights}"`);
+    }
+    return Promise.resolve(mixWeighted(states, w));
+  },
+  adecay: async ({ states, names, options, fingerprint }) => {
+    if (states.length !== 2) {
+      throw new SoupError(`--mode adecay mixes two states (first, then second)`);
+    }
+    const second = states[1].meta;
+    if (second.source !== null || second.tokenIds.length === 0) {
+      throw new SoupError(
+        `--mode adecay needs the second state read from zeros by "soup extract" (no --from, not ` +
+          `a mix): "${names[1]}" ${
+            second.source !== null ? `started from "${second.source}"` : "records no tokens"
+          }`,
+      );
+    }
+    if (options.modelDir === undefined) throw new SoupError(`Missing --model`);
+    const dir = await options.modelDir();
+    if (fingerprint !== undefined && (await weightsFingerprint(dir)) !== fingerprint) {
+      throw new SoupError(
+        `Cannot mix with the A of --model "${options.modelName ?? dir}": the states were made ` +
+          `with other weights (fingerprint ${fingerprint})`,
+      );
+    }
+    return mixADecay(states[0], states[1], await readALog(dir), {
+      secondTokens: second.tokenIds.length,
+    });
+  },
+};
+
+/**
+ * Mixes saved states (`names`: their folders, for messages) by `mode`, after checking they are of
+ * one model (config hash, every known weights fingerprint, shape). Returns the mix and its
+ * meta.json.
+ *
+ * @example
+ * ```ts
+ * import { mixSaved } from "./mix_saved.ts";
+ * import { State } from "../states/state.ts";
+ * import { stateShapeOf } from "../states/state_dir.ts";
+ * import { configHash } from "../model/config.ts";
+ * import { tinyMambaConfig } from "../model/random_checkpoint.ts";
+ * const config = tinyMambaConfig();
+ * const meta = {
+ *   model: "tiny", configHash: await configHash(config), shape: stateShapeOf(config),
+ *   tokenIds: [1], source: null, engine: "reference", created: "",
+ * };
+ * const a = Object.assign(State.zeros(config), { meta }), b = Object.assign(State.zeros(config), { meta });
+ * a.ssm[0] = 1;
+ * const { state, meta: mixed } = await mixSaved("mean", [a, b], ["a", "b"]);
+ * if (state.ssm[0] !== 0.5 || mixed.engine !== "mix-mean") throw new Error();
+ * ```
+ */
+export async function mixSaved(
+  mode: string,
+  states: LoadedState[],
+  names: string[],
+  options: MixSavedOptions = {},
+): Promise<{ state: State; meta: StateMeta }> {
+  const spec = MIX_MODES.find((m) => m.id === mode);
+  if (spec === undefined) {
+    throw new SoupError(`--mode must be ${MIX_MODES.map((m) => m.id).join(", ")}, got "${mode}"`);
+  }
+  const fingerprint = commonModel(states, "mix states", { name: (i) => `"${names[i]}"` })
+    ?.identity?.weights;
+  const state = await IMPLEMENTATIONS[spec.id]({
+    states,
+    names,
+    weights: options.weights,
+    options,
+    fingerprint,
+  });
+  const { model, configHash, shape } = states[0].meta;
+  return {
+    state,
+    meta: {
+      // The model's identity, not the first input's text or tokens: the inputs are in extra.
+      model,
+      configHash,
+      ...(fingerprint !== undefined ? { weightsFingerprint: fingerprint } : {}),
+      shape,
+      tokenIds: [],
+      source: null,
+      engine: `mix-${mode}`,
+      created: new Date().toISOString(),
+      extra: { mode, states: names, weights: options.weights ?? null },
+    },
+  };
+}
