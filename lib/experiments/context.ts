@@ -1,35 +1,29 @@
 /**
- * What every figure's experiment shares, in three parts: {@link ExperimentModel} (the model on
- * an engine, the tokenizer, the shared state store), {@link ResultCache} (partial results keyed
- * by everything that produced them, so a killed run resumes and a changed parameter
- * recomputes), and {@link ExperimentContext} (the parameters, progress lines, and the result
- * folder `results/<figure>/` with tidy CSVs, `meta.json`, and the figure as SVG and PNG);
- * {@link runExperiment} runs a figure's body with them.
+ * What every figure's experiment shares, in parts: {@link ExperimentModel} (`model.ts`: the
+ * model on an engine, the tokenizer, the shared state store), {@link ResultCache}
+ * (`result_cache.ts`: partial results keyed by everything that produced them, so a killed run
+ * resumes and a changed parameter recomputes), the results folder (`results_folder.ts`: what this
+ * tool wrote, replaced only when its own), the code hash (`code_hash.ts`); and here
+ * {@link ExperimentContext} (the parameters, progress lines, and `results/<figure>/` with tidy
+ * CSVs, `meta.json`, and the figure as SVG and PNG) and {@link runExperiment}, which runs a
+ * figure's body with them.
  *
  * @module
  */
 
-import { describeEngine, type Device, openEngine } from "../engine/open_engine.ts";
-import type { Engine } from "../engine/types.ts";
-import { resolveModelDir, resolveTokenizerFile } from "../hub/resolve.ts";
-import { PROJECT_ROOT, projectPath, soupCacheDir, type SourceOptions } from "../hub/sources.ts";
-import { configHash, type MambaConfig } from "../model/config.ts";
-import { weightsFingerprint } from "../model/fingerprint.ts";
+import type { Device } from "../engine/open_engine.ts";
+import { PROJECT_ROOT, projectPath, type SourceOptions } from "../hub/sources.ts";
 import { formatCsv, type Row } from "../results/csv.ts";
-import { buildStateMeta, loadState, saveState } from "../states/state_dir.ts";
-import type { MambaState } from "../states/state.ts";
-import { defaultStoreRoot, StateStore } from "../states/store.ts";
-import { loadTokenizer, type MambaTokenizer } from "../tokenizer/load_tokenizer.ts";
-import { atomicWrite } from "../util/atomic_write.ts";
-import { sha256Hex } from "../util/sha256.ts";
-import { NotFoundError, SoupError } from "../util/errors.ts";
-import {
-  checkWritable,
-  inspectOwnFolder,
-  swapFolder,
-  sweepLeftovers,
-  tempSibling,
-} from "../util/output.ts";
+import { sweepLeftovers, tempSibling } from "../util/output.ts";
+import { codeHash } from "./code_hash.ts";
+import { ExperimentModel } from "./model.ts";
+import { ResultCache } from "./result_cache.ts";
+import { checkResultsOutput, isResultsFolder, replaceFolder } from "./results_folder.ts";
+
+export * from "./code_hash.ts";
+export * from "./model.ts";
+export * from "./result_cache.ts";
+export { checkResultsOutput } from "./results_folder.ts";
 
 /** Options shared by every experiment. */
 export interface ExperimentOptions extends Omit<SourceOptions, "cacheDir"> {
@@ -54,9 +48,6 @@ export interface ExperimentOptions extends Omit<SourceOptions, "cacheDir"> {
   log?: (line: string) => void;
 }
 
-/** The paper's model. */
-export const PAPER_MODEL = "state-spaces/mamba-2.8b-hf";
-
 /** What an experiment writes. */
 export interface ExperimentOutput {
   /** Tidy tables by name: `results/<figure>/<name>.csv`. */
@@ -65,243 +56,6 @@ export interface ExperimentOutput {
   figures?: Record<string, string>;
   /** More facts for meta.json (e.g. run time of parts). */
   meta?: Record<string, unknown>;
-}
-
-/**
- * Folders of `lib/` that only present results (rows in, SVG or CSV out, drawn afresh at every
- * run and never cached): left out of the partial results' cache key, so that editing a plot
- * keeps hours of cached evaluations.
- */
-export const PRESENTATION_DIRS: readonly string[] = ["lib/plot", "lib/results"];
-
-/**
- * A hash of the library's source files (tests left out), recorded with results; without
- * `exclude`d folders (project-relative, e.g. {@link PRESENTATION_DIRS}) it keys cached partial
- * results.
- */
-export async function codeHash(
-  exclude: readonly string[] = [],
-  root: string = PROJECT_ROOT,
-): Promise<string> {
-  const files: string[] = [];
-  const skip = new Set(exclude.map((d) => `${root}/${d.replace(/\/+$/, "")}`));
-  const walk = (dir: string) => {
-    for (const e of Deno.readDirSync(dir)) {
-      const p = `${dir}/${e.name}`;
-      if (skip.has(p)) continue;
-      if (e.isDirectory) walk(p);
-      else if (e.name.endsWith(".ts") && !e.name.endsWith("_test.ts")) files.push(p);
-    }
-  };
-  walk(`${root}/lib`);
-  files.sort();
-  const enc = new TextEncoder();
-  const parts = files.map((f) => `${f.slice(root.length)}\n${Deno.readTextFileSync(f)}\n`);
-  return (await sha256Hex(enc.encode(parts.join("")))).slice(0, 16);
-}
-
-/** The model an experiment computes with: checkpoint, engine, tokenizer and the state store. */
-export class ExperimentModel {
-  /** Model id or folder as given. */
-  readonly id: string;
-  /** The checkpoint folder it resolved to (config.json, safetensors). */
-  readonly dir: string;
-  readonly engine: Engine;
-  readonly tokenizer: MambaTokenizer;
-  readonly config: MambaConfig;
-  readonly configHash: string;
-  /** `weightsFingerprint` of the checkpoint. */
-  readonly weights: string;
-  /**
-   * The states every figure shares, keyed by what produced them (weights, engine, token ids,
-   * start state), not by code: editing the library keeps them.
-   */
-  readonly store: StateStore;
-
-  private constructor(init: Omit<ExperimentModel, "close" | "describe">) {
-    this.id = init.id;
-    this.dir = init.dir;
-    this.engine = init.engine;
-    this.tokenizer = init.tokenizer;
-    this.config = init.config;
-    this.configHash = init.configHash;
-    this.weights = init.weights;
-    this.store = init.store;
-  }
-
-  /**
-   * Resolves and opens `options.model` (default the paper's) on `options.device`, its
-   * tokenizer, and the shared state store (`<cacheDir>/_states` when `cacheDir` is given).
-   */
-  static async open(options: ExperimentOptions = {}): Promise<ExperimentModel> {
-    const id = options.model ?? PAPER_MODEL;
-    const storeRoot = options.cacheDir !== undefined
-      ? `${options.cacheDir}/_states`
-      : defaultStoreRoot();
-    await checkCache(storeRoot); // before any work
-    // The experiment cache is not the Hugging Face cache: pass only the source settings on.
-    const sources: SourceOptions = {
-      mirror: options.mirror,
-      offline: options.offline,
-      cacheDir: options.hfCacheDir,
-    };
-    const dir = await resolveModelDir(id, sources);
-    const tokenizer = await loadTokenizer(await resolveTokenizerFile(dir, sources));
-    const engine = await openEngine(dir, {
-      ...sources,
-      device: options.device ?? "auto",
-      precision: options.precision,
-    });
-    try {
-      // Open the session now, so the engine's name (a part of the store's keys, and meta.json)
-      // tells the provider used even when every result comes from the cache.
-      await engine.run([0]);
-      // Computed once, when the engine opened the checkpoint.
-      const hash = engine.identity?.configHash ?? await configHash(engine.config);
-      const weights = engine.identity?.weights ?? await weightsFingerprint(dir);
-      const store = await StateStore.open(storeRoot, {
-        weights,
-        engine: engine.name,
-        config: engine.config,
-      });
-      return new ExperimentModel({
-        id,
-        dir,
-        engine,
-        tokenizer,
-        config: engine.config,
-        configHash: hash,
-        weights,
-        store,
-      });
-    } catch (err) {
-      await engine.close();
-      throw err;
-    }
-  }
-
-  /** "model M (config H) on onnx-cpu". */
-  describe(): string {
-    return `model ${this.id} (config ${this.configHash}) on ${describeEngine(this.engine)}`;
-  }
-
-  /** Closes the engine. */
-  async close(): Promise<void> {
-    await this.engine.close();
-  }
-}
-
-/**
- * The partial results of one run (evaluations, embeddings, mixed states), in a folder keyed by
- * the figure, its parameters, the model's weights and the computing code: a killed run finds
- * what it had saved, other parameters or code use another folder.
- */
-export class ResultCache {
-  /** The folder. */
-  readonly dir: string;
-  readonly #model: ExperimentModel;
-  readonly #log: (line: string) => void;
-
-  private constructor(dir: string, model: ExperimentModel, log: (line: string) => void) {
-    this.dir = dir;
-    this.#model = model;
-    this.#log = log;
-  }
-
-  /**
-   * The cache of `figure` with `params` on `model`: `<cacheDir>/<figure>/<key>` (default
-   * `$SOUP_CACHE/experiments`, else `<project>/data/cache/experiments`). The key leaves out the
-   * presentation code ({@link PRESENTATION_DIRS}).
-   */
-  static async open(
-    figure: string,
-    params: Record<string, unknown>,
-    model: ExperimentModel,
-    options: { cacheDir?: string; log?: (line: string) => void } = {},
-  ): Promise<ResultCache> {
-    const compute = await codeHash(PRESENTATION_DIRS);
-    const key = (await sha256Hex(
-      new TextEncoder().encode(JSON.stringify({
-        figure,
-        params,
-        model: model.id,
-        hash: model.configHash,
-        weights: model.weights,
-        code: compute,
-      })),
-    )).slice(0, 16);
-    const root = options.cacheDir ?? soupCacheDir("experiments");
-    const dir = `${root}/${figure}/${key}`;
-    await checkCache(dir);
-    await Deno.mkdir(dir, { recursive: true });
-    return new ResultCache(dir, model, options.log ?? ((line) => console.error(line)));
-  }
-
-  /** A JSON value cached under `name`, or computed, saved atomically, and returned. */
-  async json<T>(name: string, compute: () => Promise<T>): Promise<T> {
-    const path = `${this.dir}/${name}.json`;
-    let text: string | undefined;
-    try {
-      text = await Deno.readTextFile(path);
-    } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) throw err;
-    }
-    if (text !== undefined) {
-      try {
-        return JSON.parse(text) as T;
-      } catch (err) {
-        // A cache file cut short (a crash while it was written by an older version) is
-        // recomputed, and said.
-        this.#log(
-          `cache file ${projectPath(path)} is not valid JSON (${
-            (err as Error).message
-          }): recomputing`,
-        );
-      }
-    }
-    const value = await compute();
-    await atomicWrite(path, new TextEncoder().encode(JSON.stringify(value)));
-    return value;
-  }
-
-  /**
-   * The state cached under `name` (a state this run derives, such as a mix), or computed, saved
-   * as a state folder, and returned. Only a missing one is computed; a broken or foreign one is
-   * an error to see.
-   */
-  async state(name: string, compute: () => Promise<MambaState>): Promise<MambaState> {
-    const dir = `${this.dir}/states/${name}`;
-    const m = this.#model;
-    try {
-      return await loadState(dir, { config: m.config, weights: m.weights });
-    } catch (err) {
-      if (!(err instanceof NotFoundError)) throw err;
-      const state = await compute();
-      await Deno.mkdir(`${this.dir}/states`, { recursive: true });
-      await saveState(dir, {
-        conv: state.conv,
-        ssm: state.ssm,
-        deltaSum: state.deltaSum,
-        ...(state.logits ? { logits: state.logits } : {}),
-        meta: await buildStateMeta(m.engine, { model: m.id, tokenIds: [], extra: { name } }),
-      }, { replace: true });
-      return state;
-    }
-  }
-}
-
-/** A one-line error unless the cache folder `dir` can be made (it names SOUP_CACHE). */
-async function checkCache(dir: string): Promise<void> {
-  try {
-    await checkWritable(dir);
-  } catch (err) {
-    if (!(err instanceof SoupError)) throw err;
-    throw new SoupError(
-      `${err.message}; the experiments cache states and results there (set SOUP_CACHE, or ` +
-        `cacheDir, to a writable folder)`,
-      { file: dir },
-    );
-  }
 }
 
 /** What an experiment's body computes with. */
@@ -423,63 +177,6 @@ export class ExperimentContext {
     }
     return names.map((name) => `${this.outDir}/${name}`);
   }
-}
-
-/** Files a results folder this tool wrote may hold. */
-const RESULT_FILE = /^[\w.-]+\.(csv|svg|png|json)$/;
-
-/** What is at `dir`: nothing, a results folder this tool wrote, or something else. */
-async function inspectResults(
-  dir: string,
-): Promise<{ kind: "missing" | "results" | "other"; what?: string }> {
-  const found = await inspectOwnFolder(dir, {
-    allowed: (name) => RESULT_FILE.test(name),
-    // Exactly the files the run listed in meta.json (folders written before the list was kept:
-    // any result-like file).
-    isOurs: (meta, names) =>
-      typeof meta.figure === "string" &&
-      (!Array.isArray(meta.files) ||
-        names.every((n) => n === "meta.json" || (meta.files as unknown[]).includes(n))),
-    emptyIsOurs: true, // an empty folder loses nothing
-  });
-  return found.kind === "ours" ? { kind: "results" } : found as { kind: "missing" | "other" };
-}
-
-async function isResultsFolder(path: string): Promise<boolean> {
-  return (await inspectResults(path)).kind === "results";
-}
-
-/**
- * Checks, before any work, that `results/<figure>/` may be written at `dir`: nothing is there,
- * or a results folder this tool wrote and `replace` is set; and the location is writable. A
- * file or a folder holding anything else is refused, with or without `replace`.
- */
-export async function checkResultsOutput(
-  dir: string,
-  options: { replace?: boolean } = {},
-): Promise<void> {
-  const found = await inspectResults(dir);
-  if (found.kind === "other") {
-    throw new SoupError(
-      `Refusing to write results to "${dir}": it is ${found.what}, not a results folder this ` +
-        `tool wrote (choose another --results folder)`,
-      { file: dir },
-    );
-  }
-  if (found.kind === "results" && !options.replace && [...Deno.readDirSync(dir)].length > 0) {
-    throw new SoupError(
-      `"${dir}" holds results of an earlier run: pass --force to replace them, or choose ` +
-        `another --results folder`,
-      { file: dir },
-    );
-  }
-  await checkWritable(dir);
-}
-
-/** Puts the folder `tmp` at `dir`, replacing a results folder there (and nothing else). */
-async function replaceFolder(tmp: string, dir: string, replace: boolean): Promise<void> {
-  await checkResultsOutput(dir, { replace });
-  await swapFolder(tmp, dir, isResultsFolder);
 }
 
 /**
