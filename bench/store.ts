@@ -38,7 +38,6 @@ export async function benchStore(): Promise<void> {
     const jobs = Array.from({ length: 32 }, (_, j) => ({
       ids: Array.from({ length: 48 + (j % 5) * 8 }, (_, i) => (j * 131 + i * 7919) % 50277),
     }));
-    await engine.run([0]);
     const identity = {
       weights: await weightsFingerprint(`${dir}/m`),
       engine: engine.name,

@@ -161,7 +161,7 @@ export class OnnxEngine implements Engine {
   }
 
   /**
-   * The implementation and the provider actually used (after the first run), with
+   * The implementation and the provider actually used (after the first run, which `openEngine` makes before it returns), with
    * "-float16" when the matrix products run in half precision.
    */
   get name(): string {
@@ -169,7 +169,7 @@ export class OnnxEngine implements Engine {
     return `onnx-${this.#provider ?? this.#options.provider ?? "cpu"}${half}`;
   }
 
-  /** The WebGPU adapter used (after the first run on webgpu), else undefined. */
+  /** The WebGPU adapter used (after the first run on webgpu, as for `name`), else undefined. */
   get adapter(): GpuAdapterInfo | undefined {
     return this.#adapter;
   }

@@ -73,16 +73,25 @@ export async function openEngine(model: string, options: OpenEngineOptions = {})
       );
     }
   }
-  return await OnnxEngine.load(
+  const engine = await OnnxEngine.load(
     dir,
     { provider: device, chunkSize: options.chunkSize, precision: options.precision },
     model,
   );
+  // One token now opens the session, so the provider ("auto" resolved, or the CPU a GPU fell
+  // back to), the name and the adapter are final before any caller reads them.
+  try {
+    await engine.run([0]);
+  } catch (err) {
+    await engine.close();
+    throw err;
+  }
+  return engine;
 }
 
 /**
  * The engine's name and, on WebGPU, its adapter: "onnx-webgpu [llvmpipe (LLVM 15.0.6, 256
- * bits), vendor 65541, software]". Meaningful after the first run.
+ * bits), vendor 65541, software]".
  */
 export function describeEngine(engine: Engine): string {
   return engine.adapter ? `${engine.name} [${describeAdapter(engine.adapter)}]` : engine.name;

@@ -19,13 +19,13 @@ export class ReferenceEngine implements Engine {
   readonly model: string;
   readonly weights: MambaWeights;
   /** The checkpoint its states belong to (when loaded from a folder). */
-  readonly identity?: StateIdentity;
+  readonly identity: StateIdentity;
 
   /** Wraps weights already in memory. */
-  constructor(weights: MambaWeights, model: string, identity?: StateIdentity) {
+  constructor(weights: MambaWeights, model: string, identity: StateIdentity) {
     this.weights = weights;
     this.model = model;
-    if (identity) this.identity = identity;
+    this.identity = identity;
   }
 
   /** Loads a checkpoint folder (config.json and safetensors). */

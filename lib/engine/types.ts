@@ -42,11 +42,14 @@ export interface Engine {
   readonly config: MambaConfig;
   /** Model id or folder it was loaded from. */
   readonly model: string;
-  /** Implementation and device actually used, e.g. "reference" or "onnx-cpu". */
+  /**
+   * Implementation and device actually used, e.g. "reference" or "onnx-cpu": final once
+   * `openEngine` returns (it resolves the provider, "auto" included, up front).
+   */
   readonly name: string;
-  /** The checkpoint its states belong to (config hash, weights fingerprint), when loaded from one. */
-  readonly identity?: StateIdentity;
-  /** The WebGPU adapter it runs on (after the first run, on webgpu only). */
+  /** The checkpoint its states belong to (model, config hash, weights fingerprint). */
+  readonly identity: StateIdentity;
+  /** The WebGPU adapter it runs on (on webgpu only; final once `openEngine` returns). */
   readonly adapter?: GpuAdapterInfo;
   /** Reads `ids` starting from `options.state` (or zeros). */
   run(ids: readonly number[], options?: RunOptions): Promise<RunResult>;

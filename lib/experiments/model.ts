@@ -72,9 +72,6 @@ export class ExperimentModel {
       precision: options.precision,
     });
     try {
-      // Open the session now, so the engine's name (a part of the store's keys, and meta.json)
-      // tells the provider used even when every result comes from the cache.
-      await engine.run([0]);
       // Computed once, when the engine opened the checkpoint.
       const hash = engine.identity?.configHash ?? await configHash(engine.config);
       const weights = engine.identity?.weights ?? await weightsFingerprint(dir);

@@ -11,7 +11,7 @@ import { defaultStoreRoot, StateStore } from "./store.ts";
 
 /**
  * The shared state store ($SOUP_CACHE/states, else data/cache/states) for the engine's checkpoint
- * on the engine (whose name, a part of the keys, tells the provider after a run). A store that
+ * on the engine (whose name, a part of the keys, tells the provider). A store that
  * cannot be used is a help missed, not an error: `onWarning` says why and undefined comes back.
  *
  * @example
@@ -35,7 +35,6 @@ export async function openSharedStore(
   engine: Engine,
   onWarning: (message: string) => void = (m) => console.error(m),
 ): Promise<StateStore | undefined> {
-  await engine.run([0]);
   const root = defaultStoreRoot();
   const weights = engine.identity?.weights;
   try {

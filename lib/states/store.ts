@@ -50,7 +50,7 @@ export const ENGINE_NUMERICS = 1;
  * asks whether the numbers changed (then bump {@link ENGINE_NUMERICS}) before this is updated,
  * so stored states of old numbers are never reused by accident.
  */
-export const ENGINE_SOURCES = "f375fb30b08919de";
+export const ENGINE_SOURCES = "8f4de230cee383df";
 
 /**
  * The store every figure, notebook and command shares: `$SOUP_CACHE/states` when SOUP_CACHE is
@@ -139,7 +139,6 @@ export class StateStore {
    * const dir = await Deno.makeTempDir();
    * await writeRandomCheckpoint(`${dir}/m`, tinyMambaConfig());
    * const engine = await openEngine(`${dir}/m`, { device: "cpu" });
-   * await engine.run([0]);
    * const store = await StateStore.open(`${dir}/states`, {
    *   weights: await weightsFingerprint(`${dir}/m`),
    *   engine: engine.name,
