@@ -178,7 +178,7 @@ export async function guarded(prefix: string, fn: () => Promise<number | void>):
 
 /** The engine's weights fingerprint (states record it; states of other weights are refused). */
 export function weightsOf(engine: Engine): string {
-  const weights = engine.identity?.weights;
+  const weights = engine.identity.weights;
   if (weights === undefined) throw new Error(`engine "${engine.model}" has no weights identity`);
   return weights;
 }

@@ -147,7 +147,7 @@ const COMMANDS: readonly Command[] = [
       }
       await checkStateOutput(out, { replace: force, flag: "--out" }); // before any work
       await withEngine(f, async (engine) => {
-        weightsOf(engine); // states record it
+        weightsOf(engine); // refuses an engine without a weights fingerprint: states record it
         const text = textFlag(f);
         let ids: number[];
         if (text !== undefined) {

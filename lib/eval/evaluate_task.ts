@@ -54,8 +54,8 @@ export interface TaskEvaluation extends EvaluateResult {
  * const engine = await openEngine(dir, { device: "cpu" });
  * const tok = { encode: (t: string) => [...t].map((c) => c.charCodeAt(0) % 64) };
  * const items = Array.from({ length: 20 }, (_, i) => ({ input: `x${i}`, output: `y${i}` }));
- * const task = { name: "toy", items, kind: "word" as const };
- * const out = await evaluateTask(engine, tok, task as never, { shots: 2, n: 3, seed: 0 });
+ * const task = { name: "toy", kind: "abstractive" as const, items, source: "", sha256: "" };
+ * const out = await evaluateTask(engine, tok, task, { shots: 2, n: 3, seed: 0 });
  * if (out.testItems.length !== 3 || out.k !== 2) throw new Error();
  * await engine.close();
  * ```

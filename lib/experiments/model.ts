@@ -9,7 +9,7 @@ import { describeEngine, openEngine } from "../engine/open_engine.ts";
 import type { Engine } from "../engine/types.ts";
 import { resolveModelDir, resolveTokenizerFile } from "../hub/resolve.ts";
 import type { SourceOptions } from "../hub/sources.ts";
-import { configHash, type MambaConfig } from "../model/config.ts";
+import type { MambaConfig } from "../model/config.ts";
 import { weightsFingerprint } from "../model/fingerprint.ts";
 import { defaultStoreRoot, StateStore } from "../states/store.ts";
 import { loadTokenizer, type MambaTokenizer } from "../tokenizer/load_tokenizer.ts";
@@ -73,8 +73,8 @@ export class ExperimentModel {
     });
     try {
       // Computed once, when the engine opened the checkpoint.
-      const hash = engine.identity?.configHash ?? await configHash(engine.config);
-      const weights = engine.identity?.weights ?? await weightsFingerprint(dir);
+      const hash = engine.identity.configHash;
+      const weights = engine.identity.weights ?? await weightsFingerprint(dir);
       const store = await StateStore.open(storeRoot, {
         weights,
         engine: engine.name,

@@ -51,7 +51,7 @@ export async function completeLibrary(
   const { model, k, count, seed } = options;
   const log = options.log ?? console.log, warn = options.warn ?? console.error;
   const split = splitTask(task, { seed, testFraction: 0.3 });
-  const weights = engine.identity?.weights;
+  const weights = engine.identity.weights;
   if (weights === undefined) throw new Error(`engine "${engine.model}" has no weights identity`);
   // One writer at a time: which demonstrations are free and how many states are missing is
   // decided and acted on while no other process can add.

@@ -37,10 +37,10 @@ interface MixInput {
 const IMPLEMENTATIONS: Record<MixMode["id"], (input: MixInput) => Promise<State>> = {
   mean: ({ states }) => Promise.resolve(mixMean(states)),
   weighted: ({ states, weights }) => {
-    const w = (weights ?? "").split(",").map(Number);
     if (weights === undefined || weights === "") {
       throw new SoupError(`Missing --weights; "soup help" shows the usage`);
     }
+    const w = weights.split(",").map(Number);
     if (w.length !== states.length || w.some((x) => !Number.isFinite(x))) {
       throw new SoupError(`--weights must give ${states.length} numbers, got "${weights}"`);
     }

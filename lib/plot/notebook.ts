@@ -14,6 +14,19 @@ export function toBase64(bytes: Uint8Array): string {
   return btoa(text);
 }
 
+interface Jupyter {
+  display(data: Record<string, unknown>, options: { raw: boolean }): Promise<void>;
+}
+
+/** The Jupyter kernel's display, or undefined outside `deno jupyter` (where Deno.jupyter throws). */
+function kernel(): Jupyter | undefined {
+  try {
+    return (Deno as unknown as { jupyter?: Jupyter }).jupyter;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Displays every `.png` among `paths` in the notebook (in order), each under its file name.
  * Outside a Jupyter kernel it does nothing and returns the names it would show.
@@ -27,13 +40,7 @@ export function toBase64(bytes: Uint8Array): string {
  * ```
  */
 export async function showFigures(paths: readonly string[]): Promise<string[]> {
-  type Jupyter = {
-    display(data: Record<string, unknown>, options: { raw: boolean }): Promise<void>;
-  };
-  let jupyter: Jupyter | undefined;
-  try {
-    jupyter = (Deno as unknown as { jupyter?: Jupyter }).jupyter;
-  } catch { /* Deno.jupyter throws outside `deno jupyter`: no kernel, nothing to show */ }
+  const jupyter = kernel();
   const shown: string[] = [];
   for (const path of paths.filter((p) => p.endsWith(".png"))) {
     const name = path.slice(path.lastIndexOf("/") + 1);
@@ -57,13 +64,7 @@ export async function showFigures(paths: readonly string[]): Promise<string[]> {
  * ```
  */
 export async function showMarkdown(text: string): Promise<string> {
-  type Jupyter = {
-    display(data: Record<string, unknown>, options: { raw: boolean }): Promise<void>;
-  };
-  let jupyter: Jupyter | undefined;
-  try {
-    jupyter = (Deno as unknown as { jupyter?: Jupyter }).jupyter;
-  } catch { /* outside `deno jupyter` */ }
+  const jupyter = kernel();
   await jupyter?.display({ "text/markdown": text, "text/plain": text }, { raw: true });
   return text;
 }

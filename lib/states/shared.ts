@@ -36,7 +36,7 @@ export async function openSharedStore(
   onWarning: (message: string) => void = (m) => console.error(m),
 ): Promise<StateStore | undefined> {
   const root = defaultStoreRoot();
-  const weights = engine.identity?.weights;
+  const weights = engine.identity.weights;
   try {
     if (weights === undefined) throw new Error(`engine "${engine.model}" has no weights identity`);
     return await StateStore.open(root, { weights, engine: engine.name, config: engine.config });
@@ -83,7 +83,7 @@ export async function extractState(
     const [state] = await statesFromZeros(engine, store, [ids], (_, stored) => found = stored);
     return { state, found };
   }
-  const weights = engine.identity?.weights;
+  const weights = engine.identity.weights;
   const start = await loadState(options.from, { config: engine.config, weights });
   const run = await engine.run(ids, { state: start });
   return { state: run.state.withLogits(run.logits), found: 0 };

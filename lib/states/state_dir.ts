@@ -73,7 +73,7 @@ export type LoadedState = State & { meta: StateMeta };
 export interface MetaSource {
   readonly config: MambaConfig;
   readonly name: string;
-  readonly identity?: { readonly weights?: string };
+  readonly identity?: { readonly configHash?: string; readonly weights?: string };
   readonly adapter?: GpuAdapterInfo;
 }
 
@@ -110,7 +110,7 @@ export async function buildStateMeta(engine: MetaSource, fields: MetaFields): Pr
   const weights = engine.identity?.weights;
   return {
     model: fields.model,
-    configHash: await configHash(engine.config),
+    configHash: engine.identity?.configHash ?? await configHash(engine.config),
     ...(weights !== undefined ? { weightsFingerprint: weights } : {}),
     shape: stateShape(engine.config),
     tokenIds: fields.tokenIds,
