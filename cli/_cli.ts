@@ -124,6 +124,56 @@ export function positive(flags: Flags, key: string, fallback?: number): number {
   return n;
 }
 
+/** A number >= 0 option, `fallback` when absent. */
+export function nonNegative(flags: Flags, key: string, fallback: number): number {
+  const v = str(flags, key);
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (v.trim() === "" || !(n >= 0)) {
+    throw new SoupError(`--${key} must be a number >= 0, got "${v}"`);
+  }
+  return n;
+}
+
+/**
+ * One of `choices` (case as given, or upper-case when the choices are), `fallback` when absent,
+ * else required; anything else is refused naming the choices and the nearest one.
+ */
+export function choice<T extends string>(
+  flags: Flags,
+  key: string,
+  choices: readonly T[],
+  fallback?: T,
+): T {
+  const raw = str(flags, key);
+  if (raw === undefined) return fallback ?? (need(flags, key) as T);
+  const v = choices.includes(raw.toUpperCase() as T) ? raw.toUpperCase() : raw;
+  if (!choices.includes(v as T)) {
+    throw new SoupError(
+      `--${key} must be ${choices.slice(0, -1).join(", ")}${choices.length > 1 ? " or " : ""}${
+        choices.at(-1)
+      }, got "${raw}"${didYouMean(raw, [...choices])}`,
+    );
+  }
+  return v as T;
+}
+
+/** A progress line that rewrites itself on a terminal (nothing when stderr is piped). */
+export function terminalProgress(unit: string): {
+  update: (done: number, total: number) => void;
+  end: () => void;
+} {
+  const tty = Deno.stderr.isTerminal(), enc = new TextEncoder();
+  return {
+    update: (done, total) => {
+      if (tty) Deno.stderr.writeSync(enc.encode(`\r${done}/${total} ${unit}`));
+    },
+    end: () => {
+      if (tty) console.error("");
+    },
+  };
+}
+
 /** `--text` with the escapes \\n, \\t and \\\\ turned into a newline, a tab and a backslash. */
 export function textFlag(flags: Flags): string | undefined {
   const raw = str(flags, "text");
@@ -196,6 +246,47 @@ export async function withEngine<T>(f: Flags, fn: (engine: Engine) => Promise<T>
 /** The tokenizer of --model (the mirror's GPT-NeoX one without). */
 export const tokenizerOf = async (f: Flags) =>
   await loadTokenizer(await resolveTokenizerFile(str(f, "model"), sourceOptions(f)));
+
+/**
+ * Runs `args` as one of `commands` (a first word, or two for "library add"): usage on no word or
+ * `--help`, a suggestion for an unknown word, one-line option errors, and {@link guarded}'s
+ * error handler. Returns the exit code.
+ */
+export async function runCommands(
+  tool: string,
+  commands: readonly Command[],
+  usageText: string,
+  args: string[],
+): Promise<number> {
+  const [word, ...rest] = args;
+  if (word === undefined || word === "help" || word === "--help" || rest.includes("--help")) {
+    console.log(usageText);
+    return word === undefined ? 2 : 0;
+  }
+  const words = [...new Set(commands.map((c) => c.name.split(" ")[0]))];
+  if (!words.includes(word)) {
+    console.error(
+      `Unknown command "${word}"${didYouMean(word, words)}; "${tool} help" lists the commands`,
+    );
+    return 2;
+  }
+  const command = commands.find((c) => c.name === word) ??
+    commands.find((c) => c.name === `${word} ${rest[0]}`);
+  const name = command?.name ?? word;
+  return await guarded(`${tool} ${word}`, async () => {
+    if (command === undefined) {
+      const subs = commands.filter((c) => c.name.startsWith(`${word} `)).map((c) => `"${c.name}"`);
+      throw new SoupError(`Use ${subs.join(" or ")}; "${tool} help" shows the usage`);
+    }
+    const { flags, positionals } = parse(rest.slice(name.split(" ").length - 1), command.options);
+    if (positionals.length > 0) {
+      throw new SoupError(
+        `unexpected argument "${positionals[0]}": every value follows its option (--name value)`,
+      );
+    }
+    await command.run(flags);
+  });
+}
 
 /** An options declaration: the string options, then the boolean ones, space-separated. */
 export function opts(strings: string, booleans = ""): Record<string, "string" | "boolean"> {

@@ -17,8 +17,8 @@ import {
   tinyMambaConfig,
   writeRandomCheckpointTo,
 } from "../lib/model/mod.ts";
-import { writeCsv } from "../lib/results/mod.ts";
-import { retrieve, type StateKind } from "../lib/retrieval/mod.ts";
+import { openCsvOutput } from "../lib/results/mod.ts";
+import { STATE_KINDS } from "../lib/retrieval/mod.ts";
 import {
   buildStateMeta,
   checkStateOutput,
@@ -28,26 +28,26 @@ import {
 } from "../lib/states/mod.ts";
 import {
   buildPrompt,
-  inPromptIds,
+  demonstrationIds,
   listTasks,
   loadTask,
   sampleDemoSets,
   splitTask,
 } from "../lib/tasks/mod.ts";
-import { checkFileOutput, sweepLeftovers } from "../lib/util/output.ts";
 import { SoupError } from "../lib/util/errors.ts";
-import { didYouMean } from "../lib/util/suggest.ts";
 import {
+  choice,
   type Command,
-  guarded,
   int,
   need,
+  nonNegative,
   opts,
-  parse,
   parseIds,
   positive,
+  runCommands,
   sourceOptions,
   str,
+  terminalProgress,
   textFlag,
   tokenizerOf,
   usage,
@@ -86,16 +86,11 @@ const COMMANDS: readonly Command[] = [
         useBias: f.bias === true,
         tieWordEmbeddings: f.untied !== true,
       });
-      const dtype = (str(f, "dtype") ?? "F32").toUpperCase();
-      if (dtype !== "F32" && dtype !== "F16" && dtype !== "BF16") {
-        throw new SoupError(`--dtype must be F32, F16 or BF16, got "${dtype}"`);
-      }
-      const shard = str(f, "shard-bytes");
       await writeRandomCheckpointTo(out, config, {
         force: f.force === true,
         seed: int(f, "seed", 0),
-        dtype,
-        maxShardBytes: shard === undefined ? undefined : int(f, "shard-bytes", 0),
+        dtype: choice(f, "dtype", ["F32", "F16", "BF16"] as const, "F32"),
+        maxShardBytes: str(f, "shard-bytes") === undefined ? undefined : int(f, "shard-bytes", 0),
       });
       console.log(`Wrote a random ${config.numHiddenLayers}-layer Mamba checkpoint to ${out}`);
     },
@@ -149,32 +144,23 @@ const COMMANDS: readonly Command[] = [
       await withEngine(f, async (engine) => {
         weightsOf(engine); // refuses an engine without a weights fingerprint: states record it
         const text = textFlag(f);
-        let ids: number[];
-        if (text !== undefined) {
-          const tok = await tokenizerOf(f);
-          ids = tok.encode(text);
-          if (ids.length === 0) throw new SoupError(`--text "${text}" has no tokens`);
-          const inPrompt = inPromptIds(tok, text);
-          if (
-            f["exact-text"] !== true && inPrompt !== undefined && inPrompt.join() !== ids.join()
-          ) {
-            console.log(
-              `The text ends as a prompt's demonstrations never do: read its last tokens as they ` +
-                `occur before the next "Q:" in a prompt (${inPrompt.slice(-3).join(",")}, not ` +
-                `${ids.slice(-2).join(",")}), so the state is the one its demonstrations leave ` +
-                `inside a prompt; --exact-text reads the text's own tokens`,
-            );
-            ids = inPrompt;
-          }
-        } else {
-          ids = parseIds(need(f, "ids"));
+        const { ids, own } = text === undefined
+          ? { ids: parseIds(need(f, "ids")) }
+          : demonstrationIds(await tokenizerOf(f), text, { exact: f["exact-text"] === true });
+        if (own !== undefined) {
+          console.log(
+            `The text ends as a prompt's demonstrations never do: read its last tokens as they ` +
+              `occur before the next "Q:" in a prompt (${ids.slice(-3).join(",")}, not ` +
+              `${own.slice(-2).join(",")}), so the state is the one its demonstrations leave ` +
+              `inside a prompt; --exact-text reads the text's own tokens`,
+          );
         }
         const from = str(f, "from");
         const started = performance.now();
         const { state, found } = await extractState(engine, ids, { from });
         const seconds = (performance.now() - started) / 1000;
         const meta = await buildStateMeta(engine, { model, tokenIds: ids, text, source: from });
-        await saveState(out, { ...state.arrays(), meta }, { replace: force, flag: "--out" });
+        await saveState(out, state.withMeta(meta), { replace: force, flag: "--out" });
         console.log(
           found > 0
             ? `Found the state of ${ids.length} tokens in the state store; saved to ${out}`
@@ -234,43 +220,31 @@ const COMMANDS: readonly Command[] = [
       }
       const n = positive(f, "n", 100);
       const csv = str(f, "csv");
-      if (csv !== undefined) {
-        await sweepLeftovers(csv); // the temporary file of a killed write
-        await checkFileOutput(csv, {
-          force: f.force === true,
-          flag: "--csv",
-          firstLine: EVALUATION_COLUMNS.join(),
-        });
-      }
+      const writeRows = csv === undefined
+        ? undefined
+        : await openCsvOutput(csv, EVALUATION_COLUMNS, { force: f.force === true, flag: "--csv" });
       const task = await loadTask(need(f, "task"), { ...sourceOptions(f), seed });
       const tok = await tokenizerOf(f);
       await withEngine(f, async (engine) => {
         const state = statePath === undefined
           ? undefined
           : await loadState(statePath, { config: engine.config, weights: weightsOf(engine) });
+        const progress = terminalProgress("test items");
         const res = await evaluateTask(engine, tok, task, {
           state,
           shots: int(f, "shots", 0),
           n,
           seed,
           vocabLimit: tok.vocabSize,
-          onProgress: (done, total) => {
-            // A progress line that rewrites itself on a terminal; nothing when piped.
-            if (Deno.stderr.isTerminal()) {
-              Deno.stderr.writeSync(new TextEncoder().encode(`\r${done}/${total} test items`));
-            }
-          },
+          onProgress: progress.update,
         });
-        if (Deno.stderr.isTerminal()) console.error(""); // end the progress line
+        progress.end();
         console.log(
           `${task.name}: first-token accuracy ${res.accuracy.toFixed(3)} on ` +
             `${res.testItems.length} test items ` +
             `(${state ? `from state ${statePath}` : `${res.k}-shot prompts`}, ${engine.name})`,
         );
-        if (csv === undefined) return;
-        const parent = csv.includes("/") ? csv.slice(0, csv.lastIndexOf("/")) : ".";
-        if (parent !== "") await Deno.mkdir(parent, { recursive: true });
-        await writeCsv(csv, evaluationRows(task, res), [...EVALUATION_COLUMNS]);
+        await writeRows?.(evaluationRows(task, res));
       });
     },
   },
@@ -318,24 +292,13 @@ const COMMANDS: readonly Command[] = [
     options: opts("library state layer kind top"),
     run: async (f) => {
       const lib = await SkillLibrary.open(need(f, "library"));
-      const skills = await lib.loadAll();
-      if (skills.length === 0) throw new SoupError(`The library "${lib.dir}" is empty`);
-      const query = await loadState(need(f, "state"), lib.config ? { config: lib.config } : {});
-      const queryWeights = query.meta.weightsFingerprint;
-      if (queryWeights !== undefined) {
-        const metas = new Map(skills.map((s) => [s.id, s.state.meta]));
-        await lib.checkWeights(queryWeights, `state "${need(f, "state")}"`, metas);
-      }
-      const top = Math.min(int(f, "top", 5), skills.length);
-      const [hits] = retrieve([query], skills.map((s) => ({ state: s.state, label: s.label })), {
+      const query = await loadState(need(f, "state"));
+      const [hits] = await lib.retrieve([query], {
         layer: int(f, "layer", 0),
-        kind: (str(f, "kind") ?? "ssm") as StateKind,
-        k: top,
-        shape: query.meta.shape,
+        kind: choice(f, "kind", STATE_KINDS, "ssm"),
+        k: Math.min(int(f, "top", 5), lib.list().length || 1),
       });
-      for (const h of hits) {
-        console.log(`${h.score.toFixed(4)}\t${skills[h.index].id}\t${h.label}`);
-      }
+      for (const h of hits) console.log(`${h.score.toFixed(4)}\t${h.skill.id}\t${h.skill.task}`);
     },
   },
   {
@@ -347,25 +310,17 @@ const COMMANDS: readonly Command[] = [
       "\nadecay reads A_log from --model.",
     options: opts("mode states weights model out", "force"),
     run: async (f) => {
-      const mode = need(f, "mode");
-      if (!MIX_MODES.some((m) => m.id === mode)) {
-        throw new SoupError(
-          `--mode must be ${MIX_MODES.map((m) => m.id).join(", ")}, got "${mode}"`,
-        );
-      }
+      const mode = choice(f, "mode", MIX_MODES.map((m) => m.id));
       const out = need(f, "out"), force = f.force === true;
       await checkStateOutput(out, { replace: force, flag: "--out" }); // before any work
       const dirs = need(f, "states").split(",").map((s) => s.trim()).filter(Boolean);
       const states = await Promise.all(dirs.map((d) => loadState(d)));
-      const { state, meta } = await mixSaved(mode, states, dirs, {
+      const mixed = await mixSaved(mode, states, dirs, {
         weights: str(f, "weights"),
         modelDir: () => resolveModelDir(need(f, "model"), sourceOptions(f)),
         modelName: str(f, "model"),
       });
-      await saveState(out, { ...state.arrays(), logits: undefined, meta }, {
-        replace: force,
-        flag: "--out",
-      });
+      await saveState(out, mixed, { replace: force, flag: "--out" });
       console.log(`Mixed ${states.length} states (${mode}) into ${out}`);
     },
   },
@@ -377,10 +332,7 @@ const COMMANDS: readonly Command[] = [
     options: opts("model text from max-tokens temperature seed device precision"),
     run: async (f) => {
       need(f, "model");
-      const temperature = Number(str(f, "temperature") ?? "0");
-      if (!(temperature >= 0)) {
-        throw new SoupError(`--temperature must be >= 0, got "${str(f, "temperature")}"`);
-      }
+      const temperature = nonNegative(f, "temperature", 0);
       const tok = await tokenizerOf(f);
       await withEngine(f, async (engine) => {
         const from = str(f, "from");
@@ -416,35 +368,8 @@ Common options: --mirror DIR (data mirror; default $SOUP_MIRROR or ../shared/dat
 );
 
 /** Runs the command line; returns the exit code. */
-export async function main(args: string[]): Promise<number> {
-  const [word, ...rest] = args;
-  if (word === undefined || word === "help" || word === "--help" || rest.includes("--help")) {
-    console.log(USAGE);
-    return word === undefined ? 2 : 0;
-  }
-  const words = [...new Set(COMMANDS.map((c) => c.name.split(" ")[0]))];
-  if (!words.includes(word)) {
-    console.error(
-      `Unknown command "${word}"${didYouMean(word, words)}; "soup help" lists the commands`,
-    );
-    return 2;
-  }
-  const command = COMMANDS.find((c) => c.name === word) ??
-    COMMANDS.find((c) => c.name === `${word} ${rest[0]}`);
-  const name = command?.name ?? word;
-  return await guarded(`soup ${word}`, async () => {
-    if (command === undefined) {
-      const subs = COMMANDS.filter((c) => c.name.startsWith(`${word} `)).map((c) => `"${c.name}"`);
-      throw new SoupError(`Use ${subs.join(" or ")}; "soup help" shows the usage`);
-    }
-    const { flags, positionals } = parse(rest.slice(name.split(" ").length - 1), command.options);
-    if (positionals.length > 0) {
-      throw new SoupError(
-        `unexpected argument "${positionals[0]}": every value follows its option (--name value)`,
-      );
-    }
-    await command.run(flags);
-  });
+export function main(args: string[]): Promise<number> {
+  return runCommands("soup", COMMANDS, USAGE, args);
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -13,7 +13,7 @@ import {
   writeRandomCheckpoint,
 } from "../lib/model/mod.ts";
 import { Rng } from "../lib/util/random.ts";
-import type { MambaState } from "../lib/states/mod.ts";
+import { State, stateShape } from "../lib/states/mod.ts";
 
 /**
  * Normwise relative error: max |a - b| / max |b|. The ONNX graph computes in float32 and the
@@ -36,15 +36,15 @@ export function assertNear(a: ArrayLike<number>, b: ArrayLike<number>, what: str
 }
 
 /** A random start state (normal, sd 0.5) for a config. */
-export function randomState(fields: TinyConfigFields, seed: number): MambaState {
+export function randomState(fields: TinyConfigFields, seed: number): State {
   const c = tinyMambaConfig(fields);
   const rng = new Rng(seed);
   const { numHiddenLayers: nl, intermediateSize: dIn, convKernel: k, stateSize: n } = c;
-  return {
+  return new State(stateShape(c), {
     conv: Float32Array.from({ length: nl * dIn * k }, () => rng.normal(0, 0.5)),
     ssm: Float32Array.from({ length: nl * dIn * n }, () => rng.normal(0, 0.5)),
     deltaSum: new Float32Array(nl * dIn),
-  };
+  });
 }
 
 /** Random checkpoints every engine must run exactly: name, config fields, file options. */
@@ -101,8 +101,8 @@ export async function writeCase(
 
 /** {@link assertNear} for the logits and the conv, SSM and delta-sum states of two runs. */
 export function assertRunNear(
-  got: { logits: Float32Array; state: MambaState },
-  want: { logits: Float32Array; state: MambaState },
+  got: { logits: Float32Array; state: State },
+  want: { logits: Float32Array; state: State },
   tag: string,
   tol = 1e-4,
 ): void {

@@ -7,13 +7,13 @@
 import { Rng } from "../util/random.ts";
 import { SoupError } from "../util/errors.ts";
 import { softmaxParts } from "../util/softmax.ts";
-import { type MambaState, State } from "../states/state.ts";
+import { State } from "../states/state.ts";
 import type { Engine } from "./types.ts";
 
 /** Options of {@link generate}. */
 export interface GenerateOptions {
   /** State to start from (before `prompt`). @default the zero state */
-  state?: MambaState;
+  state?: State;
   /** Tokens to produce at most. @default 32 */
   maxTokens?: number;
   /** 0 for greedy decoding, else softmax sampling at this temperature. @default 0 */
@@ -38,7 +38,7 @@ export interface GeneratedToken {
   /** The logits (V) it was chosen from: the model's output after the previous token. */
   logits: Float32Array;
   /** State after the prompt and every token so far. */
-  state: MambaState;
+  state: State;
 }
 
 /**

@@ -10,26 +10,14 @@ import { configHash, type MambaConfig, readMambaConfig } from "../model/config.t
 import { SafetensorsCheckpoint } from "../model/safetensors.ts";
 import { validateCheckpoint } from "../model/weights.ts";
 import { buildMambaGraph, buildMambaSegments } from "../onnx/mamba_graph.ts";
-import {
-  type DeviceTensor,
-  type Feed,
-  gpuProviders,
-  OrtSession,
-  type Provider,
-} from "../onnx/session.ts";
+import { type DeviceTensor, type Feed, OrtSession, type Provider } from "../onnx/session.ts";
 import { describeAdapter, type GpuAdapterInfo, webgpuAdapter } from "../onnx/adapter.ts";
 import { padState } from "../scan/scan_kernel.ts";
 import { WasmScan } from "../scan/wasm_scan.ts";
 import { readScanWeights, type ScanWeights, SegmentedMamba } from "./_segmented.ts";
 import { SoupError } from "../util/errors.ts";
 import { concat } from "../util/concat.ts";
-import {
-  checkStartState,
-  type MambaState,
-  State,
-  type StateIdentity,
-  stateShape,
-} from "../states/state.ts";
+import { checkStartState, State, type StateIdentity, stateShape } from "../states/state.ts";
 import { weightsFingerprint } from "../model/fingerprint.ts";
 import {
   type BatchOptions,
@@ -161,8 +149,8 @@ export class OnnxEngine implements Engine {
   }
 
   /**
-   * The implementation and the provider actually used (after the first run, which `openEngine` makes before it returns), with
-   * "-float16" when the matrix products run in half precision.
+   * The implementation and its provider, with "-float16" when the matrix products run in half
+   * precision.
    */
   get name(): string {
     const half = this.#options.precision === "float16" ? "-float16" : "";
@@ -285,16 +273,7 @@ export class OnnxEngine implements Engine {
               "with shader-f16, or cuda)",
           );
         }
-        if (!wasm || (provider !== "cpu" && provider !== "auto")) {
-          return await this.#oneGraph(allLogits, provider);
-        }
-        if (provider === "auto") {
-          for (const gpu of await gpuProviders()) {
-            try {
-              return await this.#oneGraph(allLogits, gpu);
-            } catch { /* next provider, then the CPU */ }
-          }
-        }
+        if (!wasm || provider !== "cpu") return await this.#oneGraph(allLogits, provider);
         return await this.#segmented(allLogits);
       })();
       r.then((runner) => {
@@ -357,7 +336,7 @@ export class OnnxEngine implements Engine {
     // sequence has ended reads no tokens (length 0), which leaves its state unchanged.
     const chained = session.chained;
     /** Copies row `s` of the `present_*` outputs into a sequence's state. */
-    const takeStates = (out: Record<string, Float32Array>, s: number, st: MambaState) => {
+    const takeStates = (out: Record<string, Float32Array>, s: number, st: State) => {
       for (let i = 0; i < nl; i++) {
         st.conv.set(out[`present_conv.${i}`].subarray(s * dIn * k, (s + 1) * dIn * k), i * dIn * k);
         st.ssm.set(out[`present_ssm.${i}`].subarray(s * dIn * n, (s + 1) * dIn * n), i * dIn * n);

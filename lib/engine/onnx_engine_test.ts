@@ -194,3 +194,43 @@ Deno.test("devices: auto reports what it used, an unavailable provider fails cle
     "Unknown device",
   );
 });
+
+Deno.test("devices: auto falls back to the CPU and says why; a named GPU never falls back", async () => {
+  const dir = await Deno.makeTempDir();
+  await writeRandomCheckpoint(dir, tinyMambaConfig({ numHiddenLayers: 1 }));
+  const { engineHooks } = await import("./open_engine.ts");
+  const machine = engineHooks.gpuProviders;
+  // As if this machine had the CUDA provider's library: auto tries cuda first.
+  engineHooks.gpuProviders = () => Promise.resolve(["cuda"]);
+  try {
+    const warnings: string[] = [];
+    const auto = await openEngine(dir, { device: "auto", onWarning: (m) => warnings.push(m) });
+    try {
+      if (auto.name === "onnx-cuda") return; // a machine with CUDA: nothing fell back
+      assertEquals(auto.name, "onnx-cpu");
+      assertEquals(warnings.length, 1, warnings.join("\n"));
+      assert(
+        warnings[0].startsWith("warning: device auto runs on cpu: cuda failed ("),
+        warnings[0],
+      );
+      assert(!warnings[0].includes("\n"), "one line");
+    } finally {
+      await auto.close();
+    }
+    // Named, cuda is refused in one line, never run on the CPU instead.
+    const err = await openEngine(dir, { device: "cuda" }).then(
+      (e) => e.close().then(() => undefined),
+      (e) => e,
+    );
+    assert(err instanceof SoupError, String(err));
+    assert(err.message.includes("on cuda") && !err.message.includes("\n"), err.message);
+    // float16 on auto with no GPU that opens is refused, not run in float32.
+    await assertRejects(
+      () => openEngine(dir, { device: "auto", precision: "float16", onWarning: () => {} }),
+      SoupError,
+      "auto",
+    );
+  } finally {
+    engineHooks.gpuProviders = machine;
+  }
+});

@@ -10,7 +10,7 @@ import { OnnxEngine } from "./onnx_engine.ts";
 import { ReferenceEngine } from "./reference_engine.ts";
 import type { Engine } from "./types.ts";
 import { describeAdapter, webgpuAdapter } from "../onnx/adapter.ts";
-import { hasVulkan } from "../onnx/session.ts";
+import { gpuProviders, hasVulkan, type Provider } from "../onnx/session.ts";
 
 /**
  * Where to run: an onnxruntime execution provider (`cpu`, `webgpu`, `cuda`, or `auto` for the
@@ -20,6 +20,9 @@ export type Device = "auto" | "cpu" | "webgpu" | "cuda" | "reference";
 
 /** Every {@link Device} name. */
 export const DEVICES: readonly Device[] = ["auto", "cpu", "webgpu", "cuda", "reference"];
+
+/** Test seams: which GPU providers `auto` tries (the machine's, by default). */
+export const engineHooks: { gpuProviders: () => Promise<Provider[]> } = { gpuProviders };
 
 /** Options of {@link openEngine}. */
 export interface OpenEngineOptions extends ResolveOptions {
@@ -37,8 +40,14 @@ export interface OpenEngineOptions extends ResolveOptions {
 }
 
 /**
- * Loads `model` (a checkpoint folder or hub id) on the chosen device. The ONNX engine opens
- * its session on the first run, and its `name` then tells the provider actually used.
+ * Loads `model` (a checkpoint folder or hub id) on the chosen device, and runs one token so that
+ * the engine's session is open and its name, adapter and identity are final when it returns.
+ *
+ * This is the one place where `auto` is resolved: it tries the GPU providers the machine has
+ * (`gpuProviders`: cuda when its library is installed, webgpu on a real Vulkan GPU) in that
+ * order, then the CPU; when a GPU provider was tried and failed it says so through `onWarning`
+ * (the reasons in one line) and runs on the CPU. A device named explicitly (`cuda`, `webgpu`,
+ * `cpu`) never falls back: it opens, or fails with its reason in one line.
  *
  * @example
  * ```ts
@@ -73,20 +82,54 @@ export async function openEngine(model: string, options: OpenEngineOptions = {})
       );
     }
   }
-  const engine = await OnnxEngine.load(
-    dir,
-    { provider: device, chunkSize: options.chunkSize, precision: options.precision },
-    model,
-  );
-  // One token now opens the session, so the provider ("auto" resolved, or the CPU a GPU fell
-  // back to), the name and the adapter are final before any caller reads them.
-  try {
-    await engine.run([0]);
-  } catch (err) {
-    await engine.close();
-    throw err;
+  const providers: Provider[] = device === "auto"
+    ? [
+      ...await engineHooks.gpuProviders(),
+      ...(options.precision === "float16" ? [] : ["cpu" as const]),
+    ]
+    : [device];
+  if (providers.length === 0) {
+    throw new SoupError(
+      `Cannot run in float16 on device auto: this machine has no GPU provider (see soup info)`,
+    );
   }
-  return engine;
+  const failures: string[] = [];
+  for (const [i, provider] of providers.entries()) {
+    const engine = await OnnxEngine.load(
+      dir,
+      { provider, chunkSize: options.chunkSize, precision: options.precision },
+      model,
+    );
+    // One token now opens the session, so the provider, the name and the adapter are final
+    // before any caller reads them.
+    try {
+      await engine.run([0]);
+    } catch (err) {
+      await engine.close();
+      if (i === providers.length - 1) {
+        if (device !== "auto") throw err;
+        throw new SoupError(
+          `Cannot open "${model}" on device auto: ${
+            [...failures, oneLine(provider, err)].join("; ")
+          }`,
+        );
+      }
+      failures.push(oneLine(provider, err));
+      continue;
+    }
+    if (failures.length > 0) {
+      (options.onWarning ?? console.warn)(
+        `warning: device auto runs on ${provider}: ${failures.join("; ")}`,
+      );
+    }
+    return engine;
+  }
+  throw new SoupError(`Cannot open "${model}": no provider to try`); // unreachable
+}
+
+/** `provider: the error's first line`. */
+function oneLine(provider: string, err: unknown): string {
+  return `${provider} failed (${String((err as Error)?.message ?? err).split("\n")[0]})`;
 }
 
 /**

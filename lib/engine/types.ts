@@ -6,13 +6,13 @@
  */
 
 import type { MambaConfig } from "../model/config.ts";
-import { type MambaState, State, type StateIdentity } from "../states/state.ts";
+import { State, type StateIdentity } from "../states/state.ts";
 import type { GpuAdapterInfo } from "../onnx/adapter.ts";
 
 /** Options of {@link Engine.run}. */
 export interface RunOptions {
   /** State to start from. @default the zero state */
-  state?: MambaState;
+  state?: State;
   /** Return logits for every position (l, V) instead of the last only (V). @default false */
   allLogits?: boolean;
 }
@@ -20,7 +20,7 @@ export interface RunOptions {
 /** Options of {@link Engine.runBatch}. */
 export interface BatchOptions {
   /** One start state per sequence (or undefined for zeros). */
-  states?: (MambaState | undefined)[];
+  states?: (State | undefined)[];
   /** Logits for every position of every sequence. @default false */
   allLogits?: boolean;
 }

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Engine } from "../engine/types.ts";
-import type { MambaState } from "../states/state.ts";
+import type { State } from "../states/state.ts";
 import { sampleDemoSets } from "../tasks/sample_demo_sets.ts";
 import { splitTask } from "../tasks/split_task.ts";
 import type { Task, TaskItem, TokenEncoder } from "../tasks/types.ts";
@@ -16,7 +16,7 @@ import { evaluateFirstToken, type EvaluateResult } from "./first_token_accuracy.
 /** Options of {@link evaluateTask}: a state, or a number of shots. */
 export interface EvaluateTaskOptions {
   /** The state every query is read from; without it, k-shot prompts from zeros. */
-  state?: MambaState;
+  state?: State;
   /** Demonstrations per prompt, without a state. @default 0 */
   shots?: number;
   /** Test items. */

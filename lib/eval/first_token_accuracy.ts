@@ -7,7 +7,7 @@
  */
 
 import type { Engine } from "../engine/types.ts";
-import type { MambaState } from "../states/state.ts";
+import type { State } from "../states/state.ts";
 import { buildPrompt, buildQueryPrompt } from "../tasks/build_prompt.ts";
 import { firstTargetToken } from "../tasks/first_target_token.ts";
 import type { TaskItem, TokenEncoder } from "../tasks/types.ts";
@@ -21,9 +21,9 @@ export interface EvaluateOptions {
    * Without a state (and without `states`), each query is read from zeros inside the full
    * prompt `buildPrompt(demos, item)`.
    */
-  state?: MambaState;
+  state?: State;
   /** One state per item, instead of `state`. */
-  states?: readonly MambaState[];
+  states?: readonly State[];
   /** Demonstrations of the k-shot prompt, the same for every item or per item. @default [] */
   demos?: readonly TaskItem[] | ((index: number) => readonly TaskItem[]);
   /** Sequences per engine call. @default 16 */

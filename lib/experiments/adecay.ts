@@ -42,7 +42,7 @@ import { mixMean } from "../mixing/mix_mean.ts";
 import { readALog } from "../mixing/read_a_log.ts";
 import { plotAdecay } from "../plot/adecay.ts";
 import type { Row } from "../results/csv.ts";
-import type { MambaState } from "../states/state.ts";
+import type { State } from "../states/state.ts";
 import { ConfigError } from "../util/errors.ts";
 import { softmaxParts } from "../util/softmax.ts";
 import { type ExperimentOptions, type ExperimentRun, runExperiment } from "./context.ts";
@@ -283,9 +283,9 @@ function checkParams(p: AdecayParams): void {
 
 /** The three extracted states of one document. */
 interface ChunkStates {
-  x1: MambaState;
-  x2: MambaState;
-  x1x2: MambaState;
+  x1: State;
+  x2: State;
+  x1x2: State;
 }
 
 /**
@@ -320,7 +320,7 @@ async function documentLosses(
   aLog: Float32Array,
 ): Promise<Record<AdecayMethod, MethodLosses>> {
   const T = doc.x3.length;
-  const starts: Record<AdecayMethod, MambaState> = {
+  const starts: Record<AdecayMethod, State> = {
     sequential: st.x1x2,
     x2_only: st.x2,
     mean: mixMean([st.x1, st.x2]),

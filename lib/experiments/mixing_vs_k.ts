@@ -474,7 +474,7 @@ class Runner {
           query.push(...outcomesOf(await this.#evaluate(items, { states }), idx));
         }
         if (library) {
-          const found = library.retrieve(states, { layer, kind, k: 1 }).map(([hit]) => hit);
+          const found = (await library.retrieve(states, { layer, kind, k: 1 })).map(([hit]) => hit);
           const mixes = states.map((s, j) => mixMean([s, found[j].state]));
           for (const hit of found) {
             hits.push({ task: hit.skill.task, state: hit.skill.index, score: hit.score });

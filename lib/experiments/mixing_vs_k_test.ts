@@ -8,7 +8,7 @@ import { readCsv } from "../results/csv.ts";
 import { encodeDemos } from "../tasks/encode_demos.ts";
 import { loadTask } from "../tasks/load_task.ts";
 import { loadTokenizer } from "../tokenizer/load_tokenizer.ts";
-import type { MambaState } from "../states/state.ts";
+import { State } from "../states/state.ts";
 import { ConfigError } from "../util/errors.ts";
 import { planMixingTask } from "./_mixing_vs_k_plan.ts";
 import {
@@ -301,11 +301,15 @@ Deno.test("runMixingVsK() mixes, prompts and retrieves what the plan says", asyn
       close(r.target_probability as number, viaPrompt.items[j].targetProbability, "mix k=4");
     });
     // mix at k = 1: the average of four 1-shot states, each read alone.
-    const singles: MambaState[] = [];
+    const singles: State[] = [];
     for (const d of shots) singles.push((await engine.run(encodeDemos(tok, [d]))).state);
     const avg = (f: "conv" | "ssm" | "deltaSum") =>
       singles[0][f].map((_, i) => singles.reduce((s, st) => s + st[f][i], 0) / singles.length);
-    const mean = { conv: avg("conv"), ssm: avg("ssm"), deltaSum: avg("deltaSum") };
+    const mean = new State(singles[0].shape, {
+      conv: avg("conv"),
+      ssm: avg("ssm"),
+      deltaSum: avg("deltaSum"),
+    });
     const viaMean = await evaluateFirstToken(engine, tok, items, { state: mean, vocabLimit });
     pick("mix", 1).forEach((r, j) =>
       close(r.target_probability as number, viaMean.items[j].targetProbability, "mix k=1")
@@ -341,7 +345,7 @@ Deno.test("runMixingVsK() mixes, prompts and retrieves what the plan says", asyn
       }
       return ab / Math.sqrt(aa * bb);
     };
-    const library: MambaState[] = [];
+    const library: State[] = [];
     for (const set of plan.library) {
       library.push((await engine.run(encodeDemos(tok, set.map((i) => task.items[i])))).state);
     }
@@ -361,7 +365,11 @@ Deno.test("runMixingVsK() mixes, prompts and retrieves what the plan says", asyn
       const half = (f: "conv" | "ssm" | "deltaSum") =>
         q[f].map((x, i) => (x + library[best][f][i]) / 2);
       const [r] = (await evaluateFirstToken(engine, tok, [task.items[item]], {
-        state: { conv: half("conv"), ssm: half("ssm"), deltaSum: half("deltaSum") },
+        state: new State(q.shape, {
+          conv: half("conv"),
+          ssm: half("ssm"),
+          deltaSum: half("deltaSum"),
+        }),
         vocabLimit,
       })).items;
       assertEquals(mixRows[j].item, item);

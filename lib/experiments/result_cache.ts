@@ -7,7 +7,7 @@
 
 import { projectPath, soupCacheDir } from "../hub/sources.ts";
 import { buildStateMeta, loadState, saveState } from "../states/state_dir.ts";
-import type { MambaState } from "../states/state.ts";
+import type { State } from "../states/state.ts";
 import { atomicWrite } from "../util/atomic_write.ts";
 import { sha256Hex } from "../util/sha256.ts";
 import { NotFoundError, SoupError } from "../util/errors.ts";
@@ -93,7 +93,7 @@ export class ResultCache {
    * as a state folder, and returned. Only a missing one is computed; a broken or foreign one is
    * an error to see.
    */
-  async state(name: string, compute: () => Promise<MambaState>): Promise<MambaState> {
+  async state(name: string, compute: () => Promise<State>): Promise<State> {
     const dir = `${this.dir}/states/${name}`;
     const m = this.#model;
     try {
@@ -102,13 +102,13 @@ export class ResultCache {
       if (!(err instanceof NotFoundError)) throw err;
       const state = await compute();
       await Deno.mkdir(`${this.dir}/states`, { recursive: true });
-      await saveState(dir, {
-        conv: state.conv,
-        ssm: state.ssm,
-        deltaSum: state.deltaSum,
-        ...(state.logits ? { logits: state.logits } : {}),
-        meta: await buildStateMeta(m.engine, { model: m.id, tokenIds: [], extra: { name } }),
-      }, { replace: true });
+      await saveState(
+        dir,
+        state.withMeta(
+          await buildStateMeta(m.engine, { model: m.id, tokenIds: [], extra: { name } }),
+        ),
+        { replace: true },
+      );
       return state;
     }
   }

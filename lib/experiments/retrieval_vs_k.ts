@@ -209,7 +209,7 @@ export async function runRetrievalVsK(
                 take: keep,
               },
             );
-            const hits = index.retrieve(queries, { layer, kind: p.kind });
+            const hits = await index.retrieve(queries, { layer, kind: p.kind });
             return hits.map(([hit], q) => ({
               task: task.name,
               k,

@@ -24,7 +24,7 @@ import { mixWeighted } from "../mixing/mix_weighted.ts";
 import { taskArithmetic } from "../mixing/task_arithmetic.ts";
 import { plotTaskArithmetic } from "../plot/task_arithmetic.ts";
 import type { Row } from "../results/csv.ts";
-import type { MambaState } from "../states/state.ts";
+import type { State } from "../states/state.ts";
 import { buildQueryPrompt } from "../tasks/build_prompt.ts";
 import { encodeDemos } from "../tasks/encode_demos.ts";
 import { firstTargetToken } from "../tasks/first_target_token.ts";
@@ -225,7 +225,7 @@ export async function runTaskArithmetic(
       const targets: Row[] = [];
       for (const [i, w] of p.weights.entries()) {
         const r = await ctx.cache.json<WeightResult>(`weight-${w}`, async () => {
-          const mixed: MambaState = p.mode === "add"
+          const mixed: State = p.mode === "add"
             ? taskArithmetic(countState, [{ state: frenchState, weight: w }])
             : mixWeighted([countState, frenchState], [1 - w, w]);
           const { logits } = await engine.run(queryIds, { state: mixed });

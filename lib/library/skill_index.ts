@@ -13,6 +13,8 @@
  */
 
 import { retrieve, type RetrieveOptions } from "../retrieval/retrieve.ts";
+import { type Library, type LibraryRetrieveOptions, matchesFilter } from "./library.ts";
+import type { Skill, SkillFilter, SkillHit } from "./library.ts";
 import type { State } from "../states/state.ts";
 import type { BatchRunner, StateStore } from "../states/store.ts";
 import { SoupError } from "../util/errors.ts";
@@ -32,11 +34,9 @@ export interface SkillSpec {
 }
 
 /** One indexed skill. */
-export interface IndexedSkill {
+export interface IndexedSkill extends Skill {
   /** `<task>#<index>`: unique in the index. */
   readonly id: string;
-  readonly task: string;
-  readonly k: number;
   /** Its position among its task's skills. */
   readonly index: number;
   readonly demos?: readonly number[];
@@ -44,16 +44,6 @@ export interface IndexedSkill {
   readonly key: string;
   /** How many tokens produced it. */
   readonly tokens: number;
-}
-
-/** One retrieved skill. */
-export interface SkillHit {
-  /** The skill. */
-  skill: IndexedSkill;
-  /** Its state (the layers the index holds). */
-  state: State;
-  /** Cosine similarity to the query, in [-1, 1]. */
-  score: number;
 }
 
 /** Options of {@link SkillIndex.build}. */
@@ -69,8 +59,10 @@ export interface BuildIndexOptions {
 }
 
 /**
- * Labelled skills whose states are in a {@link StateStore}. Build one with
- * {@link SkillIndex.build}; the states it holds are those of the layers asked for.
+ * A skill library over the shared state store (the other backend of the skill library concept
+ * of `library.ts`, beside the folder backend `SkillLibrary`): labelled skills whose states are
+ * in a {@link StateStore}. Build one with {@link SkillIndex.build}; the states it holds are
+ * those of the layers asked for.
  *
  * @example
  * ```ts
@@ -88,11 +80,11 @@ export interface BuildIndexOptions {
  *   { task: "a", k: 1, ids: [1, 2] }, { task: "b", k: 1, ids: [3, 4] },
  * ], { layers: [1] });
  * const { state: query } = await engine.run([1, 2]);
- * const [[hit]] = index.retrieve([query.select([1])], { layer: 1 });
+ * const [[hit]] = await index.retrieve([query.select([1])], { layer: 1 });
  * if (hit.skill.task !== "a" || Math.abs(hit.score - 1) > 1e-6) throw new Error("itself first");
  * ```
  */
-export class SkillIndex {
+export class SkillIndex implements Library<IndexedSkill> {
   /** The store the states are in. */
   readonly store: StateStore;
   /** The layers each held state holds. */
@@ -155,9 +147,9 @@ export class SkillIndex {
     return new SkillIndex(store, [...layers], skills, states.map((s) => s.withLogits(undefined)));
   }
 
-  /** The skills, in the order of the specs, of one task when given. */
-  list(filter: { task?: string } = {}): IndexedSkill[] {
-    return this.#skills.filter((s) => filter.task === undefined || s.task === filter.task);
+  /** The skills `filter` takes, in the order of the specs. */
+  list(filter: SkillFilter = {}): IndexedSkill[] {
+    return this.#skills.filter((s) => matchesFilter(s, filter));
   }
 
   /** The state of skill `id` (the layers the index holds). */
@@ -167,14 +159,41 @@ export class SkillIndex {
     return this.#states[i];
   }
 
+  /** The state of skill `id`, as {@link Library.load} gives it. */
+  // deno-lint-ignore require-await
+  async load(id: string): Promise<State> {
+    return this.state(id);
+  }
+
+  /**
+   * Refuses when `weights` are not the store's (every state of the index is the store's).
+   *
+   * @example
+   * ```ts ignore
+   * await index.checkWeights(engine.identity.weights!, "the engine");
+   * ```
+   */
+  // deno-lint-ignore require-await
+  async checkWeights(weights: string, what: string): Promise<void> {
+    const own = this.store.identity.weights;
+    if (own !== undefined && own !== weights) {
+      throw new SoupError(
+        `The skill index over store "${this.store.root}" holds states of other weights ` +
+          `(fingerprint ${own}) than ${what} (${weights}), though of the same shape`,
+      );
+    }
+  }
+
   /**
    * For each query state, the `k` most similar skills, best first, by the cosine similarity of
-   * one layer (`layer`, a model layer the index and the queries hold; `kind` ssm, conv or both).
+   * one layer (`layer`, a model layer the index and the queries hold; `kind` ssm, conv or both),
+   * among the skills `filter` takes.
    */
-  retrieve(
+  // deno-lint-ignore require-await
+  async retrieve(
     queries: readonly State[],
-    options: Omit<RetrieveOptions, "shape">,
-  ): SkillHit[][] {
+    options: LibraryRetrieveOptions,
+  ): Promise<SkillHit<IndexedSkill>[][]> {
     if (!this.layers.includes(options.layer)) {
       throw new SoupError(
         `Cannot retrieve by layer ${options.layer}: the skill index holds layers ${
@@ -182,11 +201,18 @@ export class SkillIndex {
         }`,
       );
     }
-    const candidates = this.#skills.map((s, i) => ({ state: this.#states[i], label: s.task }));
-    return retrieve(queries, candidates, options).map((hits) =>
+    const { filter = {}, ...rest } = options;
+    const rows = this.#skills.flatMap((s, i) => (matchesFilter(s, filter) ? [i] : []));
+    if (rows.length === 0) {
+      throw new SoupError(
+        `Cannot retrieve: no skill of the index passes ${JSON.stringify(filter)}`,
+      );
+    }
+    const candidates = rows.map((i) => ({ state: this.#states[i], label: this.#skills[i].task }));
+    return retrieve(queries, candidates, rest as RetrieveOptions).map((hits) =>
       hits.map((h) => ({
-        skill: this.#skills[h.index],
-        state: this.#states[h.index],
+        skill: this.#skills[rows[h.index]],
+        state: this.#states[rows[h.index]],
         score: h.score,
       }))
     );

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertThrows } from "../../tests/_assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../../tests/_assert.ts";
 import { inTempDir } from "../../tests/_temp.ts";
 import { storedStates } from "../../tests/_store.ts";
 import { ReferenceEngine } from "../engine/mod.ts";
@@ -49,10 +49,10 @@ Deno.test("a skill index labels store states: shared, computed once, only the la
     assertEquals(index.state("b#0").layer(1).ssm, whole.state.layer(1).ssm);
     // Retrieval by that layer: each skill's own tokens retrieve it first, with similarity 1.
     const queries = await Promise.all(specs.map(async (s) => (await engine.run(s.ids)).state));
-    const hits = index.retrieve(queries, { layer: 1, k: 3 });
+    const hits = await index.retrieve(queries, { layer: 1, k: 3 });
     assertEquals(hits.map((h) => h[0].skill.id), ["a#0", "a#1", "b#0"]);
     for (const h of hits) assert(Math.abs(h[0].score - 1) < 1e-6, String(h[0].score));
-    assertThrows(() => index.retrieve(queries, { layer: 0 }), SoupError, "holds layers 1");
+    await assertRejects(() => index.retrieve(queries, { layer: 0 }), SoupError, "holds layers 1");
     assertThrows(() => index.state("c#0"), SoupError, `no skill "c#0"`);
   });
 });

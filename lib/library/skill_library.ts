@@ -17,14 +17,17 @@
 
 import type { MambaConfig } from "../model/config.ts";
 import { configHash } from "../model/config.ts";
+import { loadState, saveState, type StateMeta, stateShapeOf } from "../states/state_dir.ts";
+import { checkStateArrays, State } from "../states/state.ts";
+import { retrieve, type RetrieveOptions } from "../retrieval/retrieve.ts";
 import {
-  loadState,
-  type SavedState,
-  saveState,
-  type StateMeta,
-  stateShapeOf,
-} from "../states/state_dir.ts";
-import { checkStateArrays, type MambaState, State } from "../states/state.ts";
+  type Library,
+  type LibraryRetrieveOptions,
+  matchesFilter,
+  type Skill,
+  type SkillFilter,
+  type SkillHit,
+} from "./library.ts";
 import { FormatError, NotFoundError, SoupError } from "../util/errors.ts";
 import { libraryHooks } from "./_hooks.ts";
 import { type LockOptions, withLock } from "./_lock.ts";
@@ -32,7 +35,7 @@ import { readIndex, sameShape, SHAPE_KEYS, showShape, writeIndex } from "./_inde
 import { sanitizeSkillId, SKILL_ID_PATTERN } from "./sanitize_skill_id.ts";
 
 /** One line of `index.json`: where a skill's state is and what it is. */
-export interface SkillEntry {
+export interface SkillEntry extends Skill {
   /** Unique id (ignoring case), a safe folder name ({@link SKILL_ID_PATTERN}). */
   readonly id: string;
   /** The state folder, relative to the library folder: `states/<id>`. */
@@ -53,16 +56,6 @@ export interface SkillEntry {
   readonly created: string;
 }
 
-/** Which entries {@link SkillLibrary.list} and {@link SkillLibrary.loadAll} return. */
-export interface SkillFilter {
-  /** Only this task. @default every task */
-  task?: string;
-  /** Only this number of demonstrations. @default every k */
-  k?: number;
-  /** Only this seed. @default every seed */
-  seed?: number;
-}
-
 /** A loaded skill with its label, as {@link SkillLibrary.loadAll} returns it. */
 export interface LabeledSkill {
   /** The entry's id. */
@@ -71,8 +64,8 @@ export interface LabeledSkill {
   label: string;
   /** The index entry. */
   entry: SkillEntry;
-  /** The state folder's contents. */
-  state: SavedState;
+  /** The state, with its folder's meta.json. */
+  state: State & { readonly meta: StateMeta };
 }
 
 /** Options of {@link SkillLibrary.open}. */
@@ -106,7 +99,9 @@ interface Reference {
 }
 
 /**
- * A folder of skill states with an `index.json`. Open it with {@link SkillLibrary.open}.
+ * A skill library in a self-contained folder (the folder backend of the skill library concept
+ * of `library.ts`, beside `SkillIndex` over the shared store): skill states with an
+ * `index.json`. Open it with {@link SkillLibrary.open}.
  *
  * Writes are atomic: {@link SkillLibrary.add} writes the state folder first (itself written
  * under a temporary name and renamed into place) and then rewrites index.json through a
@@ -116,7 +111,7 @@ interface Reference {
  * number of `SkillLibrary` objects of one process are serialized, and each re-reads index.json;
  * separate processes take turns through the system's lock on `.lock` ({@link SkillLibrary.withLock}).
  */
-export class SkillLibrary {
+export class SkillLibrary implements Library<SkillEntry> {
   /** The library folder, as given to {@link SkillLibrary.open} (no trailing slash). */
   readonly dir: string;
   /** The config given to {@link SkillLibrary.open}, if any. */
@@ -232,11 +227,7 @@ export class SkillLibrary {
    */
   list(filter: SkillFilter = {}): SkillEntry[] {
     return this.#entries
-      .filter((e) =>
-        (filter.task === undefined || e.task === filter.task) &&
-        (filter.k === undefined || e.k === filter.k) &&
-        (filter.seed === undefined || e.seed === filter.seed)
-      )
+      .filter((e) => matchesFilter(e, filter))
       .map((e) => ({ ...e, shape: { ...e.shape } }));
   }
 
@@ -339,7 +330,7 @@ export class SkillLibrary {
    * {@link SkillLibrary.open} or of the library's first entry (the message names both); an
    * unsafe or taken `id`; a `meta` JSON cannot hold.
    *
-   * @param state The state's arrays (a `meta` property of a {@link SavedState} is ignored).
+   * @param state The state (every layer; a meta it carries is replaced by `meta`).
    * @param meta What the state folder's meta.json records.
    * @param options `id`.
    * @example
@@ -360,14 +351,14 @@ export class SkillLibrary {
    * }
    * ```
    */
-  add(state: MambaState, meta: StateMeta, options: AddSkillOptions = {}): Promise<SkillEntry> {
+  add(state: State, meta: StateMeta, options: AddSkillOptions = {}): Promise<SkillEntry> {
     // Adds take turns through the lock (queued within the process); inside withLock they go
     // straight in.
     if (this.#held > 0) return this.#add(state, meta, options);
     return this.withLock(() => this.#add(state, meta, options));
   }
 
-  async #add(state: MambaState, meta: StateMeta, options: AddSkillOptions): Promise<SkillEntry> {
+  async #add(state: State, meta: StateMeta, options: AddSkillOptions): Promise<SkillEntry> {
     const what = `skill library "${this.dir}"`;
     const refuse = (problem: string): never => {
       throw new SoupError(`Cannot add a state to ${what}: ${problem}`);
@@ -399,7 +390,8 @@ export class SkillLibrary {
     ) {
       refuse(`meta.shape must give positive layers, dInner, convKernel, stateSize and vocab`);
     }
-    if (state instanceof State && !state.complete) {
+    if (!(state instanceof State)) refuse("it is not a State");
+    if (!state.complete) {
       refuse(`it holds layers ${state.layerIds.join(", ")} of ${s.layers}, not every layer`);
     }
     try {
@@ -457,13 +449,7 @@ export class SkillLibrary {
     const folder = `${this.dir}/${entry.folder}`;
     await Deno.mkdir(`${this.dir}/states`, { recursive: true });
     // A folder of that id that the index does not list is the leftover of an interrupted add.
-    await saveState(folder, {
-      conv: state.conv,
-      ssm: state.ssm,
-      deltaSum: state.deltaSum,
-      logits: state.logits,
-      meta,
-    }, { replace: true });
+    await saveState(folder, state.withMeta(meta), { replace: true });
     try {
       await libraryHooks.afterStateWritten?.(folder);
       const entries = [...this.#entries, entry];
@@ -491,7 +477,7 @@ export class SkillLibrary {
    * if (!(err instanceof NotFoundError)) throw new Error("no such skill");
    * ```
    */
-  async load(id: string): Promise<SavedState> {
+  async load(id: string): Promise<State & { readonly meta: StateMeta }> {
     const entry = this.#entries.find((e) => e.id === id);
     if (entry === undefined) {
       const ids = this.#entries.map((e) => `"${e.id}"`);
@@ -541,6 +527,45 @@ export class SkillLibrary {
       out.push({ id: entry.id, label: entry.task, entry, state: await this.load(entry.id) });
     }
     return out;
+  }
+
+  /**
+   * For each query state, the `k` most similar skills, best first (see `retrieve`), among the
+   * skills `filter` takes; a query made with other weights than a skill's is refused.
+   *
+   * @example
+   * ```ts ignore
+   * const lib = await SkillLibrary.open("my-library");
+   * const [[best]] = await lib.retrieve([await loadState("query")], { layer: 12, k: 1 });
+   * console.log(best.skill.task, best.score);
+   * ```
+   */
+  async retrieve(
+    queries: readonly State[],
+    options: LibraryRetrieveOptions,
+  ): Promise<SkillHit<SkillEntry>[][]> {
+    const { filter = {}, ...rest } = options;
+    const skills = await this.loadAll(filter);
+    if (skills.length === 0) {
+      throw new SoupError(
+        `Cannot retrieve from the library "${this.dir}": ${
+          this.#entries.length === 0 ? "it is empty" : `no skill passes ${JSON.stringify(filter)}`
+        }`,
+      );
+    }
+    const metas = new Map(skills.map((s) => [s.id, s.state.meta]));
+    for (const [i, q] of queries.entries()) {
+      const weights = q?.identity?.weights;
+      if (weights !== undefined) await this.checkWeights(weights, `query ${i}`, metas);
+    }
+    const candidates = skills.map((s) => ({ state: s.state, label: s.label }));
+    return retrieve(queries, candidates, rest as RetrieveOptions).map((hits) =>
+      hits.map((h) => ({
+        skill: skills[h.index].entry,
+        state: skills[h.index].state,
+        score: h.score,
+      }))
+    );
   }
 
   /** The config given to open, else the first entry. */

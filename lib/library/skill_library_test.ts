@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertRejects } from "../../tests/_assert.ts";
 import { runNumpy } from "../../tests/_python.ts";
 import { configHash, type MambaConfig, tinyMambaConfig } from "../model/mod.ts";
-import { type MambaState, saveState, type StateMeta, stateShapeOf } from "../states/mod.ts";
+import { saveState, State, type StateMeta, stateShapeOf } from "../states/mod.ts";
 import { FormatError, NotFoundError, SoupError } from "../util/errors.ts";
 import { Rng } from "../util/random.ts";
 import { libraryHooks } from "./_hooks.ts";
@@ -13,17 +13,17 @@ async function skill(
   seed: number,
   extra: Record<string, unknown>,
   options: { logits?: boolean; model?: string } = {},
-): Promise<{ state: MambaState; meta: StateMeta }> {
+): Promise<{ state: State; meta: StateMeta }> {
   const rng = new Rng(seed);
   const { numHiddenLayers: nl, intermediateSize: d, convKernel: k, stateSize: n } = config;
   const arr = (len: number) => Float32Array.from({ length: len }, () => rng.normal());
   return {
-    state: {
+    state: new State(stateShapeOf(config), {
       conv: arr(nl * d * k),
       ssm: arr(nl * d * n),
       deltaSum: arr(nl * d).map(Math.abs),
       logits: options.logits === false ? undefined : arr(config.vocabSize),
-    },
+    }),
     meta: {
       model: options.model ?? "tiny-random",
       configHash: await configHash(config),
@@ -255,16 +255,16 @@ Deno.test("a skill library refuses states of another model or shape, naming both
     SoupError,
     `Cannot open skill library "${dir}" for config ${b.meta.configHash}`,
   );
-  // Arrays that do not match their own meta.shape.
+  // A state that does not match its meta.shape, and plain arrays.
   await assertRejects(
-    () => lib.add({ ...a.state, ssm: b.state.ssm }, a.meta),
+    () => lib.add(b.state, a.meta),
     SoupError,
     "it holds 512 ssm values, but shape (2, 32, 5) needs 320",
   );
   await assertRejects(
-    () => lib.add({ ...a.state, logits: new Float32Array(3) }, a.meta),
+    () => lib.add({ ...a.state.arrays() } as unknown as State, a.meta),
     SoupError,
-    "it holds 3 logits values",
+    "it is not a State",
   );
   assertEquals(lib.list().length, 1);
   assertEquals((await tree(dir)).filter((p) => p.split("/").length === 3), [
@@ -361,7 +361,7 @@ Deno.test("a failure in the middle of add leaves neither a state folder nor a ch
   assertEquals((await SkillLibrary.open(dir)).list().length, 1);
 
   // A leftover folder of an add that died before the index was written is replaced.
-  await saveState(`${dir}/states/antonym-k3-seed1`, { ...a.state, meta: a.meta });
+  await saveState(`${dir}/states/antonym-k3-seed1`, a.state.withMeta(a.meta));
   const entry = await lib.add(b.state, b.meta);
   assertEquals(entry.id, "antonym-k3-seed1");
   assertEquals((await lib.load(entry.id)).ssm, b.state.ssm);

@@ -5,9 +5,9 @@
  * @module
  */
 
-import type { MambaState, State } from "../states/state.ts";
+import type { State } from "../states/state.ts";
 import { SoupError } from "../util/errors.ts";
-import { checkSameShape, likeInputs } from "./_check.ts";
+import { checkSameShape } from "./_check.ts";
 
 /** Options of {@link mixADecay}. */
 export interface MixADecayOptions {
@@ -46,10 +46,12 @@ export interface MixADecayOptions {
  * @example
  * ```ts
  * import { mixADecay } from "./mix_a_decay.ts";
+ * import { State } from "../states/state.ts";
  * // One layer, one channel, n = 2: A = -(1, 2) from A_log = log(1, 2).
  * const aLog = Float32Array.of(0, Math.log(2));
- * const s1 = { conv: Float32Array.of(7), ssm: Float32Array.of(1, 1), deltaSum: Float32Array.of(0.25) };
- * const s2 = { conv: Float32Array.of(9), ssm: Float32Array.of(0.5, 0), deltaSum: Float32Array.of(0.5) };
+ * const shape = { layers: 1, dInner: 1, convKernel: 1, stateSize: 2 };
+ * const s1 = new State(shape, { conv: Float32Array.of(7), ssm: Float32Array.of(1, 1), deltaSum: Float32Array.of(0.25) });
+ * const s2 = new State(shape, { conv: Float32Array.of(9), ssm: Float32Array.of(0.5, 0), deltaSum: Float32Array.of(0.5) });
  * const m = mixADecay(s1, s2, aLog);
  * const want = [0.5 + Math.exp(-0.5), Math.exp(-1)];
  * if (Math.abs(m.ssm[0] - want[0]) > 1e-7 || Math.abs(m.ssm[1] - want[1]) > 1e-7) throw new Error();
@@ -60,22 +62,10 @@ export function mixADecay(
   first: State,
   second: State,
   aLog: ArrayLike<number>,
-  options?: MixADecayOptions,
-): State;
-export function mixADecay(
-  first: MambaState,
-  second: MambaState,
-  aLog: ArrayLike<number>,
-  options?: MixADecayOptions,
-): MambaState;
-export function mixADecay(
-  first: MambaState,
-  second: MambaState,
-  aLog: ArrayLike<number>,
   options: MixADecayOptions = {},
-): MambaState {
+): State {
   const action = "A-decay mix states";
-  checkSameShape([first, second], action);
+  const like = checkSameShape([first, second], action);
   const rows = first.deltaSum.length; // L * d_in
   const n = first.ssm.length / rows;
   const k = first.conv.length / rows;
@@ -108,5 +98,5 @@ export function mixADecay(
       for (let c = 0; c < k - t; c++) conv[r * k + c] = first.conv[r * k + c + t];
     }
   }
-  return likeInputs([first, second], { conv, ssm, deltaSum });
+  return like({ conv, ssm, deltaSum });
 }

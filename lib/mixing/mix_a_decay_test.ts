@@ -3,7 +3,7 @@ import { openEngine } from "../engine/open_engine.ts";
 import type { Device } from "../engine/open_engine.ts";
 import { tinyMambaConfig, writeRandomCheckpoint } from "../model/random_checkpoint.ts";
 import { SAFETENSORS_INDEX } from "../model/safetensors.ts";
-import type { MambaState } from "../states/state.ts";
+import { State } from "../states/state.ts";
 import { FormatError, SoupError } from "../util/errors.ts";
 import { Rng } from "../util/random.ts";
 import { mixADecay, mixMean, readALog } from "./mod.ts";
@@ -87,7 +87,7 @@ Deno.test("mixADecay() gives layer 0 the exact conv state, short second chunks i
   const dir = await Deno.makeTempDir();
   await writeRandomCheckpoint(dir, config, { seed: 3 });
   const aLog = await readALog(dir);
-  const layer0 = (s: MambaState) => s.conv.subarray(0, config.intermediateSize * 4);
+  const layer0 = (s: State) => s.conv.subarray(0, config.intermediateSize * 4);
   const rng = new Rng(9);
   const x1 = tokens(rng, 7);
   for (const t of [1, 2, 3, 4, 6]) {
@@ -100,13 +100,18 @@ Deno.test("mixADecay() gives layer 0 the exact conv state, short second chunks i
 });
 
 Deno.test("mixADecay() refuses A_log of the wrong size and states of different shapes", () => {
-  const s = (n: number) => ({
-    conv: new Float32Array(2),
-    ssm: new Float32Array(2 * n),
-    deltaSum: new Float32Array(2),
-  });
+  const s = (n: number) =>
+    new State({ layers: 1, dInner: 2, convKernel: 1, stateSize: n }, {
+      conv: new Float32Array(2),
+      ssm: new Float32Array(2 * n),
+      deltaSum: new Float32Array(2),
+    });
   assertThrows(() => mixADecay(s(3), s(3), new Float32Array(5)), SoupError, "A_log holds 5");
-  assertThrows(() => mixADecay(s(3), s(4), new Float32Array(6)), SoupError, "state 1 holds 8 ssm");
+  assertThrows(
+    () => mixADecay(s(3), s(4), new Float32Array(6)),
+    SoupError,
+    "state 1 is of shape (1, 2, 1, 4)",
+  );
   assertThrows(
     () => mixADecay(s(3), s(3), new Float32Array(6), { secondTokens: 1.5 }),
     SoupError,

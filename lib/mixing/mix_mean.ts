@@ -4,8 +4,8 @@
  * @module
  */
 
-import type { MambaState, State } from "../states/state.ts";
-import { checkSameShape, combine, likeInputs } from "./_check.ts";
+import type { State } from "../states/state.ts";
+import { checkSameShape, combine } from "./_check.ts";
 
 /**
  * Returns the element-wise mean of `states`: conv, SSM state and deltaSum are each averaged
@@ -16,18 +16,18 @@ import { checkSameShape, combine, likeInputs } from "./_check.ts";
  * @example
  * ```ts
  * import { mixMean } from "./mix_mean.ts";
- * const a = { conv: Float32Array.of(1), ssm: Float32Array.of(2, 4), deltaSum: Float32Array.of(0.5) };
- * const b = { conv: Float32Array.of(3), ssm: Float32Array.of(6, 0), deltaSum: Float32Array.of(1.5) };
+ * import { State } from "../states/state.ts";
+ * const shape = { layers: 1, dInner: 1, convKernel: 1, stateSize: 2 };
+ * const a = new State(shape, { conv: Float32Array.of(1), ssm: Float32Array.of(2, 4), deltaSum: Float32Array.of(0.5) });
+ * const b = new State(shape, { conv: Float32Array.of(3), ssm: Float32Array.of(6, 0), deltaSum: Float32Array.of(1.5) });
  * const m = mixMean([a, b]);
  * if (m.conv[0] !== 2 || m.ssm[0] !== 4 || m.ssm[1] !== 2 || m.deltaSum[0] !== 1) throw new Error();
  * ```
  */
-export function mixMean(states: readonly State[]): State;
-export function mixMean(states: readonly MambaState[]): MambaState;
-export function mixMean(states: readonly MambaState[]): MambaState {
-  checkSameShape(states, "average states");
+export function mixMean(states: readonly State[]): State {
+  const like = checkSameShape(states, "average states");
   const ones = states.map(() => 1);
-  return likeInputs(states, {
+  return like({
     conv: combine(states, ones, "conv", states.length),
     ssm: combine(states, ones, "ssm", states.length),
     deltaSum: combine(states, ones, "deltaSum", states.length),

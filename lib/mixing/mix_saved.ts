@@ -6,8 +6,7 @@
  * @module
  */
 import { weightsFingerprint } from "../model/fingerprint.ts";
-import type { LoadedState, StateMeta } from "../states/state_dir.ts";
-import { commonModel, type State } from "../states/state.ts";
+import { commonModel, type State, type StateMeta } from "../states/state.ts";
 import { SoupError } from "../util/errors.ts";
 import { MIX_MODES, type MixMode } from "./methods.ts";
 import { mixADecay } from "./mix_a_decay.ts";
@@ -26,7 +25,7 @@ export interface MixSavedOptions {
 }
 
 interface MixInput {
-  states: LoadedState[];
+  states: (State & { readonly meta: StateMeta })[];
   names: string[];
   weights: string | undefined;
   options: MixSavedOptions;
@@ -75,8 +74,9 @@ const IMPLEMENTATIONS: Record<MixMode["id"], (input: MixInput) => Promise<State>
 
 /**
  * Mixes saved states (`names`: their folders, for messages) by `mode`, after checking they are of
- * one model (config hash, every known weights fingerprint, shape). Returns the mix and its
- * meta.json.
+ * one model (config hash, every known weights fingerprint, shape). Each state carries the meta
+ * of its folder (as `loadState` returns it). Returns the mix with its meta.json (`state.meta`):
+ * ready for `saveState`.
  *
  * @example
  * ```ts
@@ -90,45 +90,48 @@ const IMPLEMENTATIONS: Record<MixMode["id"], (input: MixInput) => Promise<State>
  *   model: "tiny", configHash: await configHash(config), shape: stateShapeOf(config),
  *   tokenIds: [1], source: null, engine: "reference", created: "",
  * };
- * const a = Object.assign(State.zeros(config), { meta }), b = Object.assign(State.zeros(config), { meta });
+ * const a = State.zeros(config).withMeta(meta), b = State.zeros(config).withMeta(meta);
  * a.ssm[0] = 1;
- * const { state, meta: mixed } = await mixSaved("mean", [a, b], ["a", "b"]);
- * if (state.ssm[0] !== 0.5 || mixed.engine !== "mix-mean") throw new Error();
+ * const mixed = await mixSaved("mean", [a, b], ["a", "b"]);
+ * if (mixed.ssm[0] !== 0.5 || mixed.meta?.engine !== "mix-mean") throw new Error();
  * ```
  */
 export async function mixSaved(
   mode: string,
-  states: LoadedState[],
+  states: readonly State[],
   names: string[],
   options: MixSavedOptions = {},
-): Promise<{ state: State; meta: StateMeta }> {
+): Promise<State> {
   const spec = MIX_MODES.find((m) => m.id === mode);
   if (spec === undefined) {
     throw new SoupError(`--mode must be ${MIX_MODES.map((m) => m.id).join(", ")}, got "${mode}"`);
   }
   const fingerprint = commonModel(states, "mix states", { name: (i) => `"${names[i]}"` })
-    ?.identity?.weights;
+    .identity?.weights;
+  const saved = states.map((s, i) => {
+    if (!s.meta) {
+      throw new SoupError(`Cannot mix "${names[i]}": it has no meta.json (load it with loadState)`);
+    }
+    return s as State & { readonly meta: StateMeta };
+  });
   const state = await IMPLEMENTATIONS[spec.id]({
-    states,
+    states: saved,
     names,
     weights: options.weights,
     options,
     fingerprint,
   });
-  const { model, configHash, shape } = states[0].meta;
-  return {
-    state,
-    meta: {
-      // The model's identity, not the first input's text or tokens: the inputs are in extra.
-      model,
-      configHash,
-      ...(fingerprint !== undefined ? { weightsFingerprint: fingerprint } : {}),
-      shape,
-      tokenIds: [],
-      source: null,
-      engine: `mix-${mode}`,
-      created: new Date().toISOString(),
-      extra: { mode, states: names, weights: options.weights ?? null },
-    },
-  };
+  const { model, configHash, shape } = saved[0].meta;
+  return state.withLogits(undefined).withMeta({
+    // The model's identity, not the first input's text or tokens: the inputs are in extra.
+    model,
+    configHash,
+    ...(fingerprint !== undefined ? { weightsFingerprint: fingerprint } : {}),
+    shape,
+    tokenIds: [],
+    source: null,
+    engine: `mix-${mode}`,
+    created: new Date().toISOString(),
+    extra: { mode, states: names, weights: options.weights ?? null },
+  });
 }

@@ -5,8 +5,8 @@
  * @module
  */
 
-import type { MambaState, State } from "../states/state.ts";
-import { checkSameShape, checkWeights, combine, likeInputs } from "./_check.ts";
+import type { State } from "../states/state.ts";
+import { checkSameShape, checkWeights, combine } from "./_check.ts";
 
 /**
  * Returns `sum_i weights[i] * states[i]`, applied alike to the conv state (L, d_in, K), the
@@ -29,7 +29,8 @@ import { checkSameShape, checkWeights, combine, likeInputs } from "./_check.ts";
  * @example
  * ```ts
  * import { mixWeighted } from "./mix_weighted.ts";
- * const s = (x: number) => ({
+ * import { State } from "../states/state.ts";
+ * const s = (x: number) => new State({ layers: 1, dInner: 1, convKernel: 2, stateSize: 2 }, {
  *   conv: Float32Array.of(x, x), ssm: Float32Array.of(x, 2 * x), deltaSum: Float32Array.of(x),
  * });
  * const mixed = mixWeighted([s(1), s(10)], [2, -0.5]);
@@ -37,16 +38,11 @@ import { checkSameShape, checkWeights, combine, likeInputs } from "./_check.ts";
  * if (mixed.deltaSum[0] !== -3 || mixed.logits !== undefined) throw new Error("deltaSum is mixed too");
  * ```
  */
-export function mixWeighted(states: readonly State[], weights: readonly number[]): State;
-export function mixWeighted(states: readonly MambaState[], weights: readonly number[]): MambaState;
-export function mixWeighted(
-  states: readonly MambaState[],
-  weights: readonly number[],
-): MambaState {
+export function mixWeighted(states: readonly State[], weights: readonly number[]): State {
   const action = "mix states with weights";
-  checkSameShape(states, action);
+  const like = checkSameShape(states, action);
   checkWeights(weights, states.length, action);
-  return likeInputs(states, {
+  return like({
     conv: combine(states, weights, "conv"),
     ssm: combine(states, weights, "ssm"),
     deltaSum: combine(states, weights, "deltaSum"),

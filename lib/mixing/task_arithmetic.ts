@@ -4,14 +4,14 @@
  * @module
  */
 
-import type { MambaState, State } from "../states/state.ts";
+import type { State } from "../states/state.ts";
 import { SoupError } from "../util/errors.ts";
 import { mixWeighted } from "./mix_weighted.ts";
 
 /** One term of {@link taskArithmetic}: a state and the real weight it is added with. */
 export interface ArithmeticTerm {
   /** A state of the same model as the base. */
-  state: MambaState;
+  state: State;
   /** Any finite weight; negative to subtract a skill. */
   weight: number;
 }
@@ -28,14 +28,15 @@ export interface ArithmeticTerm {
  * @example
  * ```ts
  * import { taskArithmetic } from "./task_arithmetic.ts";
- * const s = (x: number) => ({ conv: Float32Array.of(x), ssm: Float32Array.of(x), deltaSum: Float32Array.of(x) });
+ * import { State } from "../states/state.ts";
+ * const shape = { layers: 1, dInner: 1, convKernel: 1, stateSize: 1 };
+ * const s = (x: number) =>
+ *   new State(shape, { conv: Float32Array.of(x), ssm: Float32Array.of(x), deltaSum: Float32Array.of(x) });
  * const r = taskArithmetic(s(5), [{ state: s(2), weight: -1 }, { state: s(1), weight: 3 }]);
  * if (r.ssm[0] !== 5 - 2 + 3) throw new Error(`got ${r.ssm[0]}`);
  * ```
  */
-export function taskArithmetic(base: State, terms: readonly ArithmeticTerm[]): State;
-export function taskArithmetic(base: MambaState, terms: readonly ArithmeticTerm[]): MambaState;
-export function taskArithmetic(base: MambaState, terms: readonly ArithmeticTerm[]): MambaState {
+export function taskArithmetic(base: State, terms: readonly ArithmeticTerm[]): State {
   if (!Array.isArray(terms)) {
     throw new SoupError(`Cannot do task arithmetic: terms must be an array of { state, weight }`);
   }

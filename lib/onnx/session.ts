@@ -11,11 +11,14 @@ import { SoupError } from "../util/errors.ts";
 import { type GpuAdapterInfo, webgpuAdapter } from "./adapter.ts";
 import { DT, GraphBuilder } from "./graph_builder.ts";
 
-/** Execution providers this project knows; `auto` picks the best available. */
-export type Provider = "cpu" | "webgpu" | "cuda" | "auto";
+/**
+ * Execution providers this project knows. Choosing among them (`--device auto`) happens in one
+ * place, `openEngine`; a session opens on the one it is given.
+ */
+export type Provider = "cpu" | "webgpu" | "cuda";
 
 /** Every {@link Provider}. */
-export const PROVIDERS: readonly Provider[] = ["cpu", "webgpu", "cuda", "auto"];
+export const PROVIDERS: readonly Provider[] = ["cpu", "webgpu", "cuda"];
 
 /** A float32 or int64 tensor to feed. */
 export interface Feed {
@@ -136,7 +139,7 @@ export async function gpuProviders(): Promise<("cuda" | "webgpu")[]> {
 export class OrtSession {
   readonly #session: ort.InferenceSession;
   /** The provider actually used. */
-  readonly provider: Exclude<Provider, "auto">;
+  readonly provider: Provider;
   /** Input names and their declared dims (symbolic dims as strings). */
   readonly inputs: ReadonlyMap<string, readonly (number | string)[]>;
   /** The WebGPU adapter, when the provider is webgpu. */
@@ -148,7 +151,7 @@ export class OrtSession {
 
   private constructor(
     session: ort.InferenceSession,
-    provider: Exclude<Provider, "auto">,
+    provider: Provider,
     adapter: GpuAdapterInfo | undefined,
     deviceOutputs: string[],
   ) {
@@ -166,8 +169,8 @@ export class OrtSession {
   }
 
   /**
-   * Opens a model (a file, or its bytes) on `provider`. `auto` tries cuda, then webgpu, then cpu and keeps the
-   * first that opens. A named provider that cannot open fails with its reason.
+   * Opens a model (a file, or its bytes) on `provider`; a provider that cannot open fails with
+   * its reason in one line.
    */
   static async create(
     model: string | Uint8Array,
@@ -184,45 +187,42 @@ export class OrtSession {
         `Unknown execution provider "${requested}": choose one of ${PROVIDERS.join(", ")}`,
       );
     }
-    const order: Exclude<Provider, "auto">[] = requested === "auto"
-      ? [...(await gpuProviders()), "cpu"]
-      : [requested];
-    const failures: string[] = [];
-    for (const provider of order) {
-      try {
-        const sessionOptions: ort.InferenceSession.SessionOptions = {
-          executionProviders: [provider],
-          graphOptimizationLevel: "all",
-          ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),
-          logSeverityLevel: 3,
-          ...(options.profilePrefix
-            ? { enableProfiling: true, profileFilePrefix: options.profilePrefix }
-            : {}),
-          ...(provider === "webgpu" && options.deviceOutputs?.length
-            ? {
-              preferredOutputLocation: Object.fromEntries(
-                options.deviceOutputs.map((name) => [name, "gpu-buffer" as const]),
-              ),
-            }
-            : {}),
-          extra: {
-            session: {
-              ...(options.externalDataFolder
-                ? { model_external_initializers_file_folder_path: options.externalDataFolder }
-                : {}),
-              ...(options.allowSpinning === false ? { intra_op: { allow_spinning: "0" } } : {}),
-            },
+    const provider = requested;
+    let failure: string;
+    // One provider, as given: choosing one (`auto`) is openEngine's.
+    try {
+      const sessionOptions: ort.InferenceSession.SessionOptions = {
+        executionProviders: [provider],
+        graphOptimizationLevel: "all",
+        ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),
+        logSeverityLevel: 3,
+        ...(options.profilePrefix
+          ? { enableProfiling: true, profileFilePrefix: options.profilePrefix }
+          : {}),
+        ...(provider === "webgpu" && options.deviceOutputs?.length
+          ? {
+            preferredOutputLocation: Object.fromEntries(
+              options.deviceOutputs.map((name) => [name, "gpu-buffer" as const]),
+            ),
+          }
+          : {}),
+        extra: {
+          session: {
+            ...(options.externalDataFolder
+              ? { model_external_initializers_file_folder_path: options.externalDataFolder }
+              : {}),
+            ...(options.allowSpinning === false ? { intra_op: { allow_spinning: "0" } } : {}),
           },
-        };
-        const session = typeof model === "string"
-          ? await ort.InferenceSession.create(model, sessionOptions)
-          : await ort.InferenceSession.create(model, sessionOptions);
-        const adapter = provider === "webgpu" ? await webgpuAdapter() : undefined;
-        const kept = provider === "webgpu" ? options.deviceOutputs ?? [] : [];
-        return new OrtSession(session, provider, adapter, kept);
-      } catch (err) {
-        failures.push(`${provider}: ${(err as Error).message.split("\n")[0]}`);
-      }
+        },
+      };
+      const session = typeof model === "string"
+        ? await ort.InferenceSession.create(model, sessionOptions)
+        : await ort.InferenceSession.create(model, sessionOptions);
+      const adapter = provider === "webgpu" ? await webgpuAdapter() : undefined;
+      const kept = provider === "webgpu" ? options.deviceOutputs ?? [] : [];
+      return new OrtSession(session, provider, adapter, kept);
+    } catch (err) {
+      failure = (err as Error).message.split("\n")[0];
     }
     const hint = requested === "cuda"
       ? " (onnxruntime-node fetches its CUDA provider in a postinstall script: run Deno with --allow-scripts=npm:onnxruntime-node on a machine with CUDA, see README)"
@@ -230,7 +230,7 @@ export class OrtSession {
       ? " (the WebGPU provider needs libvulkan.so.1 and a real Vulkan GPU)"
       : "";
     throw new SoupError(
-      `Cannot open "${modelPath}" on ${requested}: ${failures.join("; ")}${hint}`,
+      `Cannot open "${modelPath}" on ${requested}: ${failure}${hint}`,
       { file: modelPath },
     );
   }

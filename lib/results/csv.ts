@@ -9,6 +9,7 @@
 import { csvFormat, csvParse } from "npm:d3-dsv@3.0.2";
 import { atomicWrite } from "../util/atomic_write.ts";
 import { FormatError, NotFoundError } from "../util/errors.ts";
+import { checkFileOutput, sweepLeftovers } from "../util/output.ts";
 
 /** A row of a result table. */
 export type Row = Record<string, string | number | boolean | null>;
@@ -46,6 +47,39 @@ export async function writeCsv(
   columns?: readonly string[],
 ): Promise<void> {
   await atomicWrite(path, new TextEncoder().encode(formatCsv(rows, columns)));
+}
+
+/**
+ * Checks up front, before any work, that `path` may receive a CSV of `columns` (what a killed
+ * write left is swept; an existing file is replaced only with `force` and only when its first
+ * line is this header: anything else there is refused, naming `flag`), and returns the writer
+ * that makes the parent folder and writes the rows atomically once they exist.
+ *
+ * @example
+ * ```ts
+ * import { openCsvOutput, readCsv } from "./csv.ts";
+ * const path = `${await Deno.makeTempDir()}/sub/out.csv`;
+ * const write = await openCsvOutput(path, ["task", "accuracy"]);
+ * await write([{ task: "antonym", accuracy: 0.5 }]);
+ * if ((await readCsv(path))[0].accuracy !== 0.5) throw new Error();
+ * ```
+ */
+export async function openCsvOutput(
+  path: string,
+  columns: readonly string[],
+  options: { force?: boolean; flag?: string } = {},
+): Promise<(rows: readonly Row[]) => Promise<void>> {
+  await sweepLeftovers(path);
+  await checkFileOutput(path, {
+    force: options.force,
+    flag: options.flag,
+    firstLine: columns.join(),
+  });
+  return async (rows) => {
+    const parent = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "";
+    if (parent !== "") await Deno.mkdir(parent, { recursive: true });
+    await writeCsv(path, rows, columns);
+  };
 }
 
 /**

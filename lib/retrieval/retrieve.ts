@@ -5,17 +5,14 @@
  * @module
  */
 
-import { commonModel, type MambaState, State } from "../states/state.ts";
-import type { SavedState } from "../states/state_dir.ts";
+import { commonModel, type State } from "../states/state.ts";
 import { SoupError } from "../util/errors.ts";
-import { checkStateShape } from "./_shape.ts";
 import { stateVector, type StateVectorOptions } from "./state_vector.ts";
-import type { StateShape } from "../states/state.ts";
 
 /** A state to retrieve from, with an optional label (e.g. its task). */
 export interface RetrievalCandidate {
-  /** The state (a {@link SavedState} also gives {@link RetrieveOptions.shape}). */
-  state: MambaState;
+  /** The state. */
+  state: State;
   /** Returned with each hit. */
   label?: string;
 }
@@ -34,11 +31,6 @@ export interface RetrievalHit {
 export interface RetrieveOptions extends StateVectorOptions {
   /** How many candidates to return per query, 1 .. candidates.length. @default 1 */
   k?: number;
-  /**
-   * Dims of every state, for plain arrays. Not needed when the states are `State`s (from an
-   * engine, `loadState` or the store), which know theirs; `layer` is then the model's layer.
-   */
-  shape?: StateShape;
 }
 
 /**
@@ -47,28 +39,28 @@ export interface RetrieveOptions extends StateVectorOptions {
  * Equal scores keep the candidates' order (lower index first). Candidate vectors are computed
  * once for the whole batch.
  *
- * Throws a {@link SoupError} for no candidates, `k` outside 1 .. candidates.length, a layer out
- * of range, or a query or candidate whose arrays do not match the shape (named by position and
- * label).
+ * Throws a {@link SoupError} for no candidates, `k` outside 1 .. candidates.length, a layer not
+ * held, or states of different shapes or models (named by position and label).
  *
  * @param queries States to find neighbours for.
  * @param candidates States to choose from, with labels.
- * @param options `layer`, `kind`, `k`, `shape`.
+ * @param options `layer` (the model's), `kind`, `k`.
  * @returns One list of `k` hits per query.
  * @example
  * ```ts
  * import { retrieve } from "./retrieve.ts";
+ * import { State } from "../states/state.ts";
  * const shape = { layers: 1, dInner: 1, convKernel: 1, stateSize: 2 };
- * const s = (a: number, b: number) => ({
+ * const s = (a: number, b: number) => new State(shape, {
  *   ssm: Float32Array.of(a, b), conv: Float32Array.of(1), deltaSum: Float32Array.of(0),
  * });
  * const candidates = [{ state: s(1, 0), label: "east" }, { state: s(0, 1), label: "north" }];
- * const [hits] = retrieve([s(0.2, 3)], candidates, { layer: 0, shape, k: 2 });
+ * const [hits] = retrieve([s(0.2, 3)], candidates, { layer: 0, k: 2 });
  * if (hits[0].label !== "north" || hits[1].index !== 0) throw new Error(JSON.stringify(hits));
  * ```
  */
 export function retrieve(
-  queries: readonly MambaState[],
+  queries: readonly State[],
   candidates: readonly RetrievalCandidate[],
   options: RetrieveOptions,
 ): RetrievalHit[][] {
@@ -83,30 +75,15 @@ export function retrieve(
   const name = (c: RetrievalCandidate, i: number) =>
     c.label === undefined ? `candidate ${i}` : `candidate ${i} ("${c.label}")`;
   const all = [...candidates.map((c) => c?.state), ...queries];
-  const typed = options.shape === undefined && all.every((s) => s instanceof State);
-  if (typed) {
-    // States know their shape, layers and model: one model, the layer held by each.
-    commonModel(all, action, {
-      sameLayers: false,
-      name: (
-        i,
-      ) => (i < candidates.length ? name(candidates[i], i) : `query ${i - candidates.length}`),
-    });
-  }
-  const shape = options.shape ?? (candidates[0].state as Partial<SavedState>).meta?.shape;
-  if (!typed && shape === undefined) {
-    throw new SoupError(
-      `Cannot ${action}: pass options.shape (the states are plain arrays, not States that know ` +
-        `their shape)`,
-    );
-  }
-  if (!typed) {
-    candidates.forEach((c, i) => checkStateShape(c?.state, shape!, action, name(c, i)));
-    queries.forEach((q, i) => checkStateShape(q, shape!, action, `query ${i}`));
-  }
+  // One model and shape; each state may hold other layers, as long as it holds `layer`.
+  commonModel(all, action, {
+    sameLayers: false,
+    name: (
+      i,
+    ) => (i < candidates.length ? name(candidates[i], i) : `query ${i - candidates.length}`),
+  });
   const vectorOptions = { layer: options.layer, kind: options.kind };
-  const vectorOf = (s: MambaState) =>
-    typed ? stateVector(s as State, vectorOptions) : stateVector(s, shape!, vectorOptions);
+  const vectorOf = (s: State) => stateVector(s, vectorOptions);
   const unit = (v: Float32Array, what: string): Float64Array | undefined => {
     let norm = 0;
     for (const x of v) norm += x * x;

@@ -19,6 +19,7 @@
  */
 
 import type { MambaConfig } from "../model/config.ts";
+import type { GpuAdapterInfo } from "../onnx/adapter.ts";
 import { SoupError } from "../util/errors.ts";
 
 /**
@@ -77,8 +78,12 @@ export function describeIdentity(id: StateIdentity | undefined): string {
   }`;
 }
 
-/** A Mamba state's arrays, float32, flat C order (see the module's table). */
-export interface MambaState {
+/**
+ * The arrays a {@link State} is made of, float32, flat C order (see the module's table). Not a
+ * state by itself: engines, folders, the store, libraries, mixing and retrieval take and return
+ * {@link State}s; these are what `new State(shape, arrays)` wraps and `State.arrays()` gives.
+ */
+export interface StateArrays {
   /** (m, d_in, K). */
   conv: Float32Array;
   /** (m, d_in, n). */
@@ -87,6 +92,56 @@ export interface MambaState {
   deltaSum: Float32Array;
   /** (V) logits after the last token, when known. */
   logits?: Float32Array;
+}
+
+/** What `meta.json` of a state folder records: where a state came from. */
+export interface StateMeta {
+  /** Model id or folder the state came from. */
+  model: string;
+  /** `configHash` of the model's config. */
+  configHash: string;
+  /**
+   * `weightsFingerprint` of the checkpoint the state came from, so that a state of another
+   * checkpoint of the same shape is refused. Absent in folders written before it was recorded.
+   */
+  weightsFingerprint?: string;
+  /** Architecture: layers, d_in, K, n, vocab. */
+  shape: Required<StateShape>;
+  /** Token ids read to reach this state (after any source state). */
+  tokenIds: number[];
+  /** Text those ids came from, when known. */
+  text?: string;
+  /** Folder of the state this one started from, or null for the zero state. */
+  source: string | null;
+  /** Which implementation computed it ("reference", "onnx-cpu", ...). */
+  engine: string;
+  /** The WebGPU adapter it ran on, when the engine was onnx-webgpu. */
+  adapter?: GpuAdapterInfo;
+  /** ISO time of creation. */
+  created: string;
+  /** Anything else the caller wants to keep (task, k, seed, demo indices, ...). */
+  extra?: Record<string, unknown>;
+}
+
+/** Throws unless `meta` records `shape` (layers, d_in, K, n). */
+function checkMetaShape(meta: StateMeta, shape: StateShape): void {
+  const dims = (s: StateShape) => [s.layers, s.dInner, s.convKernel, s.stateSize].join(", ");
+  if (!meta?.shape || dims(meta.shape) !== dims(shape)) {
+    throw new SoupError(
+      `Cannot describe a state of shape (${dims(shape)}) by a meta.json of shape (${
+        meta?.shape ? dims(meta.shape) : "none"
+      })`,
+    );
+  }
+}
+
+/** The identity a state's meta.json gives. */
+export function identityOfMeta(meta: StateMeta): StateIdentity {
+  return {
+    configHash: meta.configHash,
+    ...(meta.weightsFingerprint !== undefined ? { weights: meta.weightsFingerprint } : {}),
+    model: meta.model,
+  };
 }
 
 /** One layer of a state: views into its arrays, not copies. */
@@ -105,7 +160,7 @@ export interface LayerView {
  * (rows, d_in) when present or `needDeltaSum`, logits (V) when present.
  */
 export function checkStateArrays(
-  arrays: Partial<MambaState> | undefined,
+  arrays: Partial<StateArrays> | undefined,
   shape: StateShape,
   action: string,
   options: { what?: string; rows?: number; needDeltaSum?: boolean } = {},
@@ -119,7 +174,7 @@ export function checkStateArrays(
   }
   const what = options.what ?? "the state";
   const m = options.rows ?? layers;
-  const fields: [keyof MambaState, number[], boolean][] = [
+  const fields: [keyof StateArrays, number[], boolean][] = [
     ["ssm", [m, d, n], true],
     ["conv", [m, d, k], true],
     ["deltaSum", [m, d], options.needDeltaSum ?? false],
@@ -141,9 +196,10 @@ export function checkStateArrays(
 }
 
 /**
- * A state that knows its shape, the model it belongs to (when known) and which of the model's
- * layers it holds, with per-layer views. Engines, `loadState` and the state store return these;
- * anything that takes a {@link MambaState} takes one.
+ * The one state type: arrays that know their shape, the model they belong to (when known),
+ * which of the model's layers they hold, and (when read from or written to a folder) the
+ * meta.json that says where they came from, with per-layer views. Engines, state folders, the
+ * store, libraries, mixing and retrieval take and return States.
  *
  * @example
  * ```ts
@@ -158,17 +214,19 @@ export function checkStateArrays(
  * if (one.layerIds.join() !== "1" || one.layer(1).conv.join() !== "3,4") throw new Error("select");
  * ```
  */
-export class State implements MambaState {
+export class State implements StateArrays {
   /** The model's shape (`layers` is the model's L, also when fewer layers are held). */
   readonly shape: StateShape;
   /** The model layer each row holds, in order (every layer: 0 .. L-1). */
   readonly layerIds: readonly number[];
   /** The model it belongs to, when known. */
   readonly identity?: StateIdentity;
-  conv: Float32Array;
-  ssm: Float32Array;
-  deltaSum: Float32Array;
-  logits?: Float32Array;
+  /** Where it came from (its folder's meta.json), when it was read from or is bound for one. */
+  readonly meta?: StateMeta;
+  readonly conv: Float32Array;
+  readonly ssm: Float32Array;
+  readonly deltaSum: Float32Array;
+  readonly logits?: Float32Array;
 
   /**
    * Wraps arrays (not copied), checked against `shape` for `layers` (default every layer).
@@ -176,8 +234,8 @@ export class State implements MambaState {
    */
   constructor(
     shape: StateShape,
-    arrays: MambaState,
-    options: { identity?: StateIdentity; layers?: readonly number[] } = {},
+    arrays: StateArrays,
+    options: { identity?: StateIdentity; layers?: readonly number[]; meta?: StateMeta } = {},
   ) {
     const layerIds = options.layers ?? Array.from({ length: shape.layers }, (_, i) => i);
     for (const l of layerIds) {
@@ -193,7 +251,10 @@ export class State implements MambaState {
     });
     this.shape = { ...shape };
     this.layerIds = [...layerIds];
-    if (options.identity) this.identity = { ...options.identity };
+    if (options.meta) checkMetaShape(options.meta, shape);
+    const identity = options.identity ?? (options.meta && identityOfMeta(options.meta));
+    if (identity) this.identity = { ...identity };
+    if (options.meta) this.meta = options.meta;
     this.conv = arrays.conv;
     this.ssm = arrays.ssm;
     this.deltaSum = arrays.deltaSum;
@@ -251,16 +312,26 @@ export class State implements MambaState {
     });
   }
 
-  /** The same arrays with the logits given (or none). */
+  /** The same arrays (and meta) with the logits given (or none). */
   withLogits(logits: Float32Array | undefined): State {
     return new State(this.shape, { ...this.arrays(), logits }, {
       identity: this.identity,
       layers: this.layerIds,
+      meta: this.meta,
     });
   }
 
+  /**
+   * The same arrays with `meta` as where they came from (what `saveState` writes): its
+   * identity becomes the meta's. Throws unless the meta's shape is this state's.
+   */
+  withMeta(meta: StateMeta): State {
+    checkMetaShape(meta, this.shape);
+    return new State(meta.shape, this.arrays(), { layers: this.layerIds, meta });
+  }
+
   /** The plain arrays. */
-  arrays(): MambaState {
+  arrays(): StateArrays {
     return {
       conv: this.conv,
       ssm: this.ssm,
@@ -271,26 +342,28 @@ export class State implements MambaState {
 }
 
 /**
- * Throws a one-line {@link SoupError} unless the {@link State}s among `states` are of one shape
- * (layers, d_in, K, n) and belong to one model (the config hashes, and the weights
- * fingerprints, that are known agree) and, unless `sameLayers` is false, hold the same layers;
- * plain arrays are not checked. Returns the first State's shape and layers and what is known of
- * their model (undefined when no State knows it), or undefined when none is a State.
+ * Throws a one-line {@link SoupError} unless `states` (at least one) are of one shape (layers,
+ * d_in, K, n) and belong to one model (the config hashes, and the weights fingerprints, that
+ * are known agree) and, unless `sameLayers` is false, hold the same layers. Returns the first
+ * state's shape and layers and what is known of their model (undefined unless every state
+ * knows it).
  */
 export function commonModel(
-  states: readonly MambaState[],
+  states: readonly State[],
   action: string,
   options: { sameLayers?: boolean; name?: (index: number) => string } = {},
-): { shape: StateShape; layers: readonly number[]; identity?: StateIdentity } | undefined {
-  const typed = states
-    .map((s, i) => [s, i] as const)
-    .filter((p): p is readonly [State, number] => p[0] instanceof State);
-  if (typed.length === 0) return undefined;
-  const [first, i0] = typed[0];
+): { shape: StateShape; layers: readonly number[]; identity?: StateIdentity } {
+  if (states.length === 0) throw new SoupError(`Cannot ${action}: no states given`);
   const name = options.name ?? ((i: number) => `state ${i}`);
+  for (const [i, s] of states.entries()) {
+    if (!(s instanceof State)) {
+      throw new SoupError(`Cannot ${action}: ${name(i)} is not a State (make one with new State)`);
+    }
+  }
+  const first = states[0];
   const dims = (s: StateShape) => [s.layers, s.dInner, s.convKernel, s.stateSize].join(", ");
-  // What is known of the model so far, from every State before, and which state said it.
-  let known: StateIdentity | undefined, from = i0;
+  // What is known of the model so far, from every state before, and which state said it.
+  let known: StateIdentity | undefined, from = 0;
   const learn = (id: StateIdentity | undefined, i: number) => {
     if (!id) return;
     if (!sameModel(known, id)) {
@@ -304,51 +377,54 @@ export function commonModel(
       [known, from] = [{ ...known, weights: id.weights }, i];
     }
   };
-  for (const [s, i] of typed) {
+  for (const [i, s] of states.entries()) {
     if (dims(s.shape) !== dims(first.shape)) {
       throw new SoupError(
         `Cannot ${action}: ${name(i)} is of shape (${dims(s.shape)}) (layers, d_in, K, n), ` +
-          `${name(i0)} of (${dims(first.shape)})`,
+          `${name(0)} of (${dims(first.shape)})`,
       );
     }
     learn(s.identity, i);
     if ((options.sameLayers ?? true) && s.layerIds.join() !== first.layerIds.join()) {
       throw new SoupError(
-        `Cannot ${action}: ${name(i)} holds layers ${s.layerIds.join(", ")}, ${name(i0)} ` +
+        `Cannot ${action}: ${name(i)} holds layers ${s.layerIds.join(", ")}, ${name(0)} ` +
           `holds ${first.layerIds.join(", ")}`,
       );
     }
   }
-  // A result carries an identity only when every State knew one.
-  const identity = typed.every(([s]) => s.identity) ? known : undefined;
+  // A result carries an identity only when every state knew one.
+  const identity = states.every((s) => s.identity) ? known : undefined;
   return { shape: first.shape, layers: first.layerIds, identity };
 }
 
 /**
  * Throws a one-line {@link SoupError} unless `state` can start a run of a model of `shape`:
- * every layer, of this shape, and (when it knows its model) of this checkpoint.
+ * a State of every layer, of this shape, and (when it knows its model) of this checkpoint.
  */
 export function checkStartState(
-  state: MambaState,
+  state: State,
   shape: StateShape,
   identity: StateIdentity | undefined,
   index = 0,
 ): void {
-  if (state instanceof State) {
-    if (!state.complete) {
-      throw new SoupError(
-        `Cannot run the model from state ${index}: it holds layers ${
-          state.layerIds.join(", ")
-        } of ${state.shape.layers}, and a run needs every layer`,
-      );
-    }
-    if (!sameModel(state.identity, identity)) {
-      throw new SoupError(
-        `Cannot run the model from state ${index}: it belongs to ${
-          describeIdentity(state.identity)
-        }, not to ${describeIdentity(identity)}`,
-      );
-    }
+  if (!(state instanceof State)) {
+    throw new SoupError(
+      `Cannot run the model from state ${index}: it is not a State (make one with new State)`,
+    );
+  }
+  if (!state.complete) {
+    throw new SoupError(
+      `Cannot run the model from state ${index}: it holds layers ${
+        state.layerIds.join(", ")
+      } of ${state.shape.layers}, and a run needs every layer`,
+    );
+  }
+  if (!sameModel(state.identity, identity)) {
+    throw new SoupError(
+      `Cannot run the model from state ${index}: it belongs to ${
+        describeIdentity(state.identity)
+      }, not to ${describeIdentity(identity)}`,
+    );
   }
   checkStateArrays(state, { ...shape, vocab: undefined }, "run the model", {
     what: `state ${index}`,

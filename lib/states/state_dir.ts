@@ -29,45 +29,9 @@ import {
   tempSibling,
 } from "../util/output.ts";
 import type { GpuAdapterInfo } from "../onnx/adapter.ts";
-import { checkStateArrays, type MambaState, State, type StateShape, stateShape } from "./state.ts";
+import { checkStateArrays, State, type StateMeta, type StateShape, stateShape } from "./state.ts";
 
-/** What `meta.json` of a state folder records. */
-export interface StateMeta {
-  /** Model id or folder the state came from. */
-  model: string;
-  /** {@link configHash} of the model's config. */
-  configHash: string;
-  /**
-   * `weightsFingerprint` of the checkpoint the state came from, so that a state of another
-   * checkpoint of the same shape is refused. Absent in folders written before it was recorded.
-   */
-  weightsFingerprint?: string;
-  /** Architecture: layers, d_in, K, n, vocab. */
-  shape: Required<StateShape>;
-  /** Token ids read to reach this state (after any source state). */
-  tokenIds: number[];
-  /** Text those ids came from, when known. */
-  text?: string;
-  /** Folder of the state this one started from, or null for the zero state. */
-  source: string | null;
-  /** Which implementation computed it ("reference", "onnx-cpu", ...). */
-  engine: string;
-  /** The WebGPU adapter it ran on, when the engine was onnx-webgpu. */
-  adapter?: GpuAdapterInfo;
-  /** ISO time of creation. */
-  created: string;
-  /** Anything else the caller wants to keep (task, k, seed, demo indices, ...). */
-  extra?: Record<string, unknown>;
-}
-
-/** A state folder's contents: the arrays and meta.json. */
-export interface SavedState extends MambaState {
-  /** The parsed `meta.json`. */
-  meta: StateMeta;
-}
-
-/** A state read by {@link loadState}: a {@link State} (shape, identity, layer views) and its meta.json. */
-export type LoadedState = State & { meta: StateMeta };
+export type { StateMeta } from "./state.ts";
 
 /** What {@link buildStateMeta} reads of the engine that computed a state (an `Engine`). */
 export interface MetaSource {
@@ -215,23 +179,29 @@ export async function checkStateOutput(dir: string, options: SaveStateOptions = 
  *   source: null, engine: "example", created: new Date().toISOString(),
  * };
  * const dir = `${await Deno.makeTempDir()}/state`;
- * await saveState(dir, { ...state, ssm: state.ssm, conv: state.conv, deltaSum: state.deltaSum, meta });
+ * await saveState(dir, state.withMeta(meta));
  * if ((await loadState(dir, { config })).ssm[0] !== 0.5) throw new Error();
  * ```
  */
 export async function saveState(
   dir: string,
-  state: SavedState,
+  state: State,
   options: SaveStateOptions = {},
 ): Promise<void> {
-  const { layers: nl, dInner, convKernel: k, stateSize: n, vocab } = state.meta.shape;
-  if (state instanceof State && !state.complete) {
+  if (!(state instanceof State) || !state.meta) {
+    throw new SoupError(
+      `Cannot save state "${dir}": it has no meta.json to write (give one with state.withMeta)`,
+    );
+  }
+  const meta = state.meta;
+  const { layers: nl, dInner, convKernel: k, stateSize: n, vocab } = meta.shape;
+  if (!state.complete) {
     throw new SoupError(
       `Cannot save state "${dir}": it holds layers ${state.layerIds.join(", ")} of ${nl}, and a ` +
         `state folder holds every layer`,
     );
   }
-  checkStateArrays(state, state.meta.shape, `save state "${dir}"`, { needDeltaSum: true });
+  checkStateArrays(state, meta.shape, `save state "${dir}"`, { needDeltaSum: true });
   const clean = dir.replace(/\/+$/, "") || "/";
   await sweepLeftovers(clean, isStateFolder);
   await checkStateOutput(clean, options);
@@ -242,7 +212,7 @@ export async function saveState(
     await writeNpy(`${tmp}/ssm.npy`, { data: state.ssm, shape: [nl, dInner, n] });
     await writeNpy(`${tmp}/delta_sum.npy`, { data: state.deltaSum, shape: [nl, dInner] });
     if (state.logits) await writeNpy(`${tmp}/logits.npy`, { data: state.logits, shape: [vocab] });
-    await Deno.writeTextFile(`${tmp}/meta.json`, JSON.stringify(state.meta, null, 2) + "\n");
+    await Deno.writeTextFile(`${tmp}/meta.json`, JSON.stringify(meta, null, 2) + "\n");
     await swapFolder(tmp, clean, isStateFolder);
   } catch (err) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
@@ -263,7 +233,7 @@ export async function saveState(
 export async function loadState(
   dir: string,
   options: { config?: MambaConfig; weights?: string } = {},
-): Promise<LoadedState> {
+): Promise<State & { readonly meta: StateMeta }> {
   const clean = dir.replace(/\/+$/, "") || "/";
   let meta: StateMeta;
   try {
@@ -336,12 +306,7 @@ export async function loadState(
   const deltaSum = (await read("delta_sum.npy", [s.layers, s.dInner], true)) ??
     (await read("decay.npy", [s.layers, s.dInner]))!;
   const logits = await read("logits.npy", [s.vocab], true);
-  const state = new State(s, { conv, ssm, deltaSum, ...(logits ? { logits } : {}) }, {
-    identity: {
-      configHash: meta.configHash,
-      ...(meta.weightsFingerprint ? { weights: meta.weightsFingerprint } : {}),
-      model: meta.model,
-    },
-  });
-  return Object.assign(state, { meta });
+  return new State(s, { conv, ssm, deltaSum, ...(logits ? { logits } : {}) }, { meta }) as
+    & State
+    & { readonly meta: StateMeta };
 }

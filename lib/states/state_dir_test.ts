@@ -1,21 +1,23 @@
 import { tree } from "../../tests/_temp.ts";
 import { assert, assertClose, assertEquals, assertRejects } from "../../tests/_assert.ts";
 import { runNumpy } from "../../tests/_python.ts";
-import { loadState, type SavedState, saveState, stateShapeOf } from "./state_dir.ts";
+import { loadState, saveState, stateShapeOf } from "./state_dir.ts";
+import { State } from "./state.ts";
 import { configHash, tinyMambaConfig } from "../model/mod.ts";
 import { FormatError, NotFoundError, SoupError } from "../util/errors.ts";
 import { Rng } from "../util/random.ts";
 
-async function randomState(seed: number, fields = {}): Promise<SavedState> {
+async function randomState(seed: number, fields = {}): Promise<State> {
   const config = tinyMambaConfig(fields);
   const rng = new Rng(seed);
   const { numHiddenLayers: nl, intermediateSize: dIn, convKernel: k, stateSize: n } = config;
   const arr = (len: number) => Float32Array.from({ length: len }, () => rng.normal());
-  return {
+  return new State(stateShapeOf(config), {
     conv: arr(nl * dIn * k),
     ssm: arr(nl * dIn * n),
     deltaSum: arr(nl * dIn),
     logits: arr(config.vocabSize),
+  }, {
     meta: {
       model: "tiny",
       configHash: await configHash(config),
@@ -25,7 +27,7 @@ async function randomState(seed: number, fields = {}): Promise<SavedState> {
       engine: "reference",
       created: new Date(0).toISOString(),
     },
-  };
+  });
 }
 
 Deno.test("saveState() writes files NumPy loads with the documented dtypes and shapes", async () => {
@@ -86,7 +88,8 @@ Deno.test("saveState() never leaves a half-written folder", async () => {
   const parent = await Deno.makeTempDir();
   const good = await randomState(4);
   await saveState(`${parent}/s`, good);
-  const bad = { ...good, ssm: new Float32Array(3) };
+  // A State whose arrays were swapped behind its back after it was checked.
+  const bad: State = Object.create(good, { ssm: { value: new Float32Array(3) } });
   await assertRejects(() => saveState(`${parent}/s`, bad), SoupError, "holds 3 ssm values");
   const entries = [...Deno.readDirSync(parent)].map((e) => e.name);
   assertEquals(entries, ["s"]);
@@ -136,7 +139,7 @@ Deno.test("loadState() refuses a state of other weights of the same shape", asyn
   const dir = await Deno.makeTempDir({ prefix: "soup-state-" });
   try {
     const s = await randomState(8);
-    await saveState(`${dir}/s`, { ...s, meta: { ...s.meta, weightsFingerprint: "aaaa" } });
+    await saveState(`${dir}/s`, s.withMeta({ ...s.meta!, weightsFingerprint: "aaaa" }));
     await loadState(`${dir}/s`, { weights: "aaaa" });
     await assertRejects(
       () => loadState(`${dir}/s`, { weights: "bbbb" }),

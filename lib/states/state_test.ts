@@ -61,9 +61,15 @@ Deno.test("a state of other weights of the same shape, or of some layers, cannot
     const other = await openEngine(`${dir}/b`, { device: "cpu" });
     await assertRejects(() => other.run([3], { state }), SoupError, "belongs to");
     await assertRejects(() => a.run([3], { state: state.select([1]) }), SoupError, "every layer");
-    // The same arrays without the identity (plain arrays) run: the check is the State's.
-    const plain = await other.run([3], { state: state.arrays() });
+    // The same arrays without the identity run: the check is the State's.
+    const anonymous = new State(state.shape, state.arrays());
+    const plain = await other.run([3], { state: anonymous });
     assertEquals(plain.logits.length, config.vocabSize);
+    await assertRejects(
+      () => other.run([3], { state: state.arrays() as unknown as State }),
+      SoupError,
+      "not a State",
+    );
     await Promise.all([a.close(), other.close()]);
     // Mixing states of two checkpoints is refused; of one, the mix is a State of it.
     const { state: s2 } = await b.run([1, 2]);
@@ -90,14 +96,14 @@ Deno.test("loadState and the store return States; retrieval reads the layer a st
       engine: engine.name,
       created: new Date().toISOString(),
     };
-    await saveState(`${dir}/s`, { ...runs[0].state.arrays(), meta });
+    await saveState(`${dir}/s`, runs[0].state.withMeta(meta));
     const loaded = await loadState(`${dir}/s`);
     assert(loaded instanceof State);
     assertEquals(loaded.identity?.weights, weights);
     assertEquals(loaded.layer(1).ssm, runs[0].state.layer(1).ssm);
     // A state of some layers never becomes a state folder (those hold every layer).
     await assertRejects(
-      () => saveState(`${dir}/t`, Object.assign(runs[0].state.select([1]), { meta })),
+      () => saveState(`${dir}/t`, runs[0].state.select([1]).withMeta(meta)),
       SoupError,
       "holds layers 1 of 3",
     );
@@ -112,9 +118,9 @@ Deno.test("loadState and the store return States; retrieval reads the layer a st
     const candidates = one.slice(1).map((state, i) => ({ state, label: `c${i}` }));
     const typed = retrieve([one[0]], candidates, { layer: 1, k: 2 });
     const plain = retrieve(
-      [runs[0].state.arrays()],
-      runs.slice(1).map((r, i) => ({ state: r.state.arrays(), label: `c${i}` })),
-      { layer: 1, k: 2, shape: stateShape(config) },
+      [runs[0].state],
+      runs.slice(1).map((r, i) => ({ state: r.state, label: `c${i}` })),
+      { layer: 1, k: 2 },
     );
     assertEquals(typed, plain);
     assertEquals(stateVector(one[0], { layer: 1 }), runs[0].state.layer(1).ssm);

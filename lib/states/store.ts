@@ -25,13 +25,7 @@ import { atomicWrite } from "../util/atomic_write.ts";
 import { FormatError, SoupError } from "../util/errors.ts";
 import { sha256Hex } from "../util/sha256.ts";
 import { swapFolder, sweepLeftovers, tempSibling } from "../util/output.ts";
-import {
-  checkStateArrays,
-  type MambaState,
-  State,
-  type StateIdentity,
-  stateShape,
-} from "./state.ts";
+import { checkStateArrays, State, type StateIdentity, stateShape } from "./state.ts";
 import { configHash } from "../model/config.ts";
 import { soupCacheDir } from "../hub/sources.ts";
 
@@ -50,7 +44,7 @@ export const ENGINE_NUMERICS = 1;
  * asks whether the numbers changed (then bump {@link ENGINE_NUMERICS}) before this is updated,
  * so stored states of old numbers are never reused by accident.
  */
-export const ENGINE_SOURCES = "8f4de230cee383df";
+export const ENGINE_SOURCES = "6f3d5c8f365fc67d";
 
 /**
  * The store every figure, notebook and command shares: `$SOUP_CACHE/states` when SOUP_CACHE is
@@ -82,8 +76,8 @@ export interface StoreIdentity {
 export interface BatchRunner {
   runBatch(
     sequences: readonly (readonly number[])[],
-    options?: { states?: (MambaState | undefined)[] },
-  ): Promise<{ logits: Float32Array; state: MambaState }[]>;
+    options?: { states?: (State | undefined)[] },
+  ): Promise<{ logits: Float32Array; state: State }[]>;
 }
 
 /** Options of {@link StateStore.extract}. */
@@ -257,7 +251,7 @@ export class StateStore {
   async put(
     key: string,
     job: StoreJob,
-    state: MambaState,
+    state: State,
     layers: readonly number[] = this.#allLayers(),
     logits = false,
   ): Promise<void> {
@@ -343,7 +337,7 @@ export class StateStore {
       );
       const results = await engine.runBatch(batch.map(([, job]) => job.ids), { states });
       for (const [i, [key, job]] of batch.entries()) {
-        const state = { ...results[i].state, logits: results[i].logits };
+        const state = results[i].state.withLogits(results[i].logits);
         await this.put(key, job, state, layers, logits);
         // What was just stored, kept as get() would read it back (the same float32 values).
         fresh.set(key, this.#rowsOf(state, layers, logits));
@@ -356,7 +350,7 @@ export class StateStore {
   }
 
   /** `layers` of a full state as a State of this store's model (the logits when `logits`). */
-  #rowsOf(state: MambaState, layers: readonly number[], logits: boolean): State {
+  #rowsOf(state: State, layers: readonly number[], logits: boolean): State {
     const { intermediateSize: d, convKernel: k, stateSize: n } = this.identity.config;
     const rows = (all: Float32Array, size: number) => gatherRows(all, size, layers);
     return new State(stateShape(this.identity.config), {

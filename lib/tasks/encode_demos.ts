@@ -74,3 +74,31 @@ export function inPromptIds(tok: TokenEncoder, text: string): number[] | undefin
   if (cut <= 0 || query.some((id, i) => full[cut + i] !== id)) return undefined;
   return full.slice(0, cut);
 }
+
+/**
+ * The ids a skill state is read from for `text`: the text's tokens as they occur inside a prompt
+ * ({@link inPromptIds}) unless `exact`, and the text's own tokens when those differ (`own`, so
+ * that a caller can say what changed), else `own` is undefined.
+ *
+ * @example
+ * ```ts
+ * import { demonstrationIds } from "./encode_demos.ts";
+ * // Characters as tokens, except that a final "\n\n" is one token (as GPT-NeoX reads it).
+ * const tok = { encode: (t: string) => [...t.replace(/\n\n$/, "\u0001")].map((c) => c.charCodeAt(0)) };
+ * const { ids, own } = demonstrationIds(tok, "Q: a\nA: b\n\n");
+ * if (ids.length !== 11 || ids.at(-1) !== 10 || own?.at(-1) !== 1) throw new Error();
+ * if (demonstrationIds(tok, "Q: a\nA: b\n\n", { exact: true }).ids.length !== 10) throw new Error();
+ * ```
+ */
+export function demonstrationIds(
+  tok: TokenEncoder,
+  text: string,
+  options: { exact?: boolean } = {},
+): { ids: number[]; own?: number[] } {
+  const own = tok.encode(text);
+  if (own.length === 0) throw new SoupError(`Cannot read a state of "${text}": it has no tokens`);
+  const inPrompt = options.exact ? undefined : inPromptIds(tok, text);
+  return inPrompt !== undefined && inPrompt.join() !== own.join()
+    ? { ids: inPrompt, own }
+    : { ids: own };
+}
