@@ -30,7 +30,7 @@ export interface Command {
   /** Its options (the common ones are added). */
   readonly options: Record<string, "string" | "boolean">;
   /** Runs it. */
-  readonly run: (flags: Flags) => Promise<void>;
+  readonly run: (flags: Flags) => Promise<number | void>;
 }
 
 /** The usage text of `commands`, each synopsis and help in order, then `footer`. */
@@ -284,7 +284,7 @@ export async function runCommands(
         `unexpected argument "${positionals[0]}": every value follows its option (--name value)`,
       );
     }
-    await command.run(flags);
+    return await command.run(flags);
   });
 }
 

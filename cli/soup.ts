@@ -17,6 +17,7 @@ import {
   tinyMambaConfig,
   writeRandomCheckpointTo,
 } from "../lib/model/mod.ts";
+import { providerReport } from "../lib/onnx/providers.ts";
 import { openCsvOutput } from "../lib/results/mod.ts";
 import { STATE_KINDS } from "../lib/retrieval/mod.ts";
 import {
@@ -112,6 +113,18 @@ const COMMANDS: readonly Command[] = [
       console.log(
         `tensors    ${ckpt.tensors.size} in ${ckpt.files.length} file(s), ${bytes} bytes`,
       );
+    },
+  },
+  {
+    name: "doctor",
+    synopsis: "",
+    help: "List the execution providers (cpu, webgpu, cuda): available or not, and why.",
+    options: opts(""),
+    run: async () => {
+      for (const p of await providerReport()) {
+        const state = p.available ? (p.auto ? "available" : "available, not for auto") : "missing";
+        console.log(`${p.provider.padEnd(7)}${state.padEnd(25)}${p.detail}`);
+      }
     },
   },
   {
@@ -363,7 +376,8 @@ const USAGE = usage(
   `In --text, \\n, \\t and \\\\ stand for a newline, a tab and a backslash.
 Common options: --mirror DIR (data mirror; default $SOUP_MIRROR or ../shared/data),
   --offline (never use the network). Devices: ${DEVICES.join(", ")} (auto: cuda, else a
-  hardware WebGPU adapter, else cpu; never a software adapter). With --device,
+  hardware WebGPU adapter, else cpu; never a software adapter; "soup doctor" says which this
+  machine has, "deno task setup cuda" installs cuda). With --device,
   --precision float16 runs the matrix products in half precision on a GPU.`,
 );
 

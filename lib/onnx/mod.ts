@@ -3,3 +3,4 @@ export * from "./graph_builder.ts";
 export * from "./mamba_graph.ts";
 export * from "./session.ts";
 export * from "./adapter.ts";
+export * from "./cuda.ts";

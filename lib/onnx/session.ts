@@ -9,6 +9,7 @@
 import * as ort from "npm:onnxruntime-node@1.30.0";
 import { SoupError } from "../util/errors.ts";
 import { type GpuAdapterInfo, webgpuAdapter } from "./adapter.ts";
+import { cudaStatus, prepareCuda } from "./cuda.ts";
 import { DT, GraphBuilder } from "./graph_builder.ts";
 
 /**
@@ -85,18 +86,12 @@ export function availableProviders(): { name: string; bundled: boolean }[] {
 
 let quiet = false;
 
-/** Whether onnxruntime-node's CUDA provider library was installed (its postinstall fetches it). */
+/**
+ * Whether onnxruntime-node's CUDA provider and every CUDA library it needs were installed and
+ * found by `deno task setup cuda` (see `cuda.ts`).
+ */
 export function hasCudaProvider(): boolean {
-  try {
-    const binding = new URL(import.meta.resolve("npm:onnxruntime-node@1.30.0")).pathname;
-    const root = binding.slice(0, binding.lastIndexOf("/onnxruntime-node/") + 18);
-    const dir = `${root}bin/napi-v6/${Deno.build.os}/${
-      Deno.build.arch === "x86_64" ? "x64" : "arm64"
-    }`;
-    return Deno.statSync(`${dir}/libonnxruntime_providers_cuda.so`).isFile;
-  } catch {
-    return false;
-  }
+  return cudaStatus().ready;
 }
 
 /** Whether a Vulkan loader (libvulkan.so.1), which the WebGPU provider needs on Linux, is present. */
@@ -121,7 +116,7 @@ export function hasVulkan(): boolean {
 }
 
 /**
- * The GPU providers `auto` tries, best first: cuda when its library is present, webgpu when a
+ * The GPU providers `auto` tries, best first: cuda when it is set up, webgpu when a
  * Vulkan loader is present and the machine's WebGPU adapter is a real GPU. A software adapter
  * (Mesa's lavapipe, common on Linux without a GPU) is never chosen by `auto`: it is correct but
  * many times slower than the CPU provider.
@@ -188,6 +183,7 @@ export class OrtSession {
       );
     }
     const provider = requested;
+    if (provider === "cuda") prepareCuda(); // its CUDA libraries, or one line on what is missing
     let failure: string;
     // One provider, as given: choosing one (`auto`) is openEngine's.
     try {
@@ -225,7 +221,7 @@ export class OrtSession {
       failure = (err as Error).message.split("\n")[0];
     }
     const hint = requested === "cuda"
-      ? " (onnxruntime-node fetches its CUDA provider in a postinstall script: run Deno with --allow-scripts=npm:onnxruntime-node on a machine with CUDA, see README)"
+      ? ` (${cudaStatus().reason}; "deno task soup doctor" lists the providers)`
       : requested === "webgpu"
       ? " (the WebGPU provider needs libvulkan.so.1 and a real Vulkan GPU)"
       : "";
