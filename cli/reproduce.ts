@@ -24,6 +24,7 @@ import {
   PRESETS,
 } from "../lib/experiments/mod.ts";
 import { PROJECT_ROOT, resolveModelDir } from "../lib/hub/mod.ts";
+import { formatPlan, planRun } from "../lib/experiments/plan.ts";
 import { didYouMean } from "../lib/util/suggest.ts";
 import { SoupError } from "../lib/util/errors.ts";
 import { guarded, parse } from "./_cli.ts";
@@ -42,7 +43,11 @@ const USAGE = `Usage: deno task reproduce [all|${
   --preset organism  every figure on the model organism shipped in data/models/organism
                      (--model organism says the same), 6 to 10 minutes on 2 CPU cores
   --force            replace results/<figure>/ folders an earlier run wrote (a folder holding
-                     anything else is never replaced)`;
+                     anything else is never replaced)
+  --plan [--json] [--gpu h200|h100|a100]
+                     what the run will process and cost, from config.json alone (no weights):
+                     per figure the sequences, tokens, FLOPs and state bytes, the predicted time
+                     on this CPU and an estimate on the GPU class; nothing is written`;
 
 /** Runs the command line; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
@@ -57,6 +62,9 @@ export async function main(args: string[]): Promise<number> {
       precision: "string",
       force: "boolean",
       results: "string",
+      plan: "boolean",
+      json: "boolean",
+      gpu: "string",
     }, HELP);
   } catch (err) {
     console.error(`reproduce: ${(err as Error).message}`);
@@ -64,6 +72,8 @@ export async function main(args: string[]): Promise<number> {
   }
   const { flags, positionals } = parsed;
   const values = flags as Record<string, string | undefined> & {
+    plan?: boolean;
+    json?: boolean;
     quick?: boolean;
     force?: boolean;
     offline?: boolean;
@@ -117,6 +127,21 @@ export async function main(args: string[]): Promise<number> {
     offline: values.offline === true ? true : undefined,
   };
   const names = which === "all" ? Object.keys(FIGURES) : [which];
+  if (values.plan === true) {
+    return await guarded("reproduce --plan", async () => {
+      const plan = await planRun(model, { ...preset, name: presetName }, names, {
+        mirror: values.mirror,
+        offline: options.offline,
+        gpu: values.gpu,
+        log: (line) => console.error(`plan: ${line}`),
+      });
+      console.log(values.json === true ? JSON.stringify(plan, null, 2) : formatPlan(plan));
+    });
+  }
+  if (values.json === true || values.gpu !== undefined) {
+    console.error(`--json and --gpu go with --plan; ${HELP}`);
+    return 2;
+  }
   try {
     // Found (or fetched) first, so a missing model is told apart from a missing task file.
     await resolveModelDir(model, { mirror: values.mirror, offline: options.offline });

@@ -21,6 +21,7 @@ import { checkStartState, State, type StateIdentity, stateShape } from "../state
 import { weightsFingerprint } from "../model/fingerprint.ts";
 import {
   type BatchOptions,
+  countEngineCall,
   type Engine,
   type RunOptions,
   type RunResult,
@@ -300,6 +301,16 @@ export class OnnxEngine implements Engine {
   async runBatch(
     sequences: readonly (readonly number[])[],
     options: BatchOptions = {},
+  ): Promise<RunResult[]> {
+    const started = performance.now();
+    const out = await this.#runBatch(sequences, options);
+    countEngineCall(sequences, options.allLogits ?? false, started);
+    return out;
+  }
+
+  async #runBatch(
+    sequences: readonly (readonly number[])[],
+    options: BatchOptions,
   ): Promise<RunResult[]> {
     const c = this.config;
     const { numHiddenLayers: nl, intermediateSize: dIn, convKernel: k, stateSize: n } = c;

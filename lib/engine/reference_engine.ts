@@ -4,6 +4,7 @@
  * @module
  */
 
+import { countEngineCall } from "./types.ts";
 import { configHash, readMambaConfig } from "../model/config.ts";
 import { weightsFingerprint } from "../model/fingerprint.ts";
 import { checkStartState, State, type StateIdentity, stateShape } from "../states/state.ts";
@@ -43,7 +44,15 @@ export class ReferenceEngine implements Engine {
     return this.weights.config;
   }
 
-  run(ids: readonly number[], options: RunOptions = {}): Promise<RunResult> {
+  async run(ids: readonly number[], options: RunOptions = {}): Promise<RunResult> {
+    const [out] = await this.runBatch([ids], {
+      states: [options.state],
+      allLogits: options.allLogits,
+    });
+    return out;
+  }
+
+  #run(ids: readonly number[], options: RunOptions = {}): Promise<RunResult> {
     const shape = stateShape(this.config);
     if (options.state) checkStartState(options.state, shape, this.identity);
     const out = referenceForward(this.weights, ids, {
@@ -65,10 +74,12 @@ export class ReferenceEngine implements Engine {
     sequences: readonly (readonly number[])[],
     options: BatchOptions = {},
   ): Promise<RunResult[]> {
+    const started = performance.now();
     const out: RunResult[] = [];
     for (const [s, seq] of sequences.entries()) {
-      out.push(await this.run(seq, { state: options.states?.[s], allLogits: options.allLogits }));
+      out.push(await this.#run(seq, { state: options.states?.[s], allLogits: options.allLogits }));
     }
+    countEngineCall(sequences, options.allLogits ?? false, started);
     return out;
   }
 

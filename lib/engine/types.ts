@@ -8,6 +8,7 @@
 import type { MambaConfig } from "../model/config.ts";
 import { State, type StateIdentity } from "../states/state.ts";
 import type { GpuAdapterInfo } from "../onnx/adapter.ts";
+import { countWork } from "../util/counters.ts";
 
 /** Options of {@link Engine.run}. */
 export interface RunOptions {
@@ -59,6 +60,25 @@ export interface Engine {
   runBatch(sequences: readonly (readonly number[])[], options?: BatchOptions): Promise<RunResult[]>;
   /** Frees what the engine holds. */
   close(): Promise<void>;
+}
+
+/**
+ * Counts one engine call in the process's work counters (`lib/util/counters.ts`): its
+ * sequences, tokens, logits positions and the seconds since `started`.
+ */
+export function countEngineCall(
+  sequences: readonly (readonly number[])[],
+  allLogits: boolean,
+  started: number,
+): void {
+  const tokens = sequences.reduce((n, s) => n + s.length, 0);
+  countWork({
+    engineCalls: 1,
+    sequences: sequences.length,
+    tokens,
+    logitPositions: allLogits ? tokens : sequences.length,
+    engineSeconds: (performance.now() - started) / 1000,
+  });
 }
 
 /** A zero state for a config (see `State.zeros`). */

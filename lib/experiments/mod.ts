@@ -9,3 +9,4 @@ export * from "./icl_vs_k.ts";
 export * from "./presets.ts";
 export * from "./figures.ts";
 export * from "./claims.ts";
+export * from "./plan.ts";

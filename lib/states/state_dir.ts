@@ -17,6 +17,7 @@
  * @module
  */
 
+import { countWork } from "../util/counters.ts";
 import { readNpy, writeNpy } from "../npy/mod.ts";
 import type { MambaConfig } from "../model/config.ts";
 import { configHash } from "../model/config.ts";
@@ -213,6 +214,7 @@ export async function saveState(
     await writeNpy(`${tmp}/delta_sum.npy`, { data: state.deltaSum, shape: [nl, dInner] });
     if (state.logits) await writeNpy(`${tmp}/logits.npy`, { data: state.logits, shape: [vocab] });
     await Deno.writeTextFile(`${tmp}/meta.json`, JSON.stringify(meta, null, 2) + "\n");
+    countWork({ stateRows: nl, logitsStored: state.logits ? 1 : 0 });
     await swapFolder(tmp, clean, isStateFolder);
   } catch (err) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});

@@ -19,6 +19,7 @@
  * @module
  */
 
+import { countWork } from "../util/counters.ts";
 import type { MambaConfig } from "../model/config.ts";
 import { readNpy, writeNpy } from "../npy/mod.ts";
 import { atomicWrite } from "../util/atomic_write.ts";
@@ -44,7 +45,7 @@ export const ENGINE_NUMERICS = 1;
  * asks whether the numbers changed (then bump {@link ENGINE_NUMERICS}) before this is updated,
  * so stored states of old numbers are never reused by accident.
  */
-export const ENGINE_SOURCES = "6f3d5c8f365fc67d";
+export const ENGINE_SOURCES = "16a4cd67318400fd";
 
 /**
  * The store every figure, notebook and command shares: `$SOUP_CACHE/states` when SOUP_CACHE is
@@ -293,6 +294,7 @@ export class StateStore {
         logits: withLogits,
       };
       await atomicWrite(`${tmp}/meta.json`, new TextEncoder().encode(JSON.stringify(meta) + "\n"));
+      countWork({ stateRows: m, logitsStored: withLogits ? 1 : 0 });
       try {
         await swapFolder(tmp, dir, () => Promise.resolve(true)); // the store's own entry
       } catch (err) {
