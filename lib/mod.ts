@@ -55,7 +55,7 @@ export { writeNpy } from "./npy/write_npy.ts";
 export { formatCsv, readCsv, writeCsv } from "./results/csv.ts";
 export { Plot, renderPlot } from "./plot/render.ts";
 export { svgToPng } from "./plot/svg_to_png.ts";
-export { showFigures } from "./plot/notebook.ts";
+export { showFigures, showTable } from "./plot/notebook.ts";
 
 // The figures: presets, the registry, each experiment, and the claims read from their tables.
 export { PRESETS } from "./experiments/presets.ts";

@@ -35,7 +35,7 @@
 // @ts-types="npm:@types/d3-array@3.2.1"
 import { group } from "npm:d3-array@3.2.5";
 import { ADECAY_METHOD_IDS } from "../mixing/methods.ts";
-import { loadNewsDocuments } from "../data/news.ts";
+import { loadNewsDocuments, type NewsDocument } from "../data/news.ts";
 import type { Engine } from "../engine/types.ts";
 import { mixADecay } from "../mixing/mix_a_decay.ts";
 import { mixMean } from "../mixing/mix_mean.ts";
@@ -45,7 +45,12 @@ import type { Row } from "../results/csv.ts";
 import type { State } from "../states/state.ts";
 import { ConfigError } from "../util/errors.ts";
 import { softmaxParts } from "../util/softmax.ts";
-import { type ExperimentOptions, type ExperimentRun, runExperiment } from "./context.ts";
+import {
+  type ExperimentOptions,
+  type ExperimentOutput,
+  type ExperimentRun,
+  runExperiment,
+} from "./context.ts";
 
 /**
  * Parameters of {@link runAdecay}.
@@ -145,13 +150,13 @@ interface MethodLosses {
 }
 
 /** What is cached per document and chunk length. */
-interface DocResult {
+export interface DocResult {
   doc: string;
   losses: Record<AdecayMethod, MethodLosses>;
 }
 
 /** A kept document: its id, index among the kept ones, and the three chunks. */
-interface Chunked {
+export interface Chunked {
   id: string;
   index: number;
   x1: number[];
@@ -192,69 +197,131 @@ export async function runAdecay(
   params: Partial<AdecayParams> = {},
   options: ExperimentOptions = {},
 ): Promise<string[]> {
-  const p: AdecayParams = { ...PAPER_ADECAY, ...params };
-  checkParams(p);
-  return await runExperiment("adecay", { ...p }, options, async (ctx) => {
+  const inputs = await prepareAdecay(params, options);
+  return await runExperiment("adecay", inputs.cacheParams, options, async (run) => {
     // The same lookup as the context's, so A_log comes from the checkpoint the engine runs.
-    const aLog = await readALog(ctx.model.dir);
-    const docs = await loadNewsDocuments({
-      source: p.source,
-      field: p.field,
-      mirror: options.mirror,
-      offline: options.offline,
-      limit: p.pool,
-    });
-    const tokens: number[][] = [];
-    const tokensOf = (i: number) => (tokens[i] ??= ctx.model.tokenizer.encode(docs[i].text));
+    const aLog = await readALog(run.model.dir);
     const rows: Row[] = [];
     const kept: Record<string, number> = {};
-    for (const T of p.chunkTokens) {
-      const chosen: Chunked[] = [];
-      for (let i = 0; i < docs.length && chosen.length < p.documents; i++) {
-        const ids = tokensOf(i);
-        if (ids.length < 3 * T) continue;
-        chosen.push({
-          id: docs[i].id,
-          index: chosen.length,
-          x1: ids.slice(0, T),
-          x2: ids.slice(T, 2 * T),
-          x3: ids.slice(2 * T, 3 * T),
-        });
-      }
+    for (const T of inputs.params.chunkTokens) {
+      const chosen = chunkDocuments(run, inputs, T);
       kept[String(T)] = chosen.length;
-      if (chosen.length < p.documents) {
-        ctx.log(
-          `T=${T}: only ${chosen.length} of ${docs.length} documents have ${3 * T} tokens ` +
-            `(${p.documents} asked for)`,
-        );
-      }
-      for (let start = 0; start < chosen.length; start += p.batchSize) {
-        const batch = chosen.slice(start, start + p.batchSize);
-        let states: Promise<ChunkStates[]> | undefined;
-        for (const [j, doc] of batch.entries()) {
-          // The document's id is part of the name: other documents never reuse this entry.
-          const result = await ctx.cache.json<DocResult>(
-            `losses-T${T}-d${doc.index}-${doc.id.replace(/[^A-Za-z0-9._-]/g, "_")}`,
-            async () => {
-              states ??= extractChunkStates(ctx, batch);
-              const st = (await states)[j];
-              return { doc: doc.id, losses: await documentLosses(ctx.model.engine, doc, st, aLog) };
-            },
-          );
-          for (const method of ADECAY_METHODS) {
-            rows.push({ T, doc: result.doc, method, ...result.losses[method] });
-          }
-        }
-        ctx.log(`T=${T}: ${start + batch.length}/${chosen.length} documents`);
+      rows.push(...await adecayLosses(run, inputs, T, chosen, aLog));
+    }
+    return adecayOutput(rows, kept);
+  });
+}
+
+/** What the A-decay figure reads before any model: {@link prepareAdecay}. */
+export interface AdecayInputs {
+  /** The parameters, defaults filled in and checked. */
+  params: AdecayParams;
+  /** The news documents (the first `pool` of the source). */
+  docs: NewsDocument[];
+  /** What the result cache is keyed by. */
+  cacheParams: Record<string, unknown>;
+}
+
+/**
+ * Step 1 of the A-decay figure: the parameters checked and the news documents read. No model
+ * is needed.
+ *
+ * @example
+ * ```ts ignore
+ * const inputs = await prepareAdecay(PRESETS.organism.adecay);
+ * inputs.docs.length; // pool
+ * ```
+ */
+export async function prepareAdecay(
+  params: Partial<AdecayParams> = {},
+  options: ExperimentOptions = {},
+): Promise<AdecayInputs> {
+  const p: AdecayParams = { ...PAPER_ADECAY, ...params };
+  checkParams(p);
+  const docs = await loadNewsDocuments({
+    source: p.source,
+    field: p.field,
+    mirror: options.mirror,
+    offline: options.offline,
+    limit: p.pool,
+  });
+  return { params: p, docs, cacheParams: { ...p } };
+}
+
+/**
+ * Step 2, for one chunk length T: the first `documents` documents of at least 3T tokens, each
+ * cut into x1, x2 and x3 of T tokens.
+ */
+export function chunkDocuments(run: ExperimentRun, inputs: AdecayInputs, T: number): Chunked[] {
+  const p = inputs.params, docs = inputs.docs;
+  const chosen: Chunked[] = [];
+  for (let i = 0; i < docs.length && chosen.length < p.documents; i++) {
+    const ids = run.model.tokenizer.encode(docs[i].text);
+    if (ids.length < 3 * T) continue;
+    chosen.push({
+      id: docs[i].id,
+      index: chosen.length,
+      x1: ids.slice(0, T),
+      x2: ids.slice(T, 2 * T),
+      x3: ids.slice(2 * T, 3 * T),
+    });
+  }
+  if (chosen.length < p.documents) {
+    run.log(
+      `T=${T}: only ${chosen.length} of ${docs.length} documents have ${3 * T} tokens ` +
+        `(${p.documents} asked for)`,
+    );
+  }
+  return chosen;
+}
+
+/**
+ * Step 3, for one T: each document's states after x1, x2 and x1 x2, the start states each
+ * method builds from them (sequential, x2 alone, the mean, A-decay), and the loss of x3 read from
+ * each (cached per document). One row per document and method.
+ */
+export async function adecayLosses(
+  run: ExperimentRun,
+  inputs: AdecayInputs,
+  T: number,
+  chosen: readonly Chunked[],
+  aLog: Float32Array,
+): Promise<Row[]> {
+  const p = inputs.params;
+  const rows: Row[] = [];
+  for (let start = 0; start < chosen.length; start += p.batchSize) {
+    const batch = chosen.slice(start, start + p.batchSize);
+    let states: Promise<ChunkStates[]> | undefined;
+    for (const [j, doc] of batch.entries()) {
+      // The document's id is part of the name: other documents never reuse this entry.
+      const result = await run.cache.json<DocResult>(
+        `losses-T${T}-d${doc.index}-${doc.id.replace(/[^A-Za-z0-9._-]/g, "_")}`,
+        async () => {
+          states ??= extractChunkStates(run, batch);
+          const st = (await states)[j];
+          return { doc: doc.id, losses: await documentLosses(run.model.engine, doc, st, aLog) };
+        },
+      );
+      for (const method of ADECAY_METHODS) {
+        rows.push({ T, doc: result.doc, method, ...result.losses[method] });
       }
     }
-    const summary = summarizeAdecay(rows);
-    return {
-      tables: { adecay: rows, summary },
-      figures: { adecay: plotAdecay(rows, summary) },
-      meta: { documentsPerT: kept },
-    };
-  });
+    run.log(`T=${T}: ${start + batch.length}/${chosen.length} documents`);
+  }
+  return rows;
+}
+
+/**
+ * Step 4: the tables (`adecay`: one row per T, document and method; `summary`:
+ * {@link summarizeAdecay}) and the figure, as `results/adecay/` holds them.
+ */
+export function adecayOutput(rows: Row[], kept: Record<string, number>): ExperimentOutput {
+  const summary = summarizeAdecay(rows);
+  return {
+    tables: { adecay: rows, summary },
+    figures: { adecay: plotAdecay(rows, summary) },
+    meta: { documentsPerT: kept },
+  };
 }
 
 function checkParams(p: AdecayParams): void {
@@ -282,7 +349,7 @@ function checkParams(p: AdecayParams): void {
 }
 
 /** The three extracted states of one document. */
-interface ChunkStates {
+export interface ChunkStates {
   x1: State;
   x2: State;
   x1x2: State;

@@ -44,7 +44,12 @@ import {
   tsneFromGram,
 } from "./_embedding.ts";
 import { extractStates } from "./_extract.ts";
-import { type ExperimentOptions, runExperiment } from "./context.ts";
+import {
+  type ExperimentOptions,
+  type ExperimentOutput,
+  type ExperimentRun,
+  runExperiment,
+} from "./context.ts";
 
 /**
  * The eight tasks of Fig. 1 (Todd et al.'s function-vector tasks).
@@ -140,7 +145,7 @@ export const QUICK_CLUSTERING: ClusteringParams = {
 };
 
 /** One embedded state: which task, control or not, which set. */
-interface PointId {
+export interface PointId {
   task: string;
   randomized: boolean;
   set: number;
@@ -182,10 +187,41 @@ export async function runClustering(
   params: Partial<ClusteringParams> = {},
   options: ExperimentOptions = {},
 ): Promise<string[]> {
+  const inputs = await prepareClustering(params, options);
+  return await runExperiment("clustering", inputs.cacheParams, options, async (run) => {
+    const plan = planClustering(run, inputs);
+    return clusteringOutput(inputs, plan, await embedClustering(run, inputs, plan));
+  });
+}
+
+/** What the clustering figure reads before any model: {@link prepareClustering}. */
+export interface ClusteringInputs {
+  /** The parameters, defaults filled in and checked. */
+  params: ClusteringParams;
+  /** Each task, and its randomized control when asked for. */
+  variants: { task: string; randomized: boolean; data: Task }[];
+  /** What the result cache is keyed by: the parameters and each task file's sha256. */
+  cacheParams: Record<string, unknown>;
+}
+
+/**
+ * Step 1 of the clustering figure: the parameters checked and the tasks (with their randomized
+ * controls) loaded. No model is needed.
+ *
+ * @example
+ * ```ts ignore
+ * const inputs = await prepareClustering(PRESETS.organism.clustering);
+ * inputs.variants.map((v) => v.data.name);
+ * ```
+ */
+export async function prepareClustering(
+  params: Partial<ClusteringParams> = {},
+  options: ExperimentOptions = {},
+): Promise<ClusteringInputs> {
   const p: ClusteringParams = { ...PAPER_CLUSTERING, ...params };
   checkParams(p);
   const sources = { mirror: options.mirror, offline: options.offline };
-  const variants: { task: string; randomized: boolean; data: Task }[] = [];
+  const variants: ClusteringInputs["variants"] = [];
   for (const name of p.tasks) {
     variants.push({ task: name, randomized: false, data: await loadTask(name, sources) });
     if (p.randomized) {
@@ -194,107 +230,158 @@ export async function runClustering(
     }
   }
   const taskSha256 = Object.fromEntries(variants.map((v) => [v.task, v.data.sha256]));
-  return await runExperiment("clustering", { ...p, taskSha256 }, options, async (ctx) => {
-    const nl = ctx.model.config.numHiddenLayers;
-    const layer = p.layer ?? Math.floor(nl / 2);
-    const layers = p.layers ?? defaultLayers(nl);
-    for (const l of [layer, ...layers]) {
-      if (!Number.isInteger(l) || l < 0 || l >= nl) {
-        throw new ConfigError(
-          `Cannot run clustering: layer ${l} is not one of the model's layers 0..${nl - 1}`,
-          { field: "layers" },
+  return { params: p, variants, cacheParams: { ...p, taskSha256 } };
+}
+
+/** Which states the clustering figure reads and how it looks at them: {@link planClustering}. */
+export interface ClusteringPlan {
+  /** The main figure's layer and the appendix's layers. */
+  layer: number;
+  layers: number[];
+  /** The (layer, kind) views embedded. */
+  views: ReturnType<typeof clusteringViews>;
+  /** One point per state: its task, control or not, and demonstration set. */
+  ids: PointId[];
+  /** The prompts read, one per point. */
+  jobs: { name: string; ids: number[] }[];
+  /** The demonstration sets per task (shared by a task and its control). */
+  setsOf: Map<string, number[][]>;
+  /** t-SNE's perplexity for this many points. */
+  perplexity: number;
+}
+
+/**
+ * Step 2: the layers checked against the model, the views, and each state's demonstrations
+ * (`sets` sets of `shots` per task, the control reading the same items with shuffled outputs).
+ */
+export function planClustering(run: ExperimentRun, inputs: ClusteringInputs): ClusteringPlan {
+  const p = inputs.params;
+  const nl = run.model.config.numHiddenLayers;
+  const layer = p.layer ?? Math.floor(nl / 2);
+  const layers = p.layers ?? defaultLayers(nl);
+  for (const l of [layer, ...layers]) {
+    if (!Number.isInteger(l) || l < 0 || l >= nl) {
+      throw new ConfigError(
+        `Cannot run clustering: layer ${l} is not one of the model's layers 0..${nl - 1}`,
+        { field: "layers" },
+      );
+    }
+  }
+  const views = clusteringViews(layer, p.kind, layers, p.kinds);
+  // Demonstration sets: indices per task, shared by the task and its control.
+  const ids: PointId[] = [];
+  const jobs: { name: string; ids: number[] }[] = [];
+  const setsOf = new Map<string, number[][]>();
+  for (const v of inputs.variants) {
+    let sets = setsOf.get(v.task);
+    if (sets === undefined) {
+      sets = sampleDemoSets(v.data.items.length, {
+        count: p.sets,
+        k: p.shots,
+        seed: deriveSeed(p.seed, v.task),
+      });
+      setsOf.set(v.task, sets);
+    }
+    for (const [s, set] of sets.entries()) {
+      ids.push({ task: v.task, randomized: v.randomized, set: s });
+      jobs.push({
+        name: `${v.data.name}-set${String(s).padStart(2, "0")}`,
+        ids: encodeDemos(run.model.tokenizer, set.map((i) => v.data.items[i])),
+      });
+    }
+  }
+  const perplexity = effectivePerplexity(p.perplexity, ids.length);
+  return { layer, layers, views, ids, jobs, setsOf, perplexity };
+}
+
+/**
+ * Step 3: every state read (only the layers the views compare), and each view embedded in 2-D
+ * by PCA and t-SNE (cached as `points`): one list of points per view and method, in the order
+ * of the views, then of `CLUSTERING_METHODS`.
+ */
+export async function embedClustering(
+  run: ExperimentRun,
+  inputs: ClusteringInputs,
+  plan: ClusteringPlan,
+): Promise<Points2d[]> {
+  const p = inputs.params;
+  const { views, ids, jobs, perplexity } = plan;
+  return await run.cache.json<Points2d[]>("points", async () => {
+    // Only the layers the views compare are stored and read: a state of those layers.
+    const layers = [...new Set(views.map((v) => v.layer))];
+    const vectors = await extractStates(run, jobs, {
+      batchSize: p.batchSize,
+      label: "states",
+      layers,
+      take: (state) => views.map((view) => stateVector(state, view)),
+    });
+    const out: Points2d[] = [];
+    for (const [vi, view] of views.entries()) {
+      const gram = centeredGram(vectors.map((v) => v[vi]));
+      for (const method of CLUSTERING_METHODS) {
+        out.push(
+          await run.cache.json(`embedding-L${view.layer}-${view.kind}-${method}`, () => {
+            run.log(`${method} of layer ${view.layer} ${view.kind} (${ids.length} states)`);
+            return Promise.resolve(
+              method === "pca" ? pcaFromGram(gram, ids.length) : tsneFromGram(gram, ids.length, {
+                perplexity,
+                iterations: p.iterations,
+                seed: p.seed,
+              }),
+            );
+          }),
         );
       }
     }
-    const views = clusteringViews(layer, p.kind, layers, p.kinds);
-
-    // Demonstration sets: indices per task, shared by the task and its control.
-    const ids: PointId[] = [];
-    const jobs: { name: string; ids: number[] }[] = [];
-    const setsOf = new Map<string, number[][]>();
-    for (const v of variants) {
-      let sets = setsOf.get(v.task);
-      if (sets === undefined) {
-        sets = sampleDemoSets(v.data.items.length, {
-          count: p.sets,
-          k: p.shots,
-          seed: deriveSeed(p.seed, v.task),
-        });
-        setsOf.set(v.task, sets);
-      }
-      for (const [s, set] of sets.entries()) {
-        ids.push({ task: v.task, randomized: v.randomized, set: s });
-        jobs.push({
-          name: `${v.data.name}-set${String(s).padStart(2, "0")}`,
-          ids: encodeDemos(ctx.model.tokenizer, set.map((i) => v.data.items[i])),
-        });
-      }
-    }
-
-    const perplexity = effectivePerplexity(p.perplexity, ids.length);
-    const embeddings = await ctx.cache.json<Points2d[]>("points", async () => {
-      // Only the layers the views compare are stored and read: a state of those layers.
-      const layers = [...new Set(views.map((v) => v.layer))];
-      const vectors = await extractStates(ctx, jobs, {
-        batchSize: p.batchSize,
-        label: "states",
-        layers,
-        take: (state) => views.map((view) => stateVector(state, view)),
-      });
-      const out: Points2d[] = [];
-      for (const [vi, view] of views.entries()) {
-        const gram = centeredGram(vectors.map((v) => v[vi]));
-        for (const method of CLUSTERING_METHODS) {
-          out.push(
-            await ctx.cache.json(`embedding-L${view.layer}-${view.kind}-${method}`, () => {
-              ctx.log(`${method} of layer ${view.layer} ${view.kind} (${ids.length} states)`);
-              return Promise.resolve(
-                method === "pca" ? pcaFromGram(gram, ids.length) : tsneFromGram(gram, ids.length, {
-                  perplexity,
-                  iterations: p.iterations,
-                  seed: p.seed,
-                }),
-              );
-            }),
-          );
-        }
-      }
-      return out;
-    });
-
-    const rows: ClusteringPointRow[] = [];
-    views.forEach((view, vi) => {
-      CLUSTERING_METHODS.forEach((method, mi) => {
-        const points = embeddings[vi * CLUSTERING_METHODS.length + mi];
-        ids.forEach((id, i) => {
-          rows.push({
-            ...id,
-            layer: view.layer,
-            kind: view.kind,
-            method,
-            x: points[i][0],
-            y: points[i][1],
-          });
-        });
-      });
-    });
-    const main = rows.filter((r) => r.layer === layer && r.kind === p.kind && r.method === "tsne");
-    return {
-      tables: { points: rows },
-      figures: {
-        clustering: plotClustering(main),
-        clustering_appendix: plotClusteringAppendix(rows),
-      },
-      meta: {
-        layer,
-        layers,
-        views,
-        perplexity,
-        states: ids.length,
-        demoSets: Object.fromEntries(setsOf),
-      },
-    };
+    return out;
   });
+}
+
+/**
+ * Step 4: the table (`points`: one row per state, view and method), the figures (the main
+ * t-SNE and the appendix of every view) and meta.json's facts, as `results/clustering/` holds
+ * them.
+ */
+export function clusteringOutput(
+  inputs: ClusteringInputs,
+  plan: ClusteringPlan,
+  embeddings: Points2d[],
+): ExperimentOutput {
+  const { layer, layers, views, ids, setsOf, perplexity } = plan;
+  const rows: ClusteringPointRow[] = [];
+  views.forEach((view, vi) => {
+    CLUSTERING_METHODS.forEach((method, mi) => {
+      const points = embeddings[vi * CLUSTERING_METHODS.length + mi];
+      ids.forEach((id, i) => {
+        rows.push({
+          ...id,
+          layer: view.layer,
+          kind: view.kind,
+          method,
+          x: points[i][0],
+          y: points[i][1],
+        });
+      });
+    });
+  });
+  const main = rows.filter((r) =>
+    r.layer === layer && r.kind === inputs.params.kind && r.method === "tsne"
+  );
+  return {
+    tables: { points: rows },
+    figures: {
+      clustering: plotClustering(main),
+      clustering_appendix: plotClusteringAppendix(rows),
+    },
+    meta: {
+      layer,
+      layers,
+      views,
+      perplexity,
+      states: ids.length,
+      demoSets: Object.fromEntries(setsOf),
+    },
+  };
 }
 
 /** The appendix layers of a model with `nl` layers: 0, L/4, L/2, 3L/4, L-1, without repeats. */

@@ -180,9 +180,63 @@ export class ExperimentContext {
 }
 
 /**
- * The skeleton every figure runs in: checks `results/<figure>/` before any work, opens the model
- * (engine, tokenizer, state store) and the run's result cache, computes the output with `body`,
- * writes it, and closes the engine whatever happens. Returns the paths written.
+ * An experiment opened for its steps to run one by one (what a notebook does): the run (model,
+ * engine, tokenizer, state store, the result cache, progress) and the writer of
+ * `results/<figure>/`. {@link runExperiment} is this with one body.
+ */
+export interface OpenExperiment {
+  /** What the steps compute with. */
+  readonly run: ExperimentRun;
+  /** Writes `results/<figure>/` (see {@link ExperimentContext.write}); returns the paths. */
+  write(output: ExperimentOutput): Promise<string[]>;
+  /** Closes the engine. */
+  close(): Promise<void>;
+}
+
+/**
+ * Checks `results/<figure>/` before any work, opens the model (engine, tokenizer, state store)
+ * and the run's result cache for `params` (the same cache {@link runExperiment} uses for them).
+ *
+ * @example
+ * ```ts ignore
+ * const exp = await openExperiment("retrieval", params, options);
+ * try {
+ *   const library = await buildRetrievalLibrary(exp.run, prepared);
+ *   // ... the figure's other steps ...
+ *   await exp.write(output);
+ * } finally {
+ *   await exp.close();
+ * }
+ * ```
+ */
+export async function openExperiment(
+  figure: string,
+  params: Record<string, unknown>,
+  options: ExperimentOptions,
+): Promise<OpenExperiment> {
+  const ctx = await ExperimentContext.open(figure, params, options);
+  const model = await ExperimentModel.open(options);
+  try {
+    const log = (line: string) => ctx.log(line);
+    const cache = await ResultCache.open(figure, params, model, {
+      cacheDir: options.cacheDir,
+      log,
+    });
+    log(`${model.describe()}, cache ${projectPath(cache.dir)}`);
+    return {
+      run: { model, cache, log },
+      write: (output) => ctx.write(output, model),
+      close: () => model.close(),
+    };
+  } catch (err) {
+    await model.close();
+    throw err;
+  }
+}
+
+/**
+ * The skeleton every figure runs in: {@link openExperiment}, the output computed by `body`,
+ * written, and the engine closed whatever happens. Returns the paths written.
  *
  * @example
  * ```ts ignore
@@ -198,17 +252,10 @@ export async function runExperiment(
   options: ExperimentOptions,
   body: (run: ExperimentRun) => Promise<ExperimentOutput>,
 ): Promise<string[]> {
-  const ctx = await ExperimentContext.open(figure, params, options);
-  const model = await ExperimentModel.open(options);
+  const exp = await openExperiment(figure, params, options);
   try {
-    const log = (line: string) => ctx.log(line);
-    const cache = await ResultCache.open(figure, params, model, {
-      cacheDir: options.cacheDir,
-      log,
-    });
-    log(`${model.describe()}, cache ${projectPath(cache.dir)}`);
-    return await ctx.write(await body({ model, cache, log }), model);
+    return await exp.write(await body(exp.run));
   } finally {
-    await model.close();
+    await exp.close();
   }
 }

@@ -19,10 +19,15 @@ import { plotIclVsK } from "../plot/icl_vs_k.ts";
 import type { Row } from "../results/csv.ts";
 import { sampleDemoSets } from "../tasks/sample_demo_sets.ts";
 import { splitTask } from "../tasks/split_task.ts";
-import type { TaskItem } from "../tasks/types.ts";
+import type { Task, TaskItem } from "../tasks/types.ts";
 import { ConfigError } from "../util/errors.ts";
 import { loadFigureTasks } from "./_tasks.ts";
-import { type ExperimentOptions, runExperiment } from "./context.ts";
+import {
+  type ExperimentOptions,
+  type ExperimentOutput,
+  type ExperimentRun,
+  runExperiment,
+} from "./context.ts";
 import { PAPER_MIXING_VS_K } from "./mixing_vs_k.ts";
 
 /** Parameters of {@link runIclVsK}; every one is part of the cache key. */
@@ -71,7 +76,7 @@ export const QUICK_ICL_VS_K: Readonly<IclVsKParams> = Object.freeze({
 });
 
 /** What is cached per (task, k). */
-interface Outcome {
+export interface IclOutcome {
   item: number;
   correct: boolean;
   targetProbability: number;
@@ -99,77 +104,162 @@ export async function runIclVsK(
   params: Partial<IclVsKParams> = {},
   options: ExperimentOptions = {},
 ): Promise<string[]> {
+  const inputs = await prepareIcl(params, options);
+  return await runExperiment("icl", inputs.cacheParams, options, async (run) => {
+    const outcomes: IclOutcomes[] = [];
+    for (const t of inputs.tasks) {
+      for (const k of inputs.params.ks) {
+        outcomes.push({
+          task: t.task.name,
+          k,
+          outcomes: await evaluateIcl(run, inputs, t.task.name, k),
+        });
+      }
+    }
+    return iclOutput(inputs, outcomes);
+  });
+}
+
+/** One task's test items and, per item, its own demonstrations. */
+export interface IclTask {
+  task: Task;
+  /** Test item indices (the first `testItems` of the test split). */
+  test: number[];
+  /** The test items. */
+  items: TaskItem[];
+  /** Per test item, `max(ks)` demonstrations from the training split; k-shot takes the first k. */
+  draws: TaskItem[][];
+}
+
+/** What the ICL figure reads before any model: {@link prepareIcl}. */
+export interface IclInputs {
+  /** The parameters, defaults filled in and checked. */
+  params: IclVsKParams;
+  tasks: IclTask[];
+  /** What the result cache is keyed by: the parameters and each task file's sha256. */
+  cacheParams: Record<string, unknown>;
+}
+
+/** One (task, k)'s outcomes, as {@link evaluateIcl} returns them. */
+export interface IclOutcomes {
+  task: string;
+  k: number;
+  outcomes: IclOutcome[];
+}
+
+/**
+ * Step 1 of the ICL figure: the tasks split, and for each test item its own draw of `max(ks)`
+ * demonstrations from the training items (the protocol keeps a test item out of its own
+ * demonstrations). No model is needed.
+ *
+ * @example
+ * ```ts ignore
+ * const inputs = await prepareIcl(PRESETS.organism.icl);
+ * inputs.tasks[0].draws[0].slice(0, 2); // the first test item's first two demonstrations
+ * ```
+ */
+export async function prepareIcl(
+  params: Partial<IclVsKParams> = {},
+  options: ExperimentOptions = {},
+): Promise<IclInputs> {
   const p: IclVsKParams = { ...PAPER_ICL_VS_K, ...params };
   checkParams(p);
   const { tasks, sha256: taskSha256 } = await loadFigureTasks(p.tasks, options, p.seed);
-  return await runExperiment("icl", { ...p, taskSha256 }, options, async (ctx) => {
-    const maxK = Math.max(...p.ks);
-    const rows: Row[] = [];
-    const accuracy: { task: string; k: number; accuracy: number; items: number }[] = [];
-    for (const task of tasks) {
-      const split = splitTask(task, { seed: p.seed });
-      const test = split.test.slice(0, p.testItems);
-      if (split.train.length < maxK) {
-        throw new ConfigError(
-          `Cannot run the ICL curve: task "${task.name}" has ${split.train.length} training ` +
-            `items, fewer than k = ${maxK}`,
-          { field: "ks" },
-        );
-      }
-      // Per item its own draw of maxK demonstrations; the k-shot prompt uses the first k.
-      const draws = test.map((index) =>
-        sampleDemoSets(split.train, { count: 1, k: maxK, seed: p.seed * 1_000_003 + index })[0]
-          .map((i) => task.items[i])
+  const maxK = Math.max(...p.ks);
+  const out = tasks.map((task): IclTask => {
+    const split = splitTask(task, { seed: p.seed });
+    const test = split.test.slice(0, p.testItems);
+    if (split.train.length < maxK) {
+      throw new ConfigError(
+        `Cannot run the ICL curve: task "${task.name}" has ${split.train.length} training ` +
+          `items, fewer than k = ${maxK}`,
+        { field: "ks" },
       );
-      const items: TaskItem[] = test.map((i) => task.items[i]);
-      for (const k of p.ks) {
-        const outcomes = await ctx.cache.json<Outcome[]>(`${task.name}-k${k}`, async () => {
-          const result = await evaluateFirstToken(ctx.model.engine, ctx.model.tokenizer, items, {
-            demos: (i) => draws[i].slice(0, k),
-            batchSize: p.batchSize,
-            vocabLimit: ctx.model.tokenizer.vocabSize,
-          });
-          return result.items.map((r) => ({
-            item: test[r.index],
-            correct: r.correct,
-            targetProbability: r.targetProbability,
-          }));
-        });
-        for (const o of outcomes) {
-          rows.push({
-            task: task.name,
-            k,
-            item: o.item,
-            correct: o.correct ? 1 : 0,
-            target_probability: o.targetProbability,
-          });
-        }
-        const right = outcomes.filter((o) => o.correct).length;
-        accuracy.push({
-          task: task.name,
-          k,
-          accuracy: right / outcomes.length,
-          items: outcomes.length,
-        });
-        ctx.log(`${task.name} k=${k}: ${right}/${outcomes.length}`);
-      }
     }
-    const byK = group(accuracy, (a) => a.k);
-    for (const k of p.ks) {
-      const ofK = byK.get(k) ?? [];
-      const mean = ofK.reduce((s, a) => s + a.accuracy, 0) / ofK.length;
-      accuracy.push({
-        task: "mean",
+    // Per item its own draw of maxK demonstrations; the k-shot prompt uses the first k.
+    const draws = test.map((index) =>
+      sampleDemoSets(split.train, { count: 1, k: maxK, seed: p.seed * 1_000_003 + index })[0]
+        .map((i) => task.items[i])
+    );
+    return { task, test, items: test.map((i) => task.items[i]), draws };
+  });
+  return { params: p, tasks: out, cacheParams: { ...p, taskSha256 } };
+}
+
+/**
+ * Step 2, for one task and k: each test item read inside its k-shot prompt, and whether the
+ * model's first token is the target's (cached as `<task>-k<k>`).
+ *
+ * @example
+ * ```ts ignore
+ * const outcomes = await evaluateIcl(exp.run, inputs, "antonym", 4);
+ * outcomes.filter((o) => o.correct).length / outcomes.length; // 4-shot accuracy
+ * ```
+ */
+export async function evaluateIcl(
+  run: ExperimentRun,
+  inputs: IclInputs,
+  taskName: string,
+  k: number,
+): Promise<IclOutcome[]> {
+  const t = inputs.tasks.find((x) => x.task.name === taskName);
+  if (t === undefined || !inputs.params.ks.includes(k)) {
+    throw new ConfigError(`Cannot evaluate: no task "${taskName}" with k = ${k} in this run`, {
+      field: "tasks",
+    });
+  }
+  const outcomes = await run.cache.json<IclOutcome[]>(`${taskName}-k${k}`, async () => {
+    const result = await evaluateFirstToken(run.model.engine, run.model.tokenizer, t.items, {
+      demos: (i) => t.draws[i].slice(0, k),
+      batchSize: inputs.params.batchSize,
+      vocabLimit: run.model.tokenizer.vocabSize,
+    });
+    return result.items.map((r) => ({
+      item: t.test[r.index],
+      correct: r.correct,
+      targetProbability: r.targetProbability,
+    }));
+  });
+  const right = outcomes.filter((o) => o.correct).length;
+  run.log(`${taskName} k=${k}: ${right}/${outcomes.length}`);
+  return outcomes;
+}
+
+/**
+ * Step 3: the tables (`icl`: one row per item and k; `accuracy`: per task and k, then the mean
+ * over tasks) and the figure, as `results/icl/` holds them. `outcomes` in task, then k order.
+ */
+export function iclOutput(inputs: IclInputs, outcomes: readonly IclOutcomes[]): ExperimentOutput {
+  const rows: Row[] = [];
+  const accuracy: { task: string; k: number; accuracy: number; items: number }[] = [];
+  for (const { task, k, outcomes: os } of outcomes) {
+    for (const o of os) {
+      rows.push({
+        task,
         k,
-        accuracy: mean,
-        items: ofK.reduce((s, a) => s + a.items, 0),
+        item: o.item,
+        correct: o.correct ? 1 : 0,
+        target_probability: o.targetProbability,
       });
     }
-    return {
-      tables: { icl: rows, accuracy },
-      figures: { icl: plotIclVsK(accuracy) },
-    };
-  });
+    const right = os.filter((o) => o.correct).length;
+    accuracy.push({ task, k, accuracy: right / os.length, items: os.length });
+  }
+  const byK = group(accuracy, (a) => a.k);
+  for (const k of inputs.params.ks) {
+    const ofK = byK.get(k) ?? [];
+    const mean = ofK.reduce((s, a) => s + a.accuracy, 0) / ofK.length;
+    accuracy.push({
+      task: "mean",
+      k,
+      accuracy: mean,
+      items: ofK.reduce((s, a) => s + a.items, 0),
+    });
+  }
+  return {
+    tables: { icl: rows, accuracy },
+    figures: { icl: plotIclVsK(accuracy) },
+  };
 }
 
 function checkParams(p: IclVsKParams): void {

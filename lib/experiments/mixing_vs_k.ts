@@ -42,7 +42,12 @@ import {
   type TaskPlan,
 } from "./_mixing_vs_k_plan.ts";
 import { loadFigureTasks } from "./_tasks.ts";
-import { type ExperimentOptions, type ExperimentRun, runExperiment } from "./context.ts";
+import {
+  type ExperimentOptions,
+  type ExperimentOutput,
+  type ExperimentRun,
+  runExperiment,
+} from "./context.ts";
 
 /**
  * The four evaluations of the figure.
@@ -149,14 +154,14 @@ export const QUICK_MIXING_VS_K: Readonly<MixingVsKParams> = Object.freeze({
 const FIGURE = "mixing";
 
 /** What is cached per evaluated item. */
-interface Outcome {
+export interface MixingOutcome {
   item: number;
   correct: boolean;
   targetProbability: number;
 }
 
 /** What a retrieve_mix query retrieved. */
-interface Hit {
+export interface Hit {
   task: string;
   state: number;
   score: number;
@@ -198,143 +203,199 @@ export async function runMixingVsK(
   params: Partial<MixingVsKParams> = {},
   options: ExperimentOptions = {},
 ): Promise<string[]> {
+  const inputs = await prepareMixing(params, options);
+  const { tasks, plans, ks, methods, params: full } = inputs;
+  return await runExperiment(FIGURE, inputs.cacheParams, options, async (ctx) => {
+    const layer = mixingLayer(ctx, full);
+    const steps = new MixingSteps(ctx, full.batchSize);
+    const outcomes: MixingOutcomes = new Map();
+    for (const [t, task] of tasks.entries()) {
+      for (const k of ks) {
+        if (methods.includes("prompt")) {
+          outcomes.set(outcomeKey(task.name, "prompt", k), await steps.prompt(task, plans[t], k));
+        }
+        if (methods.includes("mix")) {
+          outcomes.set(outcomeKey(task.name, "mix", k), await steps.mix(task, plans[t], k));
+        }
+      }
+    }
+    const hits = new Map<string, Hit[]>();
+    if (methods.includes("query") || methods.includes("retrieve_mix")) {
+      const library = methods.includes("retrieve_mix")
+        ? await steps.library(tasks, plans, full.libraryShots)
+        : undefined;
+      for (const [t, task] of tasks.entries()) {
+        for (const k of ks) {
+          const res = await steps.retrieval(task, plans[t], k, {
+            library,
+            layer,
+            kind: full.kind,
+            query: methods.includes("query"),
+          });
+          if (res.query) outcomes.set(outcomeKey(task.name, "query", k), res.query);
+          if (res.mixed) outcomes.set(outcomeKey(task.name, "retrieve_mix", k), res.mixed);
+          if (res.hits) hits.set(`${task.name}|${k}`, res.hits);
+        }
+      }
+    }
+    return mixingOutput(inputs, outcomes, hits, layer);
+  });
+}
+
+/** What the mixing figure reads before any model: {@link prepareMixing}. */
+export interface MixingInputs {
+  /** The parameters, defaults filled in and checked. */
+  params: MixingVsKParams;
+  /** The ks, ascending, and the methods, in the registry's order. */
+  ks: number[];
+  methods: MixingMethod[];
+  /** The tasks and each one's plan ({@link planMixingTask}), in the same order. */
+  tasks: Task[];
+  plans: TaskPlan[];
+  /** What the result cache is keyed by: the parameters and each task file's sha256. */
+  cacheParams: Record<string, unknown>;
+}
+
+/** Outcomes per (task, method, k): {@link outcomeKey}. */
+export type MixingOutcomes = Map<string, MixingOutcome[]>;
+
+/** The key of a (task, method, k) in {@link MixingOutcomes}. */
+export function outcomeKey(task: string, method: MixingMethod, k: number): string {
+  return `${task}|${method}|${k}`;
+}
+
+/**
+ * Step 1 of the mixing figure: the parameters checked, the tasks loaded, and each task's plan
+ * (test items, folds of demonstrations, the library and query halves). No model is needed.
+ *
+ * @example
+ * ```ts ignore
+ * const inputs = await prepareMixing(PRESETS.organism.mixing);
+ * inputs.plans[0].test.length;
+ * ```
+ */
+export async function prepareMixing(
+  params: Partial<MixingVsKParams> = {},
+  options: ExperimentOptions = {},
+): Promise<MixingInputs> {
   const full: MixingVsKParams = { ...PAPER_MIXING_VS_K, ...params };
   checkParams(full);
   const ks = [...full.ks].sort((a, b) => a - b);
   const methods = MIXING_METHODS.filter((m) => full.methods.includes(m));
   const { tasks, sha256: taskFiles } = await loadFigureTasks(full.tasks, options, full.seed);
   const plans = tasks.map((t) => planMixingTask(t.name, t.items.length, full));
+  return { params: full, ks, methods, tasks, plans, cacheParams: { ...full, taskFiles } };
+}
 
-  return await runExperiment(FIGURE, { ...full, taskFiles }, options, async (ctx) => {
-    const layers = ctx.model.config.numHiddenLayers;
-    const layer = full.layer ?? Math.floor(layers / 2);
-    if (!Number.isInteger(layer) || layer < 0 || layer >= layers) {
-      throw new ConfigError(
-        `Cannot run the mixing experiment: layer ${layer} is not in 0..${layers - 1}`,
-        { field: "layer" },
-      );
-    }
-    const run = new Runner(ctx, full.batchSize);
-    const outcomes = new Map<string, Outcome[]>();
-    const hits = new Map<string, Hit[]>();
-    const key = (task: string, method: MixingMethod, k: number) => `${task}|${method}|${k}`;
+/** The layer retrieval compares: `params.layer`, or `Math.floor(L / 2)`; checked. */
+export function mixingLayer(run: ExperimentRun, params: MixingVsKParams): number {
+  const layers = run.model.config.numHiddenLayers;
+  const layer = params.layer ?? Math.floor(layers / 2);
+  if (!Number.isInteger(layer) || layer < 0 || layer >= layers) {
+    throw new ConfigError(
+      `Cannot run the mixing experiment: layer ${layer} is not in 0..${layers - 1}`,
+      { field: "layer" },
+    );
+  }
+  return layer;
+}
 
-    for (const [t, task] of tasks.entries()) {
-      const plan = plans[t];
+/**
+ * The last step: the tables (`mixing`: one row per task, method, k and item; `accuracy`: per
+ * task, method and k, then the mean over tasks; `retrieval`: what each retrieve_mix query
+ * retrieved), the figures and meta.json's facts, as `results/mixing/` holds them.
+ */
+export function mixingOutput(
+  inputs: MixingInputs,
+  outcomes: MixingOutcomes,
+  hits: Map<string, Hit[]>,
+  layer: number,
+): ExperimentOutput {
+  const { tasks, plans, ks, methods } = inputs;
+  const mixingRows: Row[] = [];
+  const accuracyRows: Row[] = [];
+  for (const task of tasks) {
+    for (const method of methods) {
       for (const k of ks) {
-        if (methods.includes("prompt")) {
-          outcomes.set(key(task.name, "prompt", k), await run.prompt(task, plan, k));
-        }
-        if (methods.includes("mix")) {
-          outcomes.set(key(task.name, "mix", k), await run.mix(task, plan, k));
-        }
-      }
-    }
-    if (methods.includes("query") || methods.includes("retrieve_mix")) {
-      const library = methods.includes("retrieve_mix")
-        ? await run.library(tasks, plans, full.libraryShots)
-        : undefined;
-      for (const [t, task] of tasks.entries()) {
-        for (const k of ks) {
-          const res = await run.retrieval(task, plans[t], k, {
-            library,
-            layer,
-            kind: full.kind,
-            query: methods.includes("query"),
-          });
-          if (res.query) outcomes.set(key(task.name, "query", k), res.query);
-          if (res.mixed) outcomes.set(key(task.name, "retrieve_mix", k), res.mixed);
-          if (res.hits) hits.set(`${task.name}|${k}`, res.hits);
-        }
-      }
-    }
-
-    const mixingRows: Row[] = [];
-    const accuracyRows: Row[] = [];
-    for (const task of tasks) {
-      for (const method of methods) {
-        for (const k of ks) {
-          const list = outcomes.get(key(task.name, method, k))!;
-          for (const o of list) {
-            mixingRows.push({
-              task: task.name,
-              method,
-              k,
-              item: o.item,
-              correct: o.correct ? 1 : 0,
-              target_probability: o.targetProbability,
-            });
-          }
-          accuracyRows.push({
+        const list = outcomes.get(outcomeKey(task.name, method, k))!;
+        for (const o of list) {
+          mixingRows.push({
             task: task.name,
             method,
             k,
-            accuracy: list.filter((o) => o.correct).length / list.length,
-            items: list.length,
+            item: o.item,
+            correct: o.correct ? 1 : 0,
+            target_probability: o.targetProbability,
           });
         }
-      }
-    }
-    const byMethodK = group(accuracyRows, (r) => r.method, (r) => r.k);
-    for (const method of methods) {
-      for (const k of ks) {
-        const per = byMethodK.get(method)?.get(k) ?? [];
         accuracyRows.push({
-          task: "mean",
+          task: task.name,
           method,
           k,
-          accuracy: per.reduce((s, r) => s + (r.accuracy as number), 0) / per.length,
-          items: per.reduce((s, r) => s + (r.items as number), 0),
+          accuracy: list.filter((o) => o.correct).length / list.length,
+          items: list.length,
         });
       }
     }
-    const retrievalRows: Row[] = [];
-    for (const [t, task] of tasks.entries()) {
-      for (const k of ks) {
-        const list = hits.get(`${task.name}|${k}`);
-        if (list === undefined) continue;
-        plans[t].retrievalTest.forEach((item, i) => {
-          retrievalRows.push({
-            task: task.name,
-            k,
-            item,
-            retrieved_task: list[i].task,
-            retrieved_state: list[i].state,
-            similarity: list[i].score,
-            same_task: list[i].task === task.name ? 1 : 0,
-          });
-        });
-      }
+  }
+  const byMethodK = group(accuracyRows, (r) => r.method, (r) => r.k);
+  for (const method of methods) {
+    for (const k of ks) {
+      const per = byMethodK.get(method)?.get(k) ?? [];
+      accuracyRows.push({
+        task: "mean",
+        method,
+        k,
+        accuracy: per.reduce((s, r) => s + (r.accuracy as number), 0) / per.length,
+        items: per.reduce((s, r) => s + (r.items as number), 0),
+      });
     }
-
-    const plotRows = accuracyRows.map((r) => ({
-      task: r.task as string,
-      method: r.method as string,
-      k: r.k as number,
-      accuracy: r.accuracy as number,
-    }));
-    const tables: Record<string, Row[]> = { mixing: mixingRows, accuracy: accuracyRows };
-    if (methods.includes("retrieve_mix")) tables.retrieval = retrievalRows;
-    return {
-      tables,
-      figures: {
-        mixing: plotMixingVsK(plotRows),
-        mixing_tasks: plotMixingVsK(plotRows, { perTask: true }),
-      },
-      meta: {
-        layer,
-        tasks: plans.map((p) => ({
-          task: p.task,
-          size: p.size,
-          testItems: p.test.length,
-          folds: p.folds.map((f) => f.items.length),
-          libraryHalf: p.halves.library.length,
-          queryHalf: p.halves.query.length,
-          retrievalTestItems: p.retrievalTest.length,
-        })),
-      },
-    };
-  });
+  }
+  const retrievalRows: Row[] = [];
+  for (const [t, task] of tasks.entries()) {
+    for (const k of ks) {
+      const list = hits.get(`${task.name}|${k}`);
+      if (list === undefined) continue;
+      plans[t].retrievalTest.forEach((item, i) => {
+        retrievalRows.push({
+          task: task.name,
+          k,
+          item,
+          retrieved_task: list[i].task,
+          retrieved_state: list[i].state,
+          similarity: list[i].score,
+          same_task: list[i].task === task.name ? 1 : 0,
+        });
+      });
+    }
+  }
+  const plotRows = accuracyRows.map((r) => ({
+    task: r.task as string,
+    method: r.method as string,
+    k: r.k as number,
+    accuracy: r.accuracy as number,
+  }));
+  const tables: Record<string, Row[]> = { mixing: mixingRows, accuracy: accuracyRows };
+  if (methods.includes("retrieve_mix")) tables.retrieval = retrievalRows;
+  return {
+    tables,
+    figures: {
+      mixing: plotMixingVsK(plotRows),
+      mixing_tasks: plotMixingVsK(plotRows, { perTask: true }),
+    },
+    meta: {
+      layer,
+      tasks: plans.map((p) => ({
+        task: p.task,
+        size: p.size,
+        testItems: p.test.length,
+        folds: p.folds.map((f) => f.items.length),
+        libraryHalf: p.halves.library.length,
+        queryHalf: p.halves.query.length,
+        retrievalTestItems: p.retrievalTest.length,
+      })),
+    },
+  };
 }
 
 function checkParams(p: MixingVsKParams): void {
@@ -356,8 +417,18 @@ function checkParams(p: MixingVsKParams): void {
   }
 }
 
-/** The evaluations, each cached under a deterministic name. */
-class Runner {
+/**
+ * The mixing figure's evaluations (steps 2 and 3), each cached under a deterministic name:
+ * `prompt` (k-shot prompts), `mix` (the mean of 32/k states of k shots), `library` (the
+ * retrieval library) and `retrieval` (query states alone, and mixed with what they retrieve).
+ *
+ * @example
+ * ```ts ignore
+ * const steps = new MixingSteps(exp.run, inputs.params.batchSize);
+ * const outcomes = await steps.mix(inputs.tasks[0], inputs.plans[0], 4);
+ * ```
+ */
+export class MixingSteps {
   readonly #ctx: ExperimentRun;
   readonly #engine: Engine;
   readonly #batchSize: number;
@@ -369,7 +440,7 @@ class Runner {
   }
 
   /** k-shot prompts, each test item with its own first k demonstrations. */
-  prompt(task: Task, plan: TaskPlan, k: number): Promise<Outcome[]> {
+  prompt(task: Task, plan: TaskPlan, k: number): Promise<MixingOutcome[]> {
     const items = plan.test.map((i) => task.items[i]);
     return this.#cachedEval(
       `prompt-${task.name}-k${k}`,
@@ -383,12 +454,12 @@ class Runner {
   }
 
   /** Each fold's mean of totalShots / k states of k shots, the start of every query. */
-  mix(task: Task, plan: TaskPlan, k: number): Promise<Outcome[]> {
+  mix(task: Task, plan: TaskPlan, k: number): Promise<MixingOutcome[]> {
     return this.#cachedEval(
       `mix-${task.name}-k${k}`,
       `${task.name} mix k=${k}`,
       async (progress) => {
-        const byItem = new Map<number, Outcome>();
+        const byItem = new Map<number, MixingOutcome>();
         let done = 0;
         for (const [f, fold] of plan.folds.entries()) {
           const state = await this.#ctx.cache.state(`mix-${task.name}-fold${f}-k${k}`, async () => {
@@ -449,7 +520,7 @@ class Runner {
     plan: TaskPlan,
     k: number,
     options: { library?: SkillIndex; layer: number; kind: StateKind; query: boolean },
-  ): Promise<{ query?: Outcome[]; mixed?: Outcome[]; hits?: Hit[] }> {
+  ): Promise<{ query?: MixingOutcome[]; mixed?: MixingOutcome[]; hits?: Hit[] }> {
     const { library, layer, kind } = options;
     const name = `retrieval-${task.name}-k${k}`;
     const label = `${task.name} ${
@@ -459,7 +530,7 @@ class Runner {
     let computed = false;
     const result = await this.#ctx.cache.json(name, async () => {
       computed = true;
-      const query: Outcome[] = [], mixed: Outcome[] = [], hits: Hit[] = [];
+      const query: MixingOutcome[] = [], mixed: MixingOutcome[] = [], hits: Hit[] = [];
       const n = plan.retrievalTest.length;
       for (let start = 0; start < n; start += this.#batchSize) {
         const idx = plan.retrievalTest.slice(start, start + this.#batchSize);
@@ -496,8 +567,8 @@ class Runner {
   async #cachedEval(
     name: string,
     label: string,
-    compute: (progress: (done: number, total: number) => void) => Promise<Outcome[]>,
-  ): Promise<Outcome[]> {
+    compute: (progress: (done: number, total: number) => void) => Promise<MixingOutcome[]>,
+  ): Promise<MixingOutcome[]> {
     let computed = false;
     const res = await this.#ctx.cache.json(name, () => {
       computed = true;
@@ -531,7 +602,7 @@ class Runner {
   }
 }
 
-function outcomesOf(res: { items: ItemResult[] }, itemIndices: readonly number[]): Outcome[] {
+function outcomesOf(res: { items: ItemResult[] }, itemIndices: readonly number[]): MixingOutcome[] {
   return res.items.map((r) => ({
     item: itemIndices[r.index],
     correct: r.correct,

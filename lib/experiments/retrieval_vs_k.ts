@@ -43,7 +43,12 @@ import { deriveSeed, sampleSetsWithReuse } from "./_demo_sets.ts";
 import { extractStates } from "./_extract.ts";
 import { FIGURE1_TASKS } from "./clustering.ts";
 import { loadFigureTasks } from "./_tasks.ts";
-import { type ExperimentOptions, runExperiment } from "./context.ts";
+import {
+  type ExperimentOptions,
+  type ExperimentOutput,
+  type ExperimentRun,
+  runExperiment,
+} from "./context.ts";
 
 /** Parameters of {@link runRetrievalVsK}. */
 export type RetrievalVsKParams = {
@@ -111,7 +116,7 @@ export const QUICK_RETRIEVAL_VS_K: RetrievalVsKParams = {
 };
 
 /** One query's result, as cached and as a row of `retrieval.csv`. */
-type QueryResult = {
+export type QueryResult = {
   task: string;
   k: number;
   query: number;
@@ -149,97 +154,186 @@ export async function runRetrievalVsK(
   params: Partial<RetrievalVsKParams> = {},
   options: ExperimentOptions = {},
 ): Promise<string[]> {
+  const inputs = await prepareRetrieval(params, options);
+  return await runExperiment("retrieval", inputs.cacheParams, options, async (run) => {
+    const layer = retrievalLayer(run, inputs.params);
+    // Built only when a (task, k) is not cached yet.
+    let library: Promise<SkillIndex> | undefined;
+    const libraryOnce = () => library ??= buildRetrievalLibrary(run, inputs, layer);
+    const results: QueryResult[] = [];
+    for (const task of inputs.tasks) {
+      for (const k of inputs.params.ks) {
+        results.push(...await retrieveQueries(run, inputs, libraryOnce, task.name, k, layer));
+      }
+    }
+    return retrievalOutput(inputs, results, layer);
+  });
+}
+
+/** What the retrieval figure reads before any model: {@link prepareRetrieval}. */
+export interface RetrievalInputs {
+  /** The parameters, defaults filled in and checked. */
+  params: RetrievalVsKParams;
+  /** The tasks, in the order of `params.tasks`. */
+  tasks: Task[];
+  /** Each task's demonstration sets ({@link planRetrievalSets}), in the same order. */
+  plans: RetrievalSets[];
+  /** What the result cache is keyed by: the parameters and each task file's sha256. */
+  cacheParams: Record<string, unknown>;
+}
+
+/**
+ * Step 1 of the retrieval figure: the parameters checked, the tasks loaded, and which items
+ * every library state and every query reads. No model is needed.
+ *
+ * @example
+ * ```ts ignore
+ * const inputs = await prepareRetrieval(PRESETS.organism.retrieval);
+ * inputs.plans[0].pools; // { items, library, queries }
+ * ```
+ */
+export async function prepareRetrieval(
+  params: Partial<RetrievalVsKParams> = {},
+  options: ExperimentOptions = {},
+): Promise<RetrievalInputs> {
   const p: RetrievalVsKParams = { ...PAPER_RETRIEVAL_VS_K, ...params };
   checkParams(p);
   const { tasks, sha256: taskSha256 } = await loadFigureTasks(p.tasks, options, p.seed);
   const plans = tasks.map((task) => planRetrievalSets(task, p));
-  return await runExperiment("retrieval", { ...p, taskSha256 }, options, async (ctx) => {
-    const nl = ctx.model.config.numHiddenLayers;
-    const layer = p.layer ?? Math.floor(nl / 2);
-    if (!Number.isInteger(layer) || layer < 0 || layer >= nl) {
-      throw new ConfigError(
-        `Cannot run retrieval: layer ${layer} is not one of the model's layers 0..${nl - 1}`,
-        { field: "layer" },
-      );
-    }
-    // Only the compared layer is stored and read: States holding that layer alone.
-    const keep = (state: State): State => state.withLogits(undefined);
-    const demoIds = (task: Task, set: readonly number[]) =>
-      encodeDemos(ctx.model.tokenizer, set.map((i) => task.items[i]));
+  return { params: p, tasks, plans, cacheParams: { ...p, taskSha256 } };
+}
 
-    // The library: a labelled index over the state store, of the compared layer.
-    let library: Promise<SkillIndex> | undefined;
-    const libraryIndex = () =>
-      library ??= SkillIndex.build(
-        ctx.model.store,
-        ctx.model.engine,
-        tasks.flatMap((task, t) =>
-          plans[t].library.map((set, s) => ({
-            task: task.name,
-            k: p.libraryShots,
-            index: s,
-            demos: set,
-            ids: demoIds(task, set),
-          }))
-        ),
-        {
-          layers: [layer],
-          batchSize: p.batchSize,
-          onProgress: (done, all) => ctx.log(`library states: ${done}/${all}`),
-        },
-      );
+/** The layer compared: `params.layer`, or `Math.floor(L / 2)`; checked against the model. */
+export function retrievalLayer(run: ExperimentRun, params: RetrievalVsKParams): number {
+  const nl = run.model.config.numHiddenLayers;
+  const layer = params.layer ?? Math.floor(nl / 2);
+  if (!Number.isInteger(layer) || layer < 0 || layer >= nl) {
+    throw new ConfigError(
+      `Cannot run retrieval: layer ${layer} is not one of the model's layers 0..${nl - 1}`,
+      { field: "layer" },
+    );
+  }
+  return layer;
+}
 
-    const results: QueryResult[] = [];
-    for (const [t, task] of tasks.entries()) {
-      for (const k of p.ks) {
-        const unit = await ctx.cache.json<QueryResult[]>(
-          `results-${task.name}-k${k}`,
-          async () => {
-            const index = await libraryIndex();
-            const queries = await extractStates(
-              ctx,
-              plans[t].queries.get(k)!.map((set, q) => ({
-                name: `query-${task.name}-k${k}-q${pad(q)}`,
-                ids: demoIds(task, set),
-              })),
-              {
-                batchSize: p.batchSize,
-                label: `query states ${task.name} k=${k}`,
-                layers: [layer],
-                take: keep,
-              },
-            );
-            const hits = await index.retrieve(queries, { layer, kind: p.kind });
-            return hits.map(([hit], q) => ({
-              task: task.name,
-              k,
-              query: q,
-              retrieved_task: hit.skill.task,
-              score: hit.score,
-              correct: hit.skill.task === task.name,
-            }));
-          },
-        );
-        const right = unit.filter((r) => r.correct).length;
-        ctx.log(`${task.name} k=${k}: ${right}/${unit.length} retrieved their task`);
-        results.push(...unit);
-      }
-    }
+/**
+ * Step 2: the skill library, a {@link SkillIndex} over the state store holding the compared
+ * layer of every library state (`libraryStates` per task, each read from `libraryShots`
+ * demonstrations).
+ *
+ * @example
+ * ```ts ignore
+ * const library = await buildRetrievalLibrary(exp.run, inputs, layer);
+ * library.list({ task: "antonym" }).length; // libraryStates
+ * ```
+ */
+export function buildRetrievalLibrary(
+  run: ExperimentRun,
+  inputs: RetrievalInputs,
+  layer: number,
+): Promise<SkillIndex> {
+  const { tasks, plans, params: p } = inputs;
+  return SkillIndex.build(
+    run.model.store,
+    run.model.engine,
+    tasks.flatMap((task, t) =>
+      plans[t].library.map((set, s) => ({
+        task: task.name,
+        k: p.libraryShots,
+        index: s,
+        demos: set,
+        ids: encodeDemos(run.model.tokenizer, set.map((i) => task.items[i])),
+      }))
+    ),
+    {
+      layers: [layer],
+      batchSize: p.batchSize,
+      onProgress: (done, all) => run.log(`library states: ${done}/${all}`),
+    },
+  );
+}
 
-    const accuracy = summarizeRetrieval(results, p.tasks, p.ks);
-    return {
-      tables: { retrieval: results, accuracy },
-      figures: { retrieval: plotRetrievalVsK(accuracy) },
-      meta: {
-        layer,
-        pools: Object.fromEntries(tasks.map((task, t) => [task.name, plans[t].pools])),
-        demoSets: Object.fromEntries(tasks.map((task, t) => [task.name, {
-          library: plans[t].library,
-          queries: Object.fromEntries(plans[t].queries),
-        }])),
+/**
+ * Step 3, for one task and k: each query's state read from its k demonstrations, the library
+ * state most similar to it retrieved, and whether that is of the query's task. Cached as
+ * `results-<task>-k<k>`: `library` is called only when the cache lacks them.
+ *
+ * @example
+ * ```ts ignore
+ * const rows = await retrieveQueries(exp.run, inputs, () => Promise.resolve(library), "antonym", 1, layer);
+ * rows.filter((r) => r.correct).length;
+ * ```
+ */
+export async function retrieveQueries(
+  run: ExperimentRun,
+  inputs: RetrievalInputs,
+  library: () => Promise<SkillIndex>,
+  taskName: string,
+  k: number,
+  layer: number,
+): Promise<QueryResult[]> {
+  const t = inputs.tasks.findIndex((task) => task.name === taskName);
+  const sets = inputs.plans[t]?.queries.get(k);
+  if (t < 0 || sets === undefined) {
+    throw new ConfigError(`Cannot retrieve: no task "${taskName}" with k = ${k} in this run`, {
+      field: "tasks",
+    });
+  }
+  const task = inputs.tasks[t];
+  const unit = await run.cache.json<QueryResult[]>(`results-${task.name}-k${k}`, async () => {
+    const index = await library();
+    const queries = await extractStates(
+      run,
+      sets.map((set, q) => ({
+        name: `query-${task.name}-k${k}-q${pad(q)}`,
+        ids: encodeDemos(run.model.tokenizer, set.map((i) => task.items[i])),
+      })),
+      {
+        batchSize: inputs.params.batchSize,
+        label: `query states ${task.name} k=${k}`,
+        layers: [layer],
+        // Only the compared layer is stored and read: States holding that layer alone.
+        take: (state: State): State => state.withLogits(undefined),
       },
-    };
+    );
+    const hits = await index.retrieve(queries, { layer, kind: inputs.params.kind });
+    return hits.map(([hit], q) => ({
+      task: task.name,
+      k,
+      query: q,
+      retrieved_task: hit.skill.task,
+      score: hit.score,
+      correct: hit.skill.task === task.name,
+    }));
   });
+  const right = unit.filter((r) => r.correct).length;
+  run.log(`${task.name} k=${k}: ${right}/${unit.length} retrieved their task`);
+  return unit;
+}
+
+/**
+ * Step 4: the tables (`retrieval`, one row per query; `accuracy`, {@link summarizeRetrieval}),
+ * the figure ({@link plotRetrievalVsK}) and meta.json's facts, as `results/retrieval/` holds them.
+ */
+export function retrievalOutput(
+  inputs: RetrievalInputs,
+  results: QueryResult[],
+  layer: number,
+): ExperimentOutput {
+  const { tasks, plans, params: p } = inputs;
+  const accuracy = summarizeRetrieval(results, p.tasks, p.ks);
+  return {
+    tables: { retrieval: results, accuracy },
+    figures: { retrieval: plotRetrievalVsK(accuracy) },
+    meta: {
+      layer,
+      pools: Object.fromEntries(tasks.map((task, t) => [task.name, plans[t].pools])),
+      demoSets: Object.fromEntries(tasks.map((task, t) => [task.name, {
+        library: plans[t].library,
+        queries: Object.fromEntries(plans[t].queries),
+      }])),
+    },
+  };
 }
 
 /**

@@ -34,7 +34,12 @@ import { splitTask } from "../tasks/split_task.ts";
 import type { TaskItem } from "../tasks/types.ts";
 import { ConfigError } from "../util/errors.ts";
 import { softmaxParts } from "../util/softmax.ts";
-import { type ExperimentOptions, runExperiment } from "./context.ts";
+import {
+  type ExperimentOptions,
+  type ExperimentOutput,
+  type ExperimentRun,
+  runExperiment,
+} from "./context.ts";
 
 /**
  * Parameters of {@link runTaskArithmetic}.
@@ -164,7 +169,7 @@ export function countingDemos(countTo: number): TaskItem[] {
 }
 
 /** What is cached per weight. */
-interface WeightResult {
+export interface WeightResult {
   top: { token_id: number; probability: number }[];
   targets: number[];
 }
@@ -196,6 +201,42 @@ export async function runTaskArithmetic(
   params: Partial<TaskArithmeticParams> = {},
   options: ExperimentOptions = {},
 ): Promise<string[]> {
+  const inputs = await prepareTaskArithmetic(params, options);
+  return await runExperiment("arithmetic", inputs.cacheParams, options, async (run) => {
+    const states = await arithmeticStates(run, inputs);
+    const results: WeightResult[] = [];
+    for (const w of inputs.params.weights) results.push(await mixAndRead(run, inputs, states, w));
+    return arithmeticOutput(run, inputs, results);
+  });
+}
+
+/** What the arithmetic figure reads before any model: {@link prepareTaskArithmetic}. */
+export interface ArithmeticInputs {
+  /** The parameters, defaults filled in and checked. */
+  params: TaskArithmeticParams;
+  /** The counting demonstrations ("one" -> "two", ...). */
+  count: TaskItem[];
+  /** The English-French demonstrations (no number words among them), and their indices. */
+  french: TaskItem[];
+  picked: number[];
+  /** What the result cache is keyed by: the parameters and the translation file's sha256. */
+  cacheParams: Record<string, unknown>;
+}
+
+/**
+ * Step 1 of the arithmetic figure: the counting demonstrations and `shots` English-French ones
+ * drawn from the training split (no number words). No model is needed.
+ *
+ * @example
+ * ```ts ignore
+ * const inputs = await prepareTaskArithmetic(PRESETS.organism.arithmetic);
+ * inputs.count[0]; // { input: "one", output: "two" }
+ * ```
+ */
+export async function prepareTaskArithmetic(
+  params: Partial<TaskArithmeticParams> = {},
+  options: ExperimentOptions = {},
+): Promise<ArithmeticInputs> {
   const p: TaskArithmeticParams = { ...PAPER_TASK_ARITHMETIC, ...params };
   checkParams(p);
   const count = countingDemos(p.countTo);
@@ -208,70 +249,110 @@ export async function runTaskArithmetic(
     .filter((i) => !numbers.has(task.items[i].input.trim().toLowerCase()));
   const [picked] = sampleDemoSets(pool, { count: 1, k: p.shots, seed: p.seed });
   const french = picked.map((i) => task.items[i]);
-  return await runExperiment(
-    "arithmetic",
-    { ...p, translationSha256: task.sha256 },
-    options,
-    async (ctx) => {
-      const { engine, tokenizer } = ctx.model;
-      const [countState, frenchState] = await ctx.model.store.extract(engine, [
-        { ids: encodeDemos(tokenizer, count) },
-        { ids: encodeDemos(tokenizer, french) },
-      ], { batchSize: 1 });
-      const prompt = buildQueryPrompt({ input: p.query });
-      const queryIds = tokenizer.encode(prompt);
-      const targetIds = p.targets.map((t) => firstTargetToken(tokenizer, prompt, t));
-      const top: Row[] = [];
-      const targets: Row[] = [];
-      for (const [i, w] of p.weights.entries()) {
-        const r = await ctx.cache.json<WeightResult>(`weight-${w}`, async () => {
-          const mixed: State = p.mode === "add"
-            ? taskArithmetic(countState, [{ state: frenchState, weight: w }])
-            : mixWeighted([countState, frenchState], [1 - w, w]);
-          const { logits } = await engine.run(queryIds, { state: mixed });
-          const probs = softmax(logits);
-          return {
-            top: topTokens(probs, p.topK, tokenizer.vocabSize),
-            targets: targetIds.map((id) => probs[id]),
-          };
-        });
-        for (const [rank, t] of r.top.entries()) {
-          top.push({
-            weight: w,
-            rank: rank + 1,
-            token_id: t.token_id,
-            token: tokenizer.decode([t.token_id]),
-            probability: t.probability,
-          });
-        }
-        for (const [j, target] of p.targets.entries()) {
-          targets.push({
-            weight: w,
-            target,
-            token_id: targetIds[j],
-            token: tokenizer.decode([targetIds[j]]),
-            probability: r.targets[j],
-          });
-        }
-        const best = r.top[0];
-        ctx.log(
-          `w=${w}: ${i + 1}/${p.weights.length} weights, top ${
-            JSON.stringify(tokenizer.decode([best.token_id]))
-          } (${best.probability.toFixed(3)})`,
-        );
-      }
-      return {
-        tables: { arithmetic: top, targets },
-        figures: { arithmetic: plotTaskArithmetic(targets, { mode: p.mode }) },
-        meta: {
-          countingDemos: count,
-          translationDemos: french,
-          translationDemoIndices: picked,
-          query: prompt,
-        },
-      };
-    },
+  return {
+    params: p,
+    count,
+    french,
+    picked,
+    cacheParams: { ...p, translationSha256: task.sha256 },
+  };
+}
+
+/** Step 2: the counting skill's state and the translation skill's, read from the zero state. */
+export async function arithmeticStates(
+  run: ExperimentRun,
+  inputs: ArithmeticInputs,
+): Promise<{ count: State; french: State }> {
+  const { engine, tokenizer } = run.model;
+  const [count, french] = await run.model.store.extract(engine, [
+    { ids: encodeDemos(tokenizer, inputs.count) },
+    { ids: encodeDemos(tokenizer, inputs.french) },
+  ], { batchSize: 1 });
+  return { count, french };
+}
+
+/**
+ * Step 3, for one weight w: the two states mixed (`add`: count + w french; `interpolate`:
+ * (1 - w) count + w french), the query read from the mix, and the next token's probabilities:
+ * the `topK` most likely tokens and each target's. Cached as `weight-<w>`.
+ */
+export async function mixAndRead(
+  run: ExperimentRun,
+  inputs: ArithmeticInputs,
+  states: { count: State; french: State },
+  w: number,
+): Promise<WeightResult> {
+  const p = inputs.params;
+  const { engine, tokenizer } = run.model;
+  const prompt = buildQueryPrompt({ input: p.query });
+  const r = await run.cache.json<WeightResult>(`weight-${w}`, async () => {
+    const mixed: State = p.mode === "add"
+      ? taskArithmetic(states.count, [{ state: states.french, weight: w }])
+      : mixWeighted([states.count, states.french], [1 - w, w]);
+    const { logits } = await engine.run(tokenizer.encode(prompt), { state: mixed });
+    const probs = softmax(logits);
+    const targetIds = p.targets.map((t) => firstTargetToken(tokenizer, prompt, t));
+    return {
+      top: topTokens(probs, p.topK, tokenizer.vocabSize),
+      targets: targetIds.map((id) => probs[id]),
+    };
+  });
+  const best = r.top[0];
+  run.log(
+    `w=${w}: ${p.weights.indexOf(w) + 1}/${p.weights.length} weights, top ${
+      JSON.stringify(tokenizer.decode([best.token_id]))
+    } (${best.probability.toFixed(3)})`,
   );
+  return r;
+}
+
+/**
+ * Step 4: the tables (`arithmetic`: the top tokens per weight; `targets`: each target's
+ * probability per weight), the figure and meta.json's facts, as `results/arithmetic/` holds them.
+ * `results` are {@link mixAndRead}'s, one per weight in order.
+ */
+export function arithmeticOutput(
+  run: ExperimentRun,
+  inputs: ArithmeticInputs,
+  results: readonly WeightResult[],
+): ExperimentOutput {
+  const p = inputs.params;
+  const { tokenizer } = run.model;
+  const prompt = buildQueryPrompt({ input: p.query });
+  const targetIds = p.targets.map((t) => firstTargetToken(tokenizer, prompt, t));
+  const top: Row[] = [];
+  const targets: Row[] = [];
+  for (const [i, w] of p.weights.entries()) {
+    const r = results[i];
+    for (const [rank, t] of r.top.entries()) {
+      top.push({
+        weight: w,
+        rank: rank + 1,
+        token_id: t.token_id,
+        token: tokenizer.decode([t.token_id]),
+        probability: t.probability,
+      });
+    }
+    for (const [j, target] of p.targets.entries()) {
+      targets.push({
+        weight: w,
+        target,
+        token_id: targetIds[j],
+        token: tokenizer.decode([targetIds[j]]),
+        probability: r.targets[j],
+      });
+    }
+  }
+  return {
+    tables: { arithmetic: top, targets },
+    figures: { arithmetic: plotTaskArithmetic(targets, { mode: p.mode }) },
+    meta: {
+      countingDemos: inputs.count,
+      translationDemos: inputs.french,
+      translationDemoIndices: inputs.picked,
+      query: prompt,
+    },
+  };
 }
 
 function checkParams(p: TaskArithmeticParams): void {

@@ -68,3 +68,43 @@ export async function showMarkdown(text: string): Promise<string> {
   await jupyter?.display({ "text/markdown": text, "text/plain": text }, { raw: true });
   return text;
 }
+
+/** Text that a notebook shows as markdown when it is a cell's value, and a script as text. */
+export interface MarkdownValue {
+  /** The markdown. */
+  readonly text: string;
+  /** The text (what a script or a template string sees). */
+  toString(): string;
+}
+
+/**
+ * Rows as a markdown table (numbers to `digits` decimals, at most `limit` rows): shown rendered
+ * when it is a notebook cell's value (Deno's `Jupyter.display` hook), its `text` elsewhere.
+ *
+ * @example
+ * ```ts
+ * import { showTable } from "./notebook.ts";
+ * const table = showTable([{ task: "antonym", accuracy: 0.8125 }], { digits: 2 });
+ * if (!table.text.includes("| antonym | 0.81 |")) throw new Error(table.text);
+ * ```
+ */
+export function showTable(
+  rows: readonly Record<string, unknown>[],
+  options: { digits?: number; limit?: number; columns?: readonly string[] } = {},
+): MarkdownValue {
+  const columns = options.columns ?? Object.keys(rows[0] ?? {});
+  const cell = (v: unknown) =>
+    typeof v === "number" && !Number.isInteger(v) ? v.toFixed(options.digits ?? 3) : String(v);
+  const shown = rows.slice(0, options.limit ?? rows.length);
+  const text = [
+    `| ${columns.join(" | ")} |`,
+    `| ${columns.map(() => "---").join(" | ")} |`,
+    ...shown.map((r) => `| ${columns.map((c) => cell(r[c])).join(" | ")} |`),
+    ...(shown.length < rows.length ? [`\n(${rows.length - shown.length} more rows)`] : []),
+  ].join("\n");
+  return {
+    text,
+    toString: () => text,
+    [Symbol.for("Jupyter.display")]: () => ({ "text/markdown": text, "text/plain": text }),
+  } as MarkdownValue;
+}
