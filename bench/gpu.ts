@@ -1,7 +1,8 @@
 /**
  * `deno task bench gpu [--shape 2.8b|130m|tiny] [--shapes 1x256,8x256,32x256]
  * [--cpu-shapes 1x256,8x256] [--python PY [--torch-device cuda]] [--out FILE]`: prefill on a random checkpoint of
- * the chosen shape (float32) with onnxruntime's WebGPU provider, the CPU provider and, when a
+ * the chosen shape (float32) with onnxruntime's CUDA provider (float32 and float16, when
+ * `deno task setup cuda` found every library), its WebGPU provider, the CPU provider and, when a
  * Python with torch and transformers is given, transformers (torch eager, float32) on the same
  * CUDA GPU, in one run. Also float16 on WebGPU where the adapter has shader-f16. Checks that the
  * last logits agree, prints tokens/s and ratios, and writes a JSON results file (default
@@ -17,7 +18,7 @@ import { parseArgs } from "node:util";
 import { parseMambaConfig, writeRandomCheckpoint } from "../lib/model/mod.ts";
 import { OnnxEngine } from "../lib/engine/mod.ts";
 import { PROJECT_ROOT } from "../lib/hub/mod.ts";
-import { describeAdapter, webgpuAdapter } from "../lib/onnx/mod.ts";
+import { cudaStatus, describeAdapter, webgpuAdapter } from "../lib/onnx/mod.ts";
 import { SoupError } from "../lib/util/errors.ts";
 import { MAMBA_130M_SHAPE, promptIds } from "./engine.ts";
 import { time } from "./_time.ts";
@@ -77,7 +78,16 @@ export async function benchGpu(args: string[]): Promise<void> {
   try {
     console.log(`writing a random ${values.shape}-shaped checkpoint (float32) ...`);
     await writeRandomCheckpoint(dir, config, { seed: 0, maxShardBytes: 2 * 2 ** 30 });
-    const runs: [string, "webgpu" | "cpu", "float32" | "float16", [number, number][]][] = [
+    type Run = [string, "webgpu" | "cpu" | "cuda", "float32" | "float16", [number, number][]];
+    const cuda = cudaStatus();
+    console.log(`CUDA: ${cuda.reason}`);
+    const runs: Run[] = [
+      ...(cuda.ready
+        ? [
+          ["cuda float32", "cuda", "float32", shapes] as Run,
+          ["cuda float16", "cuda", "float16", shapes] as Run,
+        ]
+        : []),
       ["webgpu float32", "webgpu", "float32", shapes],
       ...(adapter?.shaderF16
         ? [["webgpu float16", "webgpu", "float16", shapes] as [
@@ -166,6 +176,7 @@ export async function benchGpu(args: string[]): Promise<void> {
           shape: values.shape,
           adapter,
           cores: navigator.hardwareConcurrency,
+          cuda: cuda.reason,
           versions: { deno: Deno.version.deno, transformers: transformers?.transformers },
           tokensPerSecond: results,
           lastLogitsRelativeToCpu: agreement,

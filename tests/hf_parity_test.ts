@@ -8,6 +8,7 @@
  * state folder written by `soup extract` continued by transformers, and one written from
  * transformers' cache by tools/hf/soup_hf.py continued here, give the same greedy tokens.
  */
+import { cudaStatus } from "../lib/onnx/cuda.ts";
 import { assert, assertEquals } from "./_assert.ts";
 import { generate, OnnxEngine, ReferenceEngine } from "../lib/engine/mod.ts";
 import type { Engine } from "../lib/engine/mod.ts";
@@ -91,6 +92,13 @@ const ENGINES: [string, (dir: string) => Promise<Engine>][] = [
     "onnx-webgpu, chunks of 3 (states in GPU memory)",
     (dir: string) => OnnxEngine.load(dir, { provider: "webgpu", chunkSize: 3 }),
   ] as [string, (dir: string) => Promise<Engine>]]),
+  // CUDA where `deno task setup cuda` found every library (tests/cuda_test.ts checks the rest).
+  ...(cudaStatus().ready
+    ? [[
+      "onnx-cuda, chunks of 3",
+      (dir: string) => OnnxEngine.load(dir, { provider: "cuda", chunkSize: 3 }),
+    ] as [string, (dir: string) => Promise<Engine>]]
+    : []),
 ];
 
 for (const name of meta.cases) {

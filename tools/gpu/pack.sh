@@ -4,7 +4,8 @@
 # the other platforms' onnxruntime binaries (Deno wants every package of deno.lock there, so
 # nothing else is left out); and Debian's Vulkan loader, libvulkan.so.1 (the NVIDIA driver there
 # brings its own Vulkan driver). Writes dist/gpu-bundle.tar.xz (or the path given, about 50 MB),
-# which tools/gpu/run.sh unpacks and runs offline.
+# which tools/gpu/run.sh unpacks and runs offline. The CUDA provider (272 MB) is not in it:
+# tools/gpu/pack_cuda.sh packs it apart, in parts that fit one device call each.
 #
 #   bash tools/gpu/pack.sh [OUT.tar.xz]
 set -euo pipefail
@@ -33,6 +34,7 @@ cp "$vk" "$stage/lib/libvulkan.so.1"
 ort='node_modules/.deno/onnxruntime-node@*/node_modules/onnxruntime-node/bin/napi-v6'
 tar -C "$root" -cf - \
   --exclude="$ort/darwin" --exclude="$ort/win32" --exclude="$ort/linux/arm64" \
+  --exclude='libonnxruntime_providers_*.so' --exclude=soup-cuda.json \
   node_modules | tar -C "$stage" -xf -
 echo "packing $(du -sh "$stage" | cut -f1) ..."
 tar -C "$stage" -cf - . | xz -T2 -6 >"$out.tmp"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the GPU checks from the bundle tools/gpu/pack.sh made: unpacks it into a temporary folder,
 # puts its deno and Vulkan loader first, links its node_modules beside deno.json, then runs the
-# engine tests (CPU and WebGPU against the reference, placement, float16, states kept on the GPU,
-# transformers parity) and the GPU benchmark. Logs and results go to $OUT (default ./gpu-run).
+# engine tests (CPU, WebGPU and, with tools/gpu/pack_cuda.sh's parts, CUDA against the reference,
+# placement, float16, states kept on the GPU, transformers parity) and the GPU benchmark. Logs and results go to $OUT (default ./gpu-run).
 #
 #   bash tools/gpu/run.sh           # on the GPU machine: mamba-2.8b shape, transformers on cuda
 #   bash tools/gpu/run.sh --smoke   # anywhere with a Vulkan device (lavapipe): a tiny shape
@@ -44,8 +44,23 @@ status=0
 } >"$out/machine.txt" 2>&1
 cat "$out/machine.txt"
 
-echo "== engine tests (CPU, WebGPU, float16, placement)"
-deno test -A --no-check --cached-only lib/engine/onnx_engine_test.ts tests/webgpu_test.ts 2>&1 |
+python=${SOUP_GPU_PYTHON:-python3}
+cuda_parts=${SOUP_GPU_CUDA:-$root/dist/gpu-cuda}
+if ls "$cuda_parts"/part-* >/dev/null 2>&1; then
+  echo "== the CUDA provider (from tools/gpu/pack_cuda.sh's parts), set up against $python's CUDA"
+  bind=$(deno eval --no-check --cached-only \
+    'import { bindingDir } from "./lib/onnx/cuda.ts"; console.log(bindingDir())')
+  cat "$cuda_parts"/part-* | xz -d | tar -C "$bind" -xf - || status=1
+  deno run -A --no-check --cached-only cli/setup.ts cuda --python "$python" 2>&1 |
+    tee "$out/cuda-setup.log"
+  deno run -A --no-check --cached-only cli/soup.ts doctor 2>&1 | tee -a "$out/cuda-setup.log"
+else
+  echo "(no CUDA provider parts at $cuda_parts: tools/gpu/pack_cuda.sh makes them; CUDA not run)"
+fi
+
+echo "== engine tests (CPU, WebGPU, CUDA where set up, float16, placement)"
+deno test -A --no-check --cached-only lib/engine/onnx_engine_test.ts tests/webgpu_test.ts \
+  tests/cuda_test.ts 2>&1 |
   tee "$out/tests.log" | grep -E '^(ok|FAILED) \||FAILED|Warning' | tail -20
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 echo "== transformers parity fixtures on every engine"
@@ -54,7 +69,6 @@ deno test -A --no-check --cached-only tests/hf_parity_test.ts --filter '/parity/
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
 echo "== benchmark"
-python=${SOUP_GPU_PYTHON:-python3}
 py=()
 if "$python" -c "import torch, transformers" 2>/dev/null; then
   py=(--python "$python")
