@@ -84,5 +84,22 @@ fi
 deno run -A --no-check --cached-only bench/main.ts gpu "${args[@]}" "${py[@]}" --out "$out/gpu.json" 2>&1 |
   tee "$out/bench.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+if [ "$smoke" -eq 0 ] && grep -q "can be tried" "$out/cuda-setup.log" 2>/dev/null; then
+  echo "== one figure of the paper preset on a random mamba-2.8b-shaped checkpoint, planned then run"
+  ck=$(mktemp -d)/mamba-2.8b-random
+  deno run -A --no-check --cached-only cli/soup.ts checkpoint --out "$ck" --layers 64 --hidden 2560 \
+    --state 16 --conv 4 --rank 160 --vocab 50280 --shard-bytes 2147483648 2>&1 | tail -1
+  deno run -A --no-check --cached-only cli/reproduce.ts retrieval --preset paper --model "$ck" \
+    --device cuda --plan --json --gpu h200 >"$out/plan-retrieval.json" 2>"$out/plan-retrieval.log" ||
+    status=1
+  start=$SECONDS
+  SOUP_CACHE=$(mktemp -d) deno run -A --no-check --cached-only cli/reproduce.ts retrieval \
+    --preset paper --model "$ck" --device cuda --results "$(mktemp -d)" 2>&1 |
+    tail -3 | tee "$out/run-retrieval.log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  echo "retrieval, paper preset, cuda: $((SECONDS - start)) s (the plan: see plan-retrieval.json)" |
+    tee -a "$out/run-retrieval.log"
+  rm -rf "$(dirname "$ck")"
+fi
 echo "run.sh: done (status $status); logs in $out"
 exit $status
