@@ -10,13 +10,7 @@ import { evaluateTask, EVALUATION_COLUMNS, evaluationRows } from "../lib/eval/mo
 import { resolveModelDir } from "../lib/hub/mod.ts";
 import { completeLibrary, SkillLibrary } from "../lib/library/mod.ts";
 import { MIX_MODES, mixSaved } from "../lib/mixing/mod.ts";
-import {
-  configHash,
-  readMambaConfig,
-  SafetensorsCheckpoint,
-  tinyMambaConfig,
-  writeRandomCheckpointTo,
-} from "../lib/model/mod.ts";
+import { describeCheckpoint, tinyMambaConfig, writeRandomCheckpointTo } from "../lib/model/mod.ts";
 import { providerReport } from "../lib/onnx/providers.ts";
 import { openCsvOutput } from "../lib/results/mod.ts";
 import { STATE_KINDS } from "../lib/retrieval/mod.ts";
@@ -103,16 +97,7 @@ const COMMANDS: readonly Command[] = [
     options: opts("model"),
     run: async (f) => {
       const dir = await resolveModelDir(need(f, "model"), sourceOptions(f));
-      const config = await readMambaConfig(dir);
-      using ckpt = await SafetensorsCheckpoint.open(dir);
-      console.log(`model      ${dir}`);
-      console.log(`config     ${await configHash(config)}`);
-      for (const [k, v] of Object.entries(config)) console.log(`${k.padEnd(18)} ${v}`);
-      let bytes = 0;
-      for (const t of ckpt.tensors.values()) bytes += t.byteLength;
-      console.log(
-        `tensors    ${ckpt.tensors.size} in ${ckpt.files.length} file(s), ${bytes} bytes`,
-      );
+      for (const line of await describeCheckpoint(dir)) console.log(line);
     },
   },
   {

@@ -6,3 +6,4 @@ export * from "./weights.ts";
 export * from "./random_checkpoint.ts";
 export * from "./reference_forward.ts";
 export * from "./fingerprint.ts";
+export * from "./describe.ts";
