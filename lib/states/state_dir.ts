@@ -18,7 +18,7 @@
  */
 
 import { countWork } from "../util/counters.ts";
-import { readNpy, writeNpy } from "../npy/mod.ts";
+import { readStateFiles, writeStateFiles } from "./_codec.ts";
 import type { MambaConfig } from "../model/config.ts";
 import { configHash } from "../model/config.ts";
 import { FormatError, NotFoundError, SoupError } from "../util/errors.ts";
@@ -195,7 +195,7 @@ export async function saveState(
     );
   }
   const meta = state.meta;
-  const { layers: nl, dInner, convKernel: k, stateSize: n, vocab } = meta.shape;
+  const nl = meta.shape.layers;
   if (!state.complete) {
     throw new SoupError(
       `Cannot save state "${dir}": it holds layers ${state.layerIds.join(", ")} of ${nl}, and a ` +
@@ -209,10 +209,7 @@ export async function saveState(
   const tmp = tempSibling(clean);
   await Deno.mkdir(tmp, { recursive: true });
   try {
-    await writeNpy(`${tmp}/conv.npy`, { data: state.conv, shape: [nl, dInner, k] });
-    await writeNpy(`${tmp}/ssm.npy`, { data: state.ssm, shape: [nl, dInner, n] });
-    await writeNpy(`${tmp}/delta_sum.npy`, { data: state.deltaSum, shape: [nl, dInner] });
-    if (state.logits) await writeNpy(`${tmp}/logits.npy`, { data: state.logits, shape: [vocab] });
+    await writeStateFiles(tmp, state, nl, meta.shape);
     await Deno.writeTextFile(`${tmp}/meta.json`, JSON.stringify(meta, null, 2) + "\n");
     countWork({ stateRows: nl, logitsStored: state.logits ? 1 : 0 });
     await swapFolder(tmp, clean, isStateFolder);
@@ -283,32 +280,8 @@ export async function loadState(
       { file: clean },
     );
   }
-  const read = async (name: string, dims: number[], optional = false) => {
-    const path = `${clean}/${name}`;
-    let arr;
-    try {
-      arr = await readNpy(path);
-    } catch (err) {
-      if (optional && err instanceof NotFoundError) return undefined;
-      throw err;
-    }
-    if (arr.dtype !== "float32" || arr.shape.join() !== dims.join()) {
-      throw FormatError.at(
-        path,
-        `holds ${arr.dtype} (${arr.shape.join(", ")}) but meta.json implies float32 (${
-          dims.join(", ")
-        })`,
-      );
-    }
-    return arr.data as Float32Array;
-  };
-  const conv = (await read("conv.npy", [s.layers, s.dInner, s.convKernel]))!;
-  const ssm = (await read("ssm.npy", [s.layers, s.dInner, s.stateSize]))!;
-  // delta_sum.npy; folders written before it was named so hold decay.npy.
-  const deltaSum = (await read("delta_sum.npy", [s.layers, s.dInner], true)) ??
-    (await read("decay.npy", [s.layers, s.dInner]))!;
-  const logits = await read("logits.npy", [s.vocab], true);
-  return new State(s, { conv, ssm, deltaSum, ...(logits ? { logits } : {}) }, { meta }) as
+  const arrays = await readStateFiles(clean, s.layers, s, { logits: "optional" });
+  return new State(s, arrays, { meta }) as
     & State
     & { readonly meta: StateMeta };
 }

@@ -21,7 +21,7 @@
 
 import { countWork } from "../util/counters.ts";
 import type { MambaConfig } from "../model/config.ts";
-import { readNpy, writeNpy } from "../npy/mod.ts";
+import { readStateFiles, writeStateFiles } from "./_codec.ts";
 import { atomicWrite } from "../util/atomic_write.ts";
 import { FormatError, SoupError } from "../util/errors.ts";
 import { sha256Hex } from "../util/sha256.ts";
@@ -45,7 +45,7 @@ export const ENGINE_NUMERICS = 1;
  * asks whether the numbers changed (then bump {@link ENGINE_NUMERICS}) before this is updated,
  * so stored states of old numbers are never reused by accident.
  */
-export const ENGINE_SOURCES = "16a4cd67318400fd";
+export const ENGINE_SOURCES = "9c542b0fbda5f6d9";
 
 /**
  * The store every figure, notebook and command shares: `$SOUP_CACHE/states` when SOUP_CACHE is
@@ -217,27 +217,19 @@ export class StateStore {
     if (meta === undefined || absent.length > 0) {
       throw new SoupError(`The state store has no layer ${absent.join(", ")} of state ${key}`);
     }
-    const { intermediateSize: dIn, convKernel: k, stateSize: n, vocabSize: v } =
-      this.identity.config;
-    const dir = this.#dir(key);
-    const m = meta.layers.length;
-    const read = async (name: string, size: number) => {
-      const a = await readNpy(`${dir}/${name}`);
-      if (a.dtype !== "float32" || a.data.length !== size) {
-        throw FormatError.at(
-          `${dir}/${name}`,
-          `holds ${a.dtype} (${a.shape}), expected ${size} float32`,
-        );
-      }
-      return a.data as Float32Array;
-    };
+    const { intermediateSize: dIn, convKernel: k, stateSize: n } = this.identity.config;
+    const shape = stateShape(this.identity.config);
+    const stored = await readStateFiles(this.#dir(key), meta.layers.length, shape, {
+      logits: meta.logits,
+      what: "the entry's meta.json",
+    });
     const from = layers.map((l) => meta.layers.indexOf(l)); // the stored rows, in order
     const rows = (all: Float32Array, size: number) => gatherRows(all, size, from);
-    return new State(stateShape(this.identity.config), {
-      conv: rows(await read("conv.npy", m * dIn * k), dIn * k),
-      ssm: rows(await read("ssm.npy", m * dIn * n), dIn * n),
-      deltaSum: rows(await read("delta_sum.npy", m * dIn), dIn),
-      ...(meta.logits ? { logits: await read("logits.npy", v) } : {}),
+    return new State(shape, {
+      conv: rows(stored.conv, dIn * k),
+      ssm: rows(stored.ssm, dIn * n),
+      deltaSum: rows(stored.deltaSum, dIn),
+      ...(stored.logits ? { logits: stored.logits } : {}),
     }, {
       layers,
       identity: this.#stateIdentity,
@@ -277,12 +269,17 @@ export class StateStore {
     const rows = (all: Float32Array, size: number) => gatherRows(all, size, union);
     const m = union.length;
     try {
-      await writeNpy(`${tmp}/conv.npy`, { data: rows(state.conv, dIn * k), shape: [m, dIn, k] });
-      await writeNpy(`${tmp}/ssm.npy`, { data: rows(state.ssm, dIn * n), shape: [m, dIn, n] });
-      await writeNpy(`${tmp}/delta_sum.npy`, { data: rows(state.deltaSum, dIn), shape: [m, dIn] });
-      if (withLogits) {
-        await writeNpy(`${tmp}/logits.npy`, { data: state.logits!, shape: [state.logits!.length] });
-      }
+      await writeStateFiles(
+        tmp,
+        {
+          conv: rows(state.conv, dIn * k),
+          ssm: rows(state.ssm, dIn * n),
+          deltaSum: rows(state.deltaSum, dIn),
+          ...(withLogits ? { logits: state.logits! } : {}),
+        },
+        m,
+        stateShape(this.identity.config),
+      );
       const meta: StoredMeta = {
         format: STORE_FORMAT,
         weights: this.identity.weights,
