@@ -25,6 +25,7 @@ import {
 } from "../lib/experiments/mod.ts";
 import { PROJECT_ROOT, resolveModelDir } from "../lib/hub/mod.ts";
 import { formatPlan, planRun } from "../lib/experiments/plan.ts";
+import { parseShard, type Shard } from "../lib/experiments/shard.ts";
 import { didYouMean } from "../lib/util/suggest.ts";
 import { SoupError } from "../lib/util/errors.ts";
 import { guarded, parse } from "./_cli.ts";
@@ -47,7 +48,11 @@ const USAGE = `Usage: deno task reproduce [all|${
   --plan [--json] [--gpu h200|h100|a100]
                      what the run will process and cost, from config.json alone (no weights):
                      per figure the sequences, tokens, FLOPs and state bytes, the predicted time
-                     on this CPU and an estimate on the GPU class; nothing is written`;
+                     on this CPU and an estimate on the GPU class; nothing is written
+  --shard I/N        compute only shard I (from 0) of N of the run's units into the shared cache
+                     (SOUP_CACHE), writing no results; a run without --shard then merges them.
+                     --shard slurm reads SLURM_ARRAY_TASK_ID/_COUNT/_MIN; --shard k8s
+                     --shard-count N reads Kubernetes' JOB_COMPLETION_INDEX`;
 
 /** Runs the command line; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
@@ -65,6 +70,8 @@ export async function main(args: string[]): Promise<number> {
       plan: "boolean",
       json: "boolean",
       gpu: "string",
+      shard: "string",
+      "shard-count": "string",
     }, HELP);
   } catch (err) {
     console.error(`reproduce: ${(err as Error).message}`);
@@ -117,7 +124,16 @@ export async function main(args: string[]): Promise<number> {
   }
   const preset = PRESETS[presetName];
   const model = values.model ?? preset.model;
+  let shard: Shard | undefined;
+  try {
+    shard = parseShard(values.shard, values["shard-count"], Deno.env.toObject());
+  } catch (err) {
+    if (!(err instanceof SoupError)) throw err;
+    console.error(`reproduce: ${err.message}; ${HELP}`);
+    return 2;
+  }
   const options: ExperimentOptions = {
+    shard,
     model,
     device: values.device as Device | undefined,
     precision: values.precision as "float32" | "float16" | undefined,
@@ -158,8 +174,8 @@ export async function main(args: string[]): Promise<number> {
     return 1;
   }
   return await guarded("reproduce", async () => {
-    // Every figure's folder is checked before the first one runs.
-    for (const name of names) {
+    // Every figure's folder is checked before the first one runs (a shard writes none).
+    for (const name of shard === undefined ? names : []) {
       await checkResultsOutput(`${values.results ?? `${PROJECT_ROOT}/results`}/${name}`, {
         replace: options.replaceResults,
       });

@@ -45,6 +45,7 @@ import type { Row } from "../results/csv.ts";
 import type { State } from "../states/state.ts";
 import { ConfigError } from "../util/errors.ts";
 import { softmaxParts } from "../util/softmax.ts";
+import { ownUnit } from "./result_cache.ts";
 import {
   type ExperimentOptions,
   type ExperimentOutput,
@@ -208,6 +209,7 @@ export async function runAdecay(
       kept[String(T)] = chosen.length;
       rows.push(...await adecayLosses(run, inputs, T, chosen, aLog));
     }
+    if (run.cache.shard) return { tables: {} }; // a shard's part: the merge writes the results
     return adecayOutput(rows, kept);
   });
 }
@@ -294,14 +296,17 @@ export async function adecayLosses(
     let states: Promise<ChunkStates[]> | undefined;
     for (const [j, doc] of batch.entries()) {
       // The document's id is part of the name: other documents never reuse this entry.
-      const result = await run.cache.json<DocResult>(
-        `losses-T${T}-d${doc.index}-${doc.id.replace(/[^A-Za-z0-9._-]/g, "_")}`,
-        async () => {
-          states ??= extractChunkStates(run, batch);
-          const st = (await states)[j];
-          return { doc: doc.id, losses: await documentLosses(run.model.engine, doc, st, aLog) };
-        },
+      const result = await ownUnit(() =>
+        run.cache.json<DocResult>(
+          `losses-T${T}-d${doc.index}-${doc.id.replace(/[^A-Za-z0-9._-]/g, "_")}`,
+          async () => {
+            states ??= extractChunkStates(run, batch);
+            const st = (await states)[j];
+            return { doc: doc.id, losses: await documentLosses(run.model.engine, doc, st, aLog) };
+          },
+        )
       );
+      if (result === undefined) continue; // another shard's document
       for (const method of ADECAY_METHODS) {
         rows.push({ T, doc: result.doc, method, ...result.losses[method] });
       }

@@ -44,6 +44,7 @@ import {
   tsneFromGram,
 } from "./_embedding.ts";
 import { extractStates } from "./_extract.ts";
+import { ownUnit } from "./result_cache.ts";
 import {
   type ExperimentOptions,
   type ExperimentOutput,
@@ -190,7 +191,9 @@ export async function runClustering(
   const inputs = await prepareClustering(params, options);
   return await runExperiment("clustering", inputs.cacheParams, options, async (run) => {
     const plan = planClustering(run, inputs);
-    return clusteringOutput(inputs, plan, await embedClustering(run, inputs, plan));
+    const embeddings = await ownUnit(() => embedClustering(run, inputs, plan));
+    if (embeddings === undefined || run.cache.shard) return { tables: {} }; // a shard's part
+    return clusteringOutput(inputs, plan, embeddings);
   });
 }
 

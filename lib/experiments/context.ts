@@ -17,7 +17,7 @@ import { formatCsv, type Row } from "../results/csv.ts";
 import { sweepLeftovers, tempSibling } from "../util/output.ts";
 import { codeHash } from "./code_hash.ts";
 import { ExperimentModel } from "./model.ts";
-import { ResultCache } from "./result_cache.ts";
+import { ResultCache, type Shard } from "./result_cache.ts";
 import { checkResultsOutput, isResultsFolder, replaceFolder } from "./results_folder.ts";
 
 export * from "./code_hash.ts";
@@ -46,6 +46,11 @@ export interface ExperimentOptions extends Omit<SourceOptions, "cacheDir"> {
   cacheDir?: string;
   /** Progress lines. @default to stderr */
   log?: (line: string) => void;
+  /**
+   * Compute only this shard's part of the work into the shared cache and write no results
+   * (`reproduce --shard I/N`); a later run without it (the merge) finds every unit cached.
+   */
+  shard?: Shard;
 }
 
 /** What an experiment writes. */
@@ -109,8 +114,10 @@ export class ExperimentContext {
   ): Promise<ExperimentContext> {
     const outDir = `${options.resultsDir ?? `${PROJECT_ROOT}/results`}/${figure}`;
     const replace = options.replaceResults ?? true;
-    await sweepLeftovers(outDir, isResultsFolder); // what a killed run left
-    await checkResultsOutput(outDir, { replace }); // before any work
+    if (options.shard === undefined) { // a shard writes no results
+      await sweepLeftovers(outDir, isResultsFolder); // what a killed run left
+      await checkResultsOutput(outDir, { replace }); // before any work
+    }
     return new ExperimentContext(
       figure,
       params,
@@ -221,6 +228,7 @@ export async function openExperiment(
     const cache = await ResultCache.open(figure, params, model, {
       cacheDir: options.cacheDir,
       log,
+      shard: options.shard,
     });
     log(`${model.describe()}, cache ${projectPath(cache.dir)}`);
     return {
@@ -254,7 +262,16 @@ export async function runExperiment(
 ): Promise<string[]> {
   const exp = await openExperiment(figure, params, options);
   try {
-    return await exp.write(await body(exp.run));
+    const output = await body(exp.run);
+    const { shard, units } = exp.run.cache;
+    if (shard !== undefined) {
+      exp.run.log(
+        `shard ${shard.index}/${shard.count}: ${units.computed} units computed, ${units.found} ` +
+          `found cached, ${units.left} left to other shards; no results written (the merge writes them)`,
+      );
+      return [];
+    }
+    return await exp.write(output);
   } finally {
     await exp.close();
   }

@@ -42,6 +42,7 @@ import {
   type TaskPlan,
 } from "./_mixing_vs_k_plan.ts";
 import { loadFigureTasks } from "./_tasks.ts";
+import { ownUnit } from "./result_cache.ts";
 import {
   type ExperimentOptions,
   type ExperimentOutput,
@@ -211,11 +212,10 @@ export async function runMixingVsK(
     const outcomes: MixingOutcomes = new Map();
     for (const [t, task] of tasks.entries()) {
       for (const k of ks) {
-        if (methods.includes("prompt")) {
-          outcomes.set(outcomeKey(task.name, "prompt", k), await steps.prompt(task, plans[t], k));
-        }
-        if (methods.includes("mix")) {
-          outcomes.set(outcomeKey(task.name, "mix", k), await steps.mix(task, plans[t], k));
+        for (const method of ["prompt", "mix"] as const) {
+          if (!methods.includes(method)) continue;
+          const unit = await ownUnit(() => steps[method](task, plans[t], k));
+          if (unit) outcomes.set(outcomeKey(task.name, method, k), unit);
         }
       }
     }
@@ -226,18 +226,22 @@ export async function runMixingVsK(
         : undefined;
       for (const [t, task] of tasks.entries()) {
         for (const k of ks) {
-          const res = await steps.retrieval(task, plans[t], k, {
-            library,
-            layer,
-            kind: full.kind,
-            query: methods.includes("query"),
-          });
+          const res = await ownUnit(() =>
+            steps.retrieval(task, plans[t], k, {
+              library,
+              layer,
+              kind: full.kind,
+              query: methods.includes("query"),
+            })
+          );
+          if (res === undefined) continue; // another shard's unit
           if (res.query) outcomes.set(outcomeKey(task.name, "query", k), res.query);
           if (res.mixed) outcomes.set(outcomeKey(task.name, "retrieve_mix", k), res.mixed);
           if (res.hits) hits.set(`${task.name}|${k}`, res.hits);
         }
       }
     }
+    if (ctx.cache.shard) return { tables: {} }; // a shard's part: the merge writes the results
     return mixingOutput(inputs, outcomes, hits, layer);
   });
 }

@@ -23,13 +23,25 @@ import type { ExperimentModel } from "./model.ts";
 export class ResultCache {
   /** The folder. */
   readonly dir: string;
+  /** The shard this run computes, when it computes only part of the work. */
+  readonly shard: Shard | undefined;
+  /** Units this run computed, found cached, and left to other shards. */
+  readonly units = { computed: 0, found: 0, left: 0 };
   readonly #model: ExperimentModel;
   readonly #log: (line: string) => void;
+  /** Units being computed now: a unit inside another is its shard's too. */
+  #depth = 0;
 
-  private constructor(dir: string, model: ExperimentModel, log: (line: string) => void) {
+  private constructor(
+    dir: string,
+    model: ExperimentModel,
+    log: (line: string) => void,
+    shard: Shard | undefined,
+  ) {
     this.dir = dir;
     this.#model = model;
     this.#log = log;
+    this.shard = shard;
   }
 
   /**
@@ -41,7 +53,7 @@ export class ResultCache {
     figure: string,
     params: Record<string, unknown>,
     model: ExperimentModel,
-    options: { cacheDir?: string; log?: (line: string) => void } = {},
+    options: { cacheDir?: string; log?: (line: string) => void; shard?: Shard } = {},
   ): Promise<ResultCache> {
     const compute = await codeHash(PRESENTATION_DIRS);
     const key = (await sha256Hex(
@@ -58,10 +70,19 @@ export class ResultCache {
     const dir = `${root}/${figure}/${key}`;
     await checkCache(dir);
     await Deno.mkdir(dir, { recursive: true });
-    return new ResultCache(dir, model, options.log ?? ((line) => console.error(line)));
+    return new ResultCache(
+      dir,
+      model,
+      options.log ?? ((line) => console.error(line)),
+      options.shard,
+    );
   }
 
-  /** A JSON value cached under `name`, or computed, saved atomically, and returned. */
+  /**
+   * A JSON value cached under `name`, or computed, saved atomically, and returned. In a shard's
+   * run, a unit of another shard that is not cached yet throws {@link OtherShard} (its caller
+   * skips it) instead of computing.
+   */
   async json<T>(name: string, compute: () => Promise<T>): Promise<T> {
     const path = `${this.dir}/${name}.json`;
     let text: string | undefined;
@@ -72,7 +93,9 @@ export class ResultCache {
     }
     if (text !== undefined) {
       try {
-        return JSON.parse(text) as T;
+        const value = JSON.parse(text) as T;
+        this.units.found++;
+        return value;
       } catch (err) {
         // A cache file cut short (a crash while it was written by an older version) is
         // recomputed, and said.
@@ -83,8 +106,22 @@ export class ResultCache {
         );
       }
     }
-    const value = await compute();
+    if (
+      this.shard !== undefined && this.#depth === 0 &&
+      shardOf(name, this.shard.count) !== this.shard.index
+    ) {
+      this.units.left++;
+      throw new OtherShard(name);
+    }
+    this.#depth++;
+    let value: T;
+    try {
+      value = await compute();
+    } finally {
+      this.#depth--;
+    }
     await atomicWrite(path, new TextEncoder().encode(JSON.stringify(value)));
+    this.units.computed++;
     return value;
   }
 
@@ -125,5 +162,48 @@ export async function checkCache(dir: string): Promise<void> {
         `cacheDir, to a writable folder)`,
       { file: dir },
     );
+  }
+}
+
+/** Which part of a run's work this process computes: shard `index` of `count` (from 0). */
+export interface Shard {
+  index: number;
+  count: number;
+}
+
+/** Thrown by {@link ResultCache.json} for a unit another shard computes. */
+export class OtherShard extends Error {
+  constructor(readonly unit: string) {
+    super(`unit ${unit} belongs to another shard`);
+  }
+}
+
+/**
+ * The shard a unit belongs to: FNV-1a of its name modulo `count`, so that any process assigns
+ * it alike.
+ *
+ * @example
+ * ```ts
+ * import { shardOf } from "./result_cache.ts";
+ * const a = shardOf("results-antonym-k1", 3);
+ * if (a !== shardOf("results-antonym-k1", 3) || a < 0 || a > 2) throw new Error();
+ * ```
+ */
+export function shardOf(name: string, count: number): number {
+  let h = 0x811c9dc5;
+  for (const b of new TextEncoder().encode(name)) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+  return h % count;
+}
+
+/**
+ * Runs `unit` and returns its value, or undefined when it belongs to another shard (see
+ * {@link OtherShard}): what a figure's loop over its units calls.
+ */
+export async function ownUnit<T>(unit: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await unit();
+  } catch (err) {
+    if (err instanceof OtherShard) return undefined;
+    throw err;
   }
 }

@@ -43,6 +43,7 @@ import { deriveSeed, sampleSetsWithReuse } from "./_demo_sets.ts";
 import { extractStates } from "./_extract.ts";
 import { FIGURE1_TASKS } from "./clustering.ts";
 import { loadFigureTasks } from "./_tasks.ts";
+import { ownUnit } from "./result_cache.ts";
 import {
   type ExperimentOptions,
   type ExperimentOutput,
@@ -163,9 +164,13 @@ export async function runRetrievalVsK(
     const results: QueryResult[] = [];
     for (const task of inputs.tasks) {
       for (const k of inputs.params.ks) {
-        results.push(...await retrieveQueries(run, inputs, libraryOnce, task.name, k, layer));
+        const rows = await ownUnit(() =>
+          retrieveQueries(run, inputs, libraryOnce, task.name, k, layer)
+        );
+        if (rows) results.push(...rows);
       }
     }
+    if (run.cache.shard) return { tables: {} }; // a shard's part: the merge writes the results
     return retrievalOutput(inputs, results, layer);
   });
 }

@@ -34,6 +34,7 @@ import { splitTask } from "../tasks/split_task.ts";
 import type { TaskItem } from "../tasks/types.ts";
 import { ConfigError } from "../util/errors.ts";
 import { softmaxParts } from "../util/softmax.ts";
+import { ownUnit } from "./result_cache.ts";
 import {
   type ExperimentOptions,
   type ExperimentOutput,
@@ -205,7 +206,11 @@ export async function runTaskArithmetic(
   return await runExperiment("arithmetic", inputs.cacheParams, options, async (run) => {
     const states = await arithmeticStates(run, inputs);
     const results: WeightResult[] = [];
-    for (const w of inputs.params.weights) results.push(await mixAndRead(run, inputs, states, w));
+    for (const w of inputs.params.weights) {
+      const r = await ownUnit(() => mixAndRead(run, inputs, states, w));
+      if (r) results.push(r);
+    }
+    if (run.cache.shard) return { tables: {} }; // a shard's part: the merge writes the results
     return arithmeticOutput(run, inputs, results);
   });
 }
