@@ -20,6 +20,12 @@ if [ "$skip_nb" != 1 ]; then
   /usr/bin/python3 -c "import nbclient, nbformat" 2>/dev/null || need+=(python3-nbclient python3-nbformat)
 fi
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+# A one-node Slurm cluster for tests/slurm_test.ts (tools/slurm/local_cluster.sh).
+if [ "${SOUP_SKIP_SLURM:-}" != 1 ]; then
+  for b in /usr/sbin/slurmctld /usr/sbin/slurmd /usr/bin/sbatch /usr/sbin/munged; do
+    [ -x "$b" ] || { need+=(slurmctld slurmd slurm-client munge); break; }
+  done
+fi
 mesa_ok=1
 if [ "$skip_gpu" != 1 ]; then
   case "$(dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null)" in

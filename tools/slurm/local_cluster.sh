@@ -19,23 +19,26 @@ start)
     }
   done
   [ "$(id -u)" -eq 0 ] || { echo "local_cluster.sh: run as root (the daemons need it)" >&2; exit 1; }
-  mkdir -p "$dir/state" "$dir/spool" "$dir/munge"
-  chmod 755 "$dir" # munged runs as the munge user
+  mkdir -p "$dir/state" "$dir/spool"
+  # munged runs as the munge user, which must reach its files: a folder of its own under /tmp
+  # (DIR's parents may be closed to it), linked as DIR/munge and removed by stop.
+  m=$(mktemp -d /tmp/soup-munge.XXXXXX)
+  chmod 755 "$m"
+  ln -sfn "$m" "$dir/munge"
   host=$(hostname -s)
   cpus=$(nproc)
   # munge: its own key, socket and pid under DIR.
-  dd if=/dev/urandom of="$dir/munge/munge.key" bs=1024 count=1 status=none
-  chown -R munge "$dir/munge"
-  chmod 755 "$dir/munge"
-  chmod 400 "$dir/munge/munge.key"
-  su -s /bin/sh munge -c "/usr/sbin/munged --key-file=$dir/munge/munge.key \
-    --socket=$dir/munge/munge.socket --pid-file=$dir/munge/munged.pid \
-    --log-file=$dir/munge/munged.log --seed-file=$dir/munge/munge.seed"
+  dd if=/dev/urandom of="$m/munge.key" bs=1024 count=1 status=none
+  chown -R munge "$m"
+  chmod 400 "$m/munge.key"
+  su -s /bin/sh munge -c "/usr/sbin/munged --key-file=$m/munge.key \
+    --socket=$m/munge.socket --pid-file=$m/munged.pid \
+    --log-file=$m/munged.log --seed-file=$m/munge.seed"
   cat >"$dir/slurm.conf" <<CONF
 ClusterName=soup
 SlurmctldHost=$host
 AuthType=auth/munge
-AuthInfo=socket=$dir/munge/munge.socket
+AuthInfo=socket=$m/munge.socket
 CredType=cred/munge
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
@@ -66,9 +69,21 @@ CONF
   exit 1
   ;;
 stop)
-  for pid in "$dir/slurmd.pid" "$dir/slurmctld.pid" "$dir/munge/munged.pid"; do
-    [ -f "$pid" ] && kill "$(cat "$pid")" 2>/dev/null || true
+  pids=()
+  for f in "$dir/slurmd.pid" "$dir/slurmctld.pid" "$dir/munge/munged.pid"; do
+    [ -f "$f" ] && pids+=("$(cat "$f")")
   done
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  # Wait until every one has exited, then remove munge's folder.
+  for _ in $(seq 1 100); do
+    alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+  done
+  m=$(readlink "$dir/munge" || true)
+  case "$m" in /tmp/soup-munge.*) rm -rf "$m" ;; esac
+  rm -f "$dir/munge"
   ;;
 *)
   echo "usage: local_cluster.sh start|stop DIR" >&2

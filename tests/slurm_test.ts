@@ -1,0 +1,136 @@
+/**
+ * Sharded reproduction on a real Slurm cluster, started here: Debian's munge, slurmctld and slurmd
+ * as one node (tools/slurm/local_cluster.sh, every file under a temporary folder). The quick
+ * preset on a tiny random checkpoint runs as a 3-task job array plus the merge job
+ * (tools/slurm/submit.sh); its results equal an unsharded run's byte for byte. Then a second
+ * array has one task cancelled mid-run (scancel) and resubmitted: still identical. Every daemon
+ * started is stopped by its pid. Needs root and the Slurm packages (deno task test installs them;
+ * SOUP_SKIP_SLURM=1 leaves this test out, said in its name).
+ */
+import "./_cache.ts";
+import { assert, assertEquals } from "./_assert.ts";
+import { tinyMambaConfig, writeRandomCheckpoint } from "../lib/model/random_checkpoint.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const skip = Deno.env.get("SOUP_SKIP_SLURM") === "1";
+
+async function sh(cmd: string, env: Record<string, string> = {}): Promise<string> {
+  const out = await new Deno.Command("bash", {
+    args: ["-c", cmd],
+    env,
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  if (!out.success) {
+    throw new Error(`${cmd} failed (${out.code}): ${dec.decode(out.stderr).trim()}`);
+  }
+  return dec.decode(out.stdout).trim();
+}
+
+/** Waits until the cluster runs no job of ours (at most `seconds`). */
+async function drain(env: Record<string, string>, seconds = 600): Promise<void> {
+  for (let i = 0; i < seconds; i++) {
+    if ((await sh("squeue -h -o %i", env)) === "") return;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  throw new Error(`jobs still queued after ${seconds} s: ${await sh("squeue", env)}`);
+}
+
+async function files(dir: string): Promise<Map<string, Uint8Array>> {
+  const out = new Map<string, Uint8Array>();
+  for (const fig of Deno.readDirSync(dir)) {
+    for (const f of Deno.readDirSync(`${dir}/${fig.name}`)) {
+      if (f.name !== "timing.json") {
+        out.set(`${fig.name}/${f.name}`, await Deno.readFile(`${dir}/${fig.name}/${f.name}`));
+      }
+    }
+  }
+  return out;
+}
+
+async function assertSame(a: string, b: string): Promise<void> {
+  const [x, y] = [await files(a), await files(b)];
+  assertEquals([...x.keys()].sort(), [...y.keys()].sort());
+  for (const [name, bytes] of x) assertEquals(bytes, y.get(name), `${name} differs`);
+}
+
+Deno.test({
+  name: `Slurm: a job array of shards and its merge write what one run writes${
+    skip ? " (left out: SOUP_SKIP_SLURM=1)" : ""
+  }`,
+  ignore: skip,
+  async fn() {
+    if (Deno.uid() !== 0) {
+      throw new Error("the Slurm test starts daemons as root: run the tests as root");
+    }
+    const dir = await Deno.makeTempDir({ prefix: "soup-slurm-" });
+    const cluster = `${dir}/cluster`;
+    await Deno.mkdir(cluster);
+    try {
+      await sh(`bash tools/slurm/local_cluster.sh start ${cluster}`);
+      const model = `${dir}/model`;
+      await writeRandomCheckpoint(model, tinyMambaConfig({ vocabSize: 50280, numHiddenLayers: 2 }));
+      const env = {
+        SLURM_CONF: `${cluster}/slurm.conf`,
+        SOUP_DENO: Deno.execPath(),
+        SOUP_CPUS: "1",
+        SOUP_SBATCH: `--chdir=${dir}`,
+      };
+      const args = `--quick --model ${model} --offline`;
+      // One run on one machine: what the shards and their merge must give.
+      await sh(
+        `SOUP_CACHE=${dir}/single-cache ${Deno.execPath()} run -A cli/reproduce.ts ${args} ` +
+          `--results ${dir}/single`,
+      );
+
+      // Three shards as a job array, and the merge after them.
+      const submitted = await sh(
+        `bash tools/slurm/submit.sh 3 ${args} --results ${dir}/merged`,
+        { ...env, SOUP_CACHE: `${dir}/cache` },
+      );
+      assert(/job array \d+ \(0-2\); merge: job \d+/.test(submitted), submitted);
+      await drain(env);
+      await assertSame(`${dir}/merged`, `${dir}/single`);
+
+      // A task cancelled mid-run and resubmitted: the merge still writes the same.
+      const cache2 = `${dir}/cache2`;
+      const array = await sh(
+        `sbatch --parsable --array=0-2 --cpus-per-task=1 --chdir=${dir} --wrap ` +
+          `'SOUP_CACHE=${cache2} ${Deno.execPath()} run -A ${ROOT}/cli/reproduce.ts ${args} ` +
+          `--shard slurm'`,
+        env,
+      );
+      let cancelled = false;
+      for (let i = 0; i < 120 && !cancelled; i++) {
+        const running = await sh(`squeue -h -t R -o %i`, env);
+        if (running.split("\n").includes(`${array}_1`)) {
+          await new Promise((r) => setTimeout(r, 3000)); // let it compute a little
+          await sh(`scancel ${array}_1`, env);
+          cancelled = true;
+        } else await new Promise((r) => setTimeout(r, 500));
+      }
+      assert(cancelled, "task 1 of the array never ran");
+      await drain(env);
+      await sh(
+        `sbatch --parsable --cpus-per-task=1 --chdir=${dir} --wrap ` +
+          `'SOUP_CACHE=${cache2} ${Deno.execPath()} run -A ${ROOT}/cli/reproduce.ts ${args} ` +
+          `--shard 1/3'`,
+        env,
+      );
+      await drain(env);
+      await sh(
+        `SOUP_CACHE=${cache2} ${Deno.execPath()} run -A cli/reproduce.ts ${args} ` +
+          `--results ${dir}/merged2`,
+      );
+      await assertSame(`${dir}/merged2`, `${dir}/single`);
+    } finally {
+      // local_cluster.sh stop kills the daemons by their pids and waits until they have exited.
+      await sh(`bash tools/slurm/local_cluster.sh stop ${cluster}`).catch(() => {});
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+    const left = await sh("pgrep -a 'slurmctld|slurmd|munged' || true");
+    assertEquals(left, "", "daemons left running");
+  },
+});
