@@ -94,7 +94,8 @@ export async function openEngine(model: string, options: OpenEngineOptions = {})
     );
   }
   const failures: string[] = [];
-  for (const [i, provider] of providers.entries()) {
+  let last: unknown;
+  for (const provider of providers) {
     const engine = await OnnxEngine.load(
       dir,
       { provider, chunkSize: options.chunkSize, precision: options.precision },
@@ -106,15 +107,8 @@ export async function openEngine(model: string, options: OpenEngineOptions = {})
       await engine.run([0]);
     } catch (err) {
       await engine.close();
-      if (i === providers.length - 1) {
-        if (device !== "auto") throw err;
-        throw new SoupError(
-          `Cannot open "${model}" on device auto: ${
-            [...failures, oneLine(provider, err)].join("; ")
-          }`,
-        );
-      }
       failures.push(oneLine(provider, err));
+      last = err;
       continue;
     }
     if (failures.length > 0) {
@@ -124,7 +118,9 @@ export async function openEngine(model: string, options: OpenEngineOptions = {})
     }
     return engine;
   }
-  throw new SoupError(`Cannot open "${model}": no provider to try`); // unreachable
+  // Every provider failed: a named device's own error, or all of auto's reasons in one line.
+  if (device !== "auto") throw last;
+  throw new SoupError(`Cannot open "${model}" on device auto: ${failures.join("; ")}`);
 }
 
 /** `provider: the error's first line`. */
