@@ -6,7 +6,8 @@
  *
  * ```
  * <root>/<key[0:2]>/<key>/
- *   meta.json                     format, identity, tokens, start key, layers stored, logits?
+ *   meta.json                     format, identity, tokens, start key, layers stored, logits?,
+ *                                 the sha256 of each array's bytes (checked on every read)
  *   conv.npy (m, d_in, K)  ssm.npy (m, d_in, n)  delta_sum.npy (m, d_in)
  *                                 the m stored layers, in the order meta.json lists them
  *   logits.npy (V)                the logits after the last token, when asked for
@@ -15,6 +16,11 @@
  * Only the layers asked for are stored, so a figure that compares one layer stores 1/64 of a
  * mamba-2.8b state; asking later for more layers (or the logits) of the same key computes the
  * state again and stores it with the union.
+ *
+ * Every read checks the arrays against the sha256 sums in meta.json: an entry whose files were
+ * cut short, changed or written without sums (by an older version) is a
+ * {@link CorruptStoreEntry}, which {@link StateStore.extract} recomputes with one log line
+ * instead of using it. A read that meets a second writer's swap of the same entry reads again.
  *
  * @module
  */
@@ -93,7 +99,12 @@ export interface ExtractOptions {
   onDone?: (computed: number, found: number) => void;
   /** Store and return the logits after the last token too. @default false */
   logits?: boolean;
+  /** Where a corrupt entry that is recomputed is said, in one line. @default console.error */
+  log?: (line: string) => void;
 }
+
+/** A store entry whose arrays do not match its meta.json (cut short, changed, unverifiable). */
+export class CorruptStoreEntry extends SoupError {}
 
 interface StoredMeta {
   format: number;
@@ -106,6 +117,29 @@ interface StoredMeta {
   layers: number[];
   /** Whether logits.npy is stored. */
   logits: boolean;
+  /** sha256 of each array file's data (little-endian float32 bytes), by file name. */
+  sha256?: Record<string, string>;
+}
+
+/** The bytes of a float32 array's values. */
+function bytesOf(a: Float32Array): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
+/** The sums meta.json carries: the sha256 of each array, by the file it is written to. */
+async function arraySums(a: {
+  conv: Float32Array;
+  ssm: Float32Array;
+  deltaSum: Float32Array;
+  logits?: Float32Array;
+}): Promise<Record<string, string>> {
+  const sums: Record<string, string> = {
+    "conv.npy": await sha256Hex(bytesOf(a.conv)),
+    "ssm.npy": await sha256Hex(bytesOf(a.ssm)),
+    "delta_sum.npy": await sha256Hex(bytesOf(a.deltaSum)),
+  };
+  if (a.logits) sums["logits.npy"] = await sha256Hex(bytesOf(a.logits));
+  return sums;
 }
 
 /** A content-addressed store of states for one model and engine. Open with {@link StateStore.open}. */
@@ -210,6 +244,20 @@ export class StateStore {
    * its identity. Throws {@link SoupError} when it or a layer is not stored.
    */
   async get(key: string, layers: readonly number[] = this.#allLayers()): Promise<State> {
+    // A second writer swapping in the same entry can leave a reader with the meta.json of one
+    // and the arrays of the other for a moment: a read that fails its sums is tried again.
+    for (let attempt = 0;; attempt++) {
+      try {
+        return await this.#read(key, layers);
+      } catch (err) {
+        // (An entry missing for a moment is the same swap seen between its two renames.)
+        if (!(err instanceof SoupError) || attempt >= 3) throw err;
+        await new Promise((r) => setTimeout(r, 50 * (attempt + 1)));
+      }
+    }
+  }
+
+  async #read(key: string, layers: readonly number[]): Promise<State> {
     const meta = await this.#meta(key);
     const absent = meta === undefined
       ? [...layers]
@@ -219,10 +267,29 @@ export class StateStore {
     }
     const { intermediateSize: dIn, convKernel: k, stateSize: n } = this.identity.config;
     const shape = stateShape(this.identity.config);
-    const stored = await readStateFiles(this.#dir(key), meta.layers.length, shape, {
-      logits: meta.logits,
-      what: "the entry's meta.json",
-    });
+    const dir = this.#dir(key);
+    const corrupt = (why: string, cause?: unknown) =>
+      new CorruptStoreEntry(`The state store's entry "${dir}" is corrupt: ${why}`, {
+        file: dir,
+        cause,
+      });
+    if (meta.sha256 === undefined) throw corrupt("its meta.json has no sha256 sums");
+    let stored;
+    try {
+      stored = await readStateFiles(dir, meta.layers.length, shape, {
+        logits: meta.logits,
+        what: "the entry's meta.json",
+      });
+    } catch (err) {
+      if (!(err instanceof SoupError)) throw err;
+      throw corrupt(err.message, err);
+    }
+    const sums = await arraySums(stored);
+    for (const [file, sum] of Object.entries(sums)) {
+      if (meta.sha256[file] !== sum) {
+        throw corrupt(`${file} does not match the sha256 in its meta.json`);
+      }
+    }
     const from = layers.map((l) => meta.layers.indexOf(l)); // the stored rows, in order
     const rows = (all: Float32Array, size: number) => gatherRows(all, size, from);
     return new State(shape, {
@@ -255,7 +322,11 @@ export class StateStore {
     checkStateArrays(state, stateShape(this.identity.config), `store state ${key}`, {
       needDeltaSum: true,
     });
-    const before = await this.#meta(key);
+    // A meta.json that cannot be read is a broken entry: this put replaces it whole.
+    const before = await this.#meta(key).catch((err) => {
+      if (err instanceof FormatError) return undefined;
+      throw err;
+    });
     const union = [...new Set([...(before?.layers ?? []), ...layers])].sort((a, b) => a - b);
     const withLogits = logits || (before?.logits ?? false);
     if (withLogits && state.logits === undefined) {
@@ -269,17 +340,13 @@ export class StateStore {
     const rows = (all: Float32Array, size: number) => gatherRows(all, size, union);
     const m = union.length;
     try {
-      await writeStateFiles(
-        tmp,
-        {
-          conv: rows(state.conv, dIn * k),
-          ssm: rows(state.ssm, dIn * n),
-          deltaSum: rows(state.deltaSum, dIn),
-          ...(withLogits ? { logits: state.logits! } : {}),
-        },
-        m,
-        stateShape(this.identity.config),
-      );
+      const arrays = {
+        conv: rows(state.conv, dIn * k),
+        ssm: rows(state.ssm, dIn * n),
+        deltaSum: rows(state.deltaSum, dIn),
+        ...(withLogits ? { logits: state.logits! } : {}),
+      };
+      await writeStateFiles(tmp, arrays, m, stateShape(this.identity.config));
       const meta: StoredMeta = {
         format: STORE_FORMAT,
         weights: this.identity.weights,
@@ -289,6 +356,7 @@ export class StateStore {
         from: job.from ?? null,
         layers: union,
         logits: withLogits,
+        sha256: await arraySums(arrays),
       };
       await atomicWrite(`${tmp}/meta.json`, new TextEncoder().encode(JSON.stringify(meta) + "\n"));
       countWork({ stateRows: m, logitsStored: withLogits ? 1 : 0 });
@@ -320,10 +388,31 @@ export class StateStore {
     const layers = options.layers ?? this.#allLayers();
     const logits = options.logits ?? false;
     const batchSize = Math.max(1, options.batchSize ?? 8);
+    const log = options.log ?? ((line: string) => console.error(line));
     const keys = await Promise.all(jobs.map((j) => this.key(j)));
     const todo = new Map<string, StoreJob>();
+    // What is stored is read (and its sums checked) now: a corrupt entry is computed again.
+    const found = new Map<string, State>();
     for (const [i, key] of keys.entries()) {
-      if (!todo.has(key) && !(await this.has(key, layers, logits))) todo.set(key, jobs[i]);
+      if (todo.has(key) || found.has(key)) continue;
+      let stored: boolean;
+      try {
+        stored = await this.has(key, layers, logits);
+      } catch (err) {
+        if (!(err instanceof FormatError)) throw err;
+        log(`${err.message}: computing the entry again`);
+        stored = false;
+      }
+      if (stored) {
+        try {
+          found.set(key, await this.get(key, layers));
+          continue;
+        } catch (err) {
+          if (!(err instanceof SoupError)) throw err; // corrupt, or gone since has()
+          log(`${err.message}: computing it again`);
+        }
+      }
+      todo.set(key, jobs[i]);
     }
     const missing = [...todo.entries()].sort((a, b) => b[1].ids.length - a[1].ids.length);
     const fresh = new Map<string, State>();
@@ -345,7 +434,7 @@ export class StateStore {
       options.onProgress?.(done, jobs.length);
     }
     options.onDone?.(missing.length, new Set(keys).size - missing.length);
-    return await Promise.all(keys.map((key) => fresh.get(key) ?? this.get(key, layers)));
+    return keys.map((key) => (fresh.get(key) ?? found.get(key))!);
   }
 
   /** `layers` of a full state as a State of this store's model (the logits when `logits`). */

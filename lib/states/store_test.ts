@@ -179,3 +179,109 @@ Deno.test("what extract returns for a state it computed is what the store reads 
     }
   });
 });
+
+Deno.test("every entry carries the sha256 of its arrays, as NumPy and hashlib read them", async () => {
+  await inTempDir("soup-store-", async (dir) => {
+    const { engine, store } = await setup(dir);
+    await store.extract(engine, [{ ids: [1, 2, 3] }], { layers: [2, 0], logits: true });
+    const key = await store.key({ ids: [1, 2, 3] });
+    const folder = `${store.root}/${key.slice(0, 2)}/${key}`;
+    const out = await runNumpy(
+      `import hashlib, json, numpy as np, sys
+d = sys.argv[1]
+sums = {f: hashlib.sha256(np.ascontiguousarray(np.load(d + "/" + f), dtype="<f4").tobytes()).hexdigest()
+        for f in ["conv.npy", "ssm.npy", "delta_sum.npy", "logits.npy"]}
+print(json.dumps(sums == json.load(open(d + "/meta.json"))["sha256"]))`,
+      [folder],
+    );
+    assertEquals(out.trim(), "true");
+  });
+});
+
+Deno.test("a corrupt entry is never used: a read refuses it, extract computes it again and says so", async () => {
+  await inTempDir("soup-store-", async (dir) => {
+    const { engine, counting, batches, store } = await setup(dir);
+    const job = { ids: [4, 5, 6] };
+    const [good] = await store.extract(engine, [job]);
+    const key = await store.key(job);
+    const folder = `${store.root}/${key.slice(0, 2)}/${key}`;
+    const breakIt: Record<string, () => void> = {
+      "a flipped byte": () => {
+        const bytes = Deno.readFileSync(`${folder}/ssm.npy`);
+        bytes[bytes.length - 3] ^= 0x40;
+        Deno.writeFileSync(`${folder}/ssm.npy`, bytes);
+      },
+      "a file cut short": () => {
+        const bytes = Deno.readFileSync(`${folder}/conv.npy`);
+        Deno.writeFileSync(`${folder}/conv.npy`, bytes.subarray(0, bytes.length - 8));
+      },
+      "no sums (an older version's entry)": () => {
+        const meta = JSON.parse(Deno.readTextFileSync(`${folder}/meta.json`));
+        delete meta.sha256;
+        Deno.writeTextFileSync(`${folder}/meta.json`, JSON.stringify(meta));
+      },
+      "a meta.json that is not JSON": () => Deno.writeTextFileSync(`${folder}/meta.json`, "{"),
+    };
+    for (const [what, damage] of Object.entries(breakIt)) {
+      damage();
+      if (what !== "a meta.json that is not JSON") {
+        await assertRejects(() => store.get(key), SoupError, "is corrupt");
+      }
+      const lines: string[] = [];
+      batches.length = 0;
+      const [again] = await store.extract(counting, [job], { log: (l) => lines.push(l) });
+      assertEquals(batches, [[3]], `${what}: computed once more`);
+      assertEquals(lines.length, 1, `${what}: one line (${lines.join(" | ")})`);
+      assert(lines[0].includes(folder) && lines[0].includes("again"), lines[0]);
+      assertEquals(again.ssm, good.ssm, what);
+      assertEquals((await store.get(key)).conv, good.conv, `${what}: the entry is whole again`);
+    }
+  });
+});
+
+Deno.test("two processes writing the same entries at once leave every entry whole", async () => {
+  await inTempDir("soup-store-", async (dir) => {
+    const { engine, store, identity } = await setup(dir);
+    // Each process extracts the same 24 states into one store, asking for other layers (so each
+    // write of a key replaces the other's with the union), in another order.
+    const child = `${dir}/child.ts`;
+    await Deno.writeTextFile(
+      child,
+      `import { ReferenceEngine } from "${new URL("../engine/mod.ts", import.meta.url)}";
+import { StateStore } from "${new URL("./store.ts", import.meta.url)}";
+const [dir, which] = Deno.args;
+const identity = JSON.parse(Deno.readTextFileSync(dir + "/identity.json"));
+const engine = await ReferenceEngine.load(dir + "/m");
+const store = await StateStore.open(dir + "/store", identity);
+const jobs = Array.from({ length: 24 }, (_, i) => ({ ids: [i + 1, (i * 7) % 11 + 1, 3] }));
+for (let round = 0; round < 3; round++) {
+  const layers = which === "a" ? [round % 3] : [2, (round + 1) % 3];
+  await store.extract(engine, which === "a" ? jobs : [...jobs].reverse(), { layers, batchSize: 1 });
+}
+`,
+    );
+    await Deno.writeTextFile(`${dir}/identity.json`, JSON.stringify(identity));
+    const run = (which: string) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", child, dir, which],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    const outs = await Promise.all([run("a"), run("b")]);
+    for (const out of outs) assert(out.success, new TextDecoder().decode(out.stderr));
+    let entries = 0;
+    for (let i = 0; i < 24; i++) {
+      const ids = [i + 1, (i * 7) % 11 + 1, 3];
+      const key = await store.key({ ids });
+      const full = await engine.run(ids);
+      const stored = await store.get(key, [0, 1, 2]); // every layer, its sums checked
+      assertEquals(stored.ssm, full.state.ssm, `entry ${i}`);
+      entries++;
+    }
+    assertEquals(entries, 24);
+    const leftovers = [...Deno.readDirSync(store.root)].flatMap((s) =>
+      [...Deno.readDirSync(`${store.root}/${s.name}`)].map((e) => e.name)
+    ).filter((n) => n.includes("."));
+    assertEquals(leftovers, [], "no temporary or moved-aside folder is left");
+  });
+});
