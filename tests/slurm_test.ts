@@ -10,6 +10,7 @@
 import "./_cache.ts";
 import { assert, assertEquals } from "./_assert.ts";
 import { tinyMambaConfig, writeRandomCheckpoint } from "../lib/model/random_checkpoint.ts";
+import { checkStoreEntries } from "./_store.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const skip = Deno.env.get("SOUP_SKIP_SLURM") === "1";
@@ -90,9 +91,30 @@ Deno.test({
         `bash tools/slurm/submit.sh 3 ${args} --results ${dir}/merged`,
         { ...env, SOUP_CACHE: `${dir}/cache` },
       );
-      assert(/job array \d+ \(0-2\); merge: job \d+/.test(submitted), submitted);
+      // Each job's time limit comes from the plan.
+      const m =
+        /job array (\d+) \(0-2\), (\d+) min each \(3x its share of the plan's (\d+) CPU s, plus 10 min\); merge: job (\d+)/
+          .exec(submitted);
+      assert(m !== null, submitted);
+      assertEquals(Number(m[2]), Math.ceil((3 * Math.ceil(Number(m[3]) / 3)) / 60) + 10);
+      const limit = await sh(`scontrol show job ${m[4]} | grep -o 'TimeLimit=[^ ]*'`, env);
+      assertEquals(limit, `TimeLimit=00:${m[2].padStart(2, "0")}:00`);
       await drain(env);
       await assertSame(`${dir}/merged`, `${dir}/single`);
+      // The merge job said that every shard finished and it computed nothing; the shards, two
+      // at a time, shared one store, and every entry in it is whole.
+      const logs = `${dir}/cache/slurm-logs`;
+      const mergeLog = [...Deno.readDirSync(logs)].find((e) => e.name.startsWith("merge-"))!;
+      const said = Deno.readTextFileSync(`${logs}/${mergeLog.name}`);
+      const reports = said.split("\n").filter((l) => l.includes("merge: "));
+      assertEquals(reports.length, 6, said);
+      for (const line of reports) {
+        assert(
+          line.includes("3 of 3 shards finished") && line.includes("none computed here"),
+          line,
+        );
+      }
+      assert((await checkStoreEntries(`${dir}/cache/states`)) > 10, "the shards stored states");
 
       // A task cancelled mid-run and resubmitted: the merge still writes the same.
       const cache2 = `${dir}/cache2`;
@@ -125,6 +147,7 @@ Deno.test({
           `--results ${dir}/merged2`,
       );
       await assertSame(`${dir}/merged2`, `${dir}/single`);
+      assert((await checkStoreEntries(`${cache2}/states`)) > 10, "the killed shard's store");
     } finally {
       // local_cluster.sh stop kills the daemons by their pids and waits until they have exited.
       await sh(`bash tools/slurm/local_cluster.sh stop ${cluster}`).catch(() => {});

@@ -263,14 +263,9 @@ export async function runExperiment(
   const exp = await openExperiment(figure, params, options);
   try {
     const output = await body(exp.run);
-    const { shard, units } = exp.run.cache;
-    if (shard !== undefined) {
-      exp.run.log(
-        `shard ${shard.index}/${shard.count}: ${units.computed} units computed, ${units.found} ` +
-          `found cached, ${units.left} left to other shards; no results written (the merge writes them)`,
-      );
-      return [];
-    }
+    const said = await exp.run.cache.finish();
+    if (said !== undefined) exp.run.log(said);
+    if (exp.run.cache.shard !== undefined) return [];
     return await exp.write(output);
   } finally {
     await exp.close();

@@ -31,6 +31,12 @@ export class ResultCache {
   readonly #log: (line: string) => void;
   /** Units being computed now: a unit inside another is its shard's too. */
   #depth = 0;
+  /** When progress was last logged (a shard logs how far it is every {@link PROGRESS_MS}). */
+  #lastProgress = performance.now();
+  /** The shard records found when a merge (a run without a shard) opened the cache. */
+  #records: ShardRecord[] = [];
+  /** The units a merge computed itself (no shard had cached them), by name. */
+  readonly #merged: string[] = [];
 
   private constructor(
     dir: string,
@@ -70,12 +76,59 @@ export class ResultCache {
     const dir = `${root}/${figure}/${key}`;
     await checkCache(dir);
     await Deno.mkdir(dir, { recursive: true });
-    return new ResultCache(
+    const cache = new ResultCache(
       dir,
       model,
       options.log ?? ((line) => console.error(line)),
       options.shard,
     );
+    if (options.shard === undefined) cache.#records = await readShardRecords(dir);
+    else {
+      await cache.#record("running");
+      cache.#log(
+        `shard ${options.shard.index}/${options.shard.count}: computing the units whose name ` +
+          `hashes to ${options.shard.index} (FNV-1a mod ${options.shard.count}), leaving the ` +
+          `others to the other shards`,
+      );
+    }
+    return cache;
+  }
+
+  /** The path of this shard's record (`shards/<I>-of-<N>.json`). */
+  #recordPath(shard: Shard): string {
+    return `${this.dir}/shards/${shard.index}-of-${shard.count}.json`;
+  }
+
+  /**
+   * Writes this shard's record: "running" when it starts (a shard killed before it ends leaves
+   * it so), "done" with its counts at the end; the merge reads them to say what was missing.
+   */
+  async #record(state: "running" | "done"): Promise<void> {
+    const shard = this.shard!;
+    const record: ShardRecord = { ...shard, state, ...this.units };
+    await Deno.mkdir(`${this.dir}/shards`, { recursive: true });
+    await atomicWrite(
+      this.#recordPath(shard),
+      new TextEncoder().encode(JSON.stringify(record) + "\n"),
+    );
+  }
+
+  /**
+   * Ends the run's use of the cache and returns what to say of the shards: in a shard, its
+   * counts (and its record is marked done); in a merge of shards, which shards ran, which
+   * never finished, and how many of each shard's units the merge had to compute itself;
+   * undefined for a plain run that found no shard's record.
+   */
+  async finish(): Promise<string | undefined> {
+    const { shard, units } = this;
+    if (shard !== undefined) {
+      await this.#record("done");
+      return `shard ${shard.index}/${shard.count}: ${units.computed} units computed, ` +
+        `${units.found} found cached, ${units.left} left to other shards; no results written ` +
+        `(the merge writes them)`;
+    }
+    if (this.#records.length === 0) return undefined;
+    return mergeReport(this.#records, this.#merged, units.found);
   }
 
   /**
@@ -113,6 +166,7 @@ export class ResultCache {
       this.units.left++;
       throw new OtherShard(name);
     }
+    const top = this.#depth === 0;
     this.#depth++;
     let value: T;
     try {
@@ -122,6 +176,15 @@ export class ResultCache {
     }
     await atomicWrite(path, new TextEncoder().encode(JSON.stringify(value)));
     this.units.computed++;
+    if (top && this.shard === undefined && this.#records.length > 0) this.#merged.push(name);
+    if (this.shard !== undefined && performance.now() - this.#lastProgress > PROGRESS_MS) {
+      this.#lastProgress = performance.now();
+      const { computed, found, left } = this.units;
+      this.#log(
+        `shard ${this.shard.index}/${this.shard.count}: ${computed} units computed, ${found} ` +
+          `found cached, ${left} left to other shards so far`,
+      );
+    }
     return value;
   }
 
@@ -163,6 +226,99 @@ export async function checkCache(dir: string): Promise<void> {
       { file: dir },
     );
   }
+}
+
+/** How often a shard logs how far it is, at most (ms). */
+export const PROGRESS_MS = 20_000;
+
+/** What a shard leaves in the cache for the merge: `shards/<I>-of-<N>.json`. */
+export interface ShardRecord extends Shard {
+  /** "running" from its start; "done" once it has computed its part. */
+  state: "running" | "done";
+  computed: number;
+  found: number;
+  left: number;
+}
+
+/** The shard records in the cache folder `dir` (none when no shard ran there). */
+async function readShardRecords(dir: string): Promise<ShardRecord[]> {
+  const out: ShardRecord[] = [];
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(`${dir}/shards`)];
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return out;
+    throw err;
+  }
+  for (const e of entries) {
+    if (!/^\d+-of-\d+\.json$/.test(e.name)) continue;
+    try {
+      const r = JSON.parse(await Deno.readTextFile(`${dir}/shards/${e.name}`)) as ShardRecord;
+      if (Number.isInteger(r.index) && Number.isInteger(r.count) && r.count > 0) out.push(r);
+    } catch { /* a record cut short says nothing: its shard's units are found or computed */ }
+  }
+  return out.sort((a, b) => a.count - b.count || a.index - b.index);
+}
+
+/**
+ * The merge's account of the shards: for each shard count N that shards ran with, which
+ * shards ran and finished, and the units of each shard that the merge computed itself (its
+ * shard never ran, was killed, or failed).
+ *
+ * @example
+ * ```ts
+ * import { mergeReport, shardOf } from "./result_cache.ts";
+ * const units = ["a", "b", "c", "d", "e", "f"];
+ * const lost = units.filter((u) => shardOf(u, 3) === 1);
+ * const line = mergeReport([
+ *   { index: 0, count: 3, state: "done", computed: 2, found: 0, left: 4 },
+ *   { index: 1, count: 3, state: "running", computed: 0, found: 0, left: 0 },
+ * ], lost, units.length - lost.length);
+ * if (!line.includes("shard 2/3 never ran") || !line.includes("shard 1/3 did not finish")) {
+ *   throw new Error(line);
+ * }
+ * ```
+ */
+export function mergeReport(
+  records: readonly ShardRecord[],
+  computedHere: readonly string[],
+  found: number,
+): string {
+  const parts: string[] = [];
+  for (const count of [...new Set(records.map((r) => r.count))]) {
+    const of = records.filter((r) => r.count === count);
+    const done = of.filter((r) => r.state === "done").map((r) => r.index);
+    const running = of.filter((r) => r.state !== "done").map((r) => r.index);
+    const never = Array.from({ length: count }, (_, i) => i).filter((i) =>
+      !of.some((r) => r.index === i)
+    );
+    const missing = new Map<number, number>();
+    for (const name of computedHere) {
+      const i = shardOf(name, count);
+      missing.set(i, (missing.get(i) ?? 0) + 1);
+    }
+    const say = (i: number) => {
+      const n = missing.get(i) ?? 0;
+      return n > 0 ? ` (${n} of its units computed here)` : "";
+    };
+    const lines = [
+      `${done.length} of ${count} shards finished (${done.join(", ") || "none"})`,
+      ...running.map((i) => `shard ${i}/${count} did not finish${say(i)}`),
+      ...never.map((i) => `shard ${i}/${count} never ran${say(i)}`),
+    ];
+    for (const [i, n] of missing) {
+      if (done.includes(i)) {
+        lines.push(
+          `shard ${i}/${count} finished but ${n} of its units were missing and computed here`,
+        );
+      }
+    }
+    parts.push(lines.join("; "));
+  }
+  const summary = computedHere.length === 0
+    ? `every unit was cached by the shards (${found} found), none computed here`
+    : `${computedHere.length} units computed here, ${found} found cached`;
+  return `merge: ${parts.join(" | ")}; ${summary}`;
 }
 
 /** Which part of a run's work this process computes: shard `index` of `count` (from 0). */
