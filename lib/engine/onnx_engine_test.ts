@@ -235,3 +235,31 @@ Deno.test("devices: auto falls back to the CPU and says why; a named GPU never f
     engineHooks.gpuProviders = machine;
   }
 });
+
+Deno.test("a process that opens onnxruntime leaves no /tmp/mat-debug-<pid>.log behind", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await writeRandomCheckpoint(`${dir}/m`, tinyMambaConfig());
+    await Deno.writeTextFile(
+      `${dir}/child.ts`,
+      `import { openEngine } from "${new URL("./open_engine.ts", import.meta.url)}";
+const e = await openEngine(${JSON.stringify(`${dir}/m`)}, { device: "cpu" });
+await e.run([1, 2, 3]);
+await e.close();
+console.log(Deno.pid);
+`,
+    );
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${dir}/child.ts`],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert(out.success, new TextDecoder().decode(out.stderr));
+    const pid = Number(new TextDecoder().decode(out.stdout).trim());
+    assert(pid > 0, "the child printed its pid");
+    const left = await Deno.stat(`/tmp/mat-debug-${pid}.log`).then(() => true, () => false);
+    assertEquals(left, false, `/tmp/mat-debug-${pid}.log is left`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

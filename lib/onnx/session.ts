@@ -214,6 +214,7 @@ export class OrtSession {
       const session = typeof model === "string"
         ? await ort.InferenceSession.create(model, sessionOptions)
         : await ort.InferenceSession.create(model, sessionOptions);
+      removeTelemetryLog();
       const adapter = provider === "webgpu" ? await webgpuAdapter() : undefined;
       const kept = provider === "webgpu" ? options.deviceOutputs ?? [] : [];
       return new OrtSession(session, provider, adapter, kept);
@@ -354,3 +355,20 @@ export class OrtSession {
     await this.#session.release();
   }
 }
+
+/**
+ * onnxruntime's built-in telemetry library (Microsoft's 1DS SDK, inside libonnxruntime) creates
+ * an empty `/tmp/mat-debug-<pid>.log` when the first session of a process opens and never
+ * removes it. Once the file exists it is unlinked here when it is empty (the library keeps
+ * writing to its open descriptor, if ever, and the bytes vanish with the process); a file with
+ * anything in it is left for whoever wants to read it.
+ */
+function removeTelemetryLog(): void {
+  if (telemetryLogChecked) return;
+  telemetryLogChecked = true;
+  const path = `/tmp/mat-debug-${Deno.pid}.log`;
+  try {
+    if (Deno.statSync(path).size === 0) Deno.removeSync(path);
+  } catch { /* none (not Linux, or another build): nothing to remove */ }
+}
+let telemetryLogChecked = false;
