@@ -7,6 +7,7 @@
 
 import { nearestName } from "../util/suggest.ts";
 import { FormatError, NotFoundError } from "../util/errors.ts";
+import { indexShards } from "../model/safetensors.ts";
 import {
   downloadToHfCache,
   findInHfCache,
@@ -140,11 +141,7 @@ function shardsOf(indexFile: string): string[] {
   } catch (err) {
     throw FormatError.at(indexFile, `not a safetensors index (${(err as Error).message})`, err);
   }
-  const map = json?.weight_map;
-  if (typeof map !== "object" || map === null || Object.keys(map).length === 0) {
-    throw FormatError.at(indexFile, `"weight_map" must map tensor names to shard files`);
-  }
-  return [...new Set(Object.values(map) as string[])];
+  return indexShards(indexFile, json);
 }
 
 /**

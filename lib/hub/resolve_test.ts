@@ -84,3 +84,36 @@ Deno.test("mirrorDir() and hfHubCacheDir() follow their settings", async () => {
   assertThrows(() => mirrorDir({ mirror: `${dir}/missing` }), NotFoundError, "no such directory");
   assertEquals(hfHubCacheDir({ cacheDir: "/x" }), "/x");
 });
+
+Deno.test("a sharded index naming a file outside its folder is refused, in the cache and when read", async () => {
+  const cache = await fakeHfCache();
+  const snapshot = `${cache}/models--state-spaces--mamba-tiny-hf/snapshots/${COMMIT}`;
+  const indexPath = `${snapshot}/model.safetensors.index.json`;
+  const index = JSON.parse(await Deno.readTextFile(indexPath));
+  const { SafetensorsCheckpoint } = await import("../model/safetensors.ts");
+  const { FormatError } = await import("../util/errors.ts");
+  // An outside file that exists, so only the name check can refuse it.
+  await Deno.writeTextFile(`${cache}/outside.safetensors`, "x");
+  for (const bad of ["../../../outside.safetensors", "..", ".", "", "/etc/passwd", "a\\b"]) {
+    const first = Object.keys(index.weight_map)[0];
+    await Deno.writeTextFile(
+      indexPath,
+      JSON.stringify({ ...index, weight_map: { ...index.weight_map, [first]: bad } }),
+    );
+    await assertRejects(
+      () =>
+        resolveModelDir("state-spaces/mamba-tiny-hf", {
+          cacheDir: cache,
+          offline: true,
+          mirror: null,
+        }),
+      FormatError,
+      `names an invalid shard ${JSON.stringify(bad)}`,
+    );
+    await assertRejects(
+      () => SafetensorsCheckpoint.open(snapshot),
+      FormatError,
+      `names an invalid shard ${JSON.stringify(bad)}`,
+    );
+  }
+});

@@ -231,6 +231,49 @@ export const SAFETENSORS_SINGLE = "model.safetensors";
 export const SAFETENSORS_INDEX = "model.safetensors.index.json";
 
 /**
+ * The shard files a parsed `model.safetensors.index.json` names, in order of first mention,
+ * each checked to be a plain file name beside the index: a name with a slash or backslash,
+ * "." or "..", or one that is empty or not a string is a {@link FormatError}, so no index can
+ * make this tool read or download a file outside the checkpoint's folder.
+ *
+ * @example
+ * ```ts
+ * import { indexShards } from "./safetensors.ts";
+ * const names = indexShards("i.json", { weight_map: { a: "s1.safetensors", b: "s1.safetensors" } });
+ * if (names.join() !== "s1.safetensors") throw new Error();
+ * let refused = false;
+ * try {
+ *   indexShards("i.json", { weight_map: { a: "../../etc/passwd" } });
+ * } catch {
+ *   refused = true;
+ * }
+ * if (!refused) throw new Error("a path outside the folder was accepted");
+ * ```
+ */
+export function indexShards(indexFile: string, json: unknown): string[] {
+  const weightMap = (json as { weight_map?: unknown } | null)?.weight_map;
+  if (typeof weightMap !== "object" || weightMap === null || Array.isArray(weightMap)) {
+    throw FormatError.at(indexFile, `"weight_map" is missing or not an object`);
+  }
+  const names: string[] = [];
+  for (const [name, shard] of Object.entries(weightMap as Record<string, unknown>)) {
+    if (
+      typeof shard !== "string" || shard === "" || shard === "." || shard === ".." ||
+      shard.includes("/") || shard.includes("\\") || shard.includes("\0")
+    ) {
+      throw FormatError.at(
+        indexFile,
+        `weight_map entry "${name}" names an invalid shard ${JSON.stringify(shard)} (a file ` +
+          `name beside the index)`,
+      );
+    }
+    if (!names.includes(shard)) names.push(shard);
+  }
+  if (names.length === 0) throw FormatError.at(indexFile, `"weight_map" names no shard`);
+  return names;
+}
+
+/**
  * The tensors of a checkpoint, single-file or sharded, readable one at a time.
  * Call {@link SafetensorsCheckpoint.close} when done (or use `using`).
  */
@@ -301,21 +344,8 @@ export class SafetensorsCheckpoint implements Disposable {
       }
       throw FormatError.at(indexFile, `malformed JSON (${(err as Error).message})`, err);
     }
-    const weightMap = (json as { weight_map?: unknown } | null)?.weight_map;
-    if (typeof weightMap !== "object" || weightMap === null || Array.isArray(weightMap)) {
-      throw FormatError.at(indexFile, `"weight_map" is missing or not an object`);
-    }
     const dir = indexFile.includes("/") ? indexFile.slice(0, indexFile.lastIndexOf("/")) : ".";
-    const shardNames: string[] = [];
-    for (const [name, shard] of Object.entries(weightMap as Record<string, unknown>)) {
-      if (typeof shard !== "string" || shard.includes("/") || shard.includes("\\")) {
-        throw FormatError.at(
-          indexFile,
-          `weight_map entry "${name}" names an invalid shard ${JSON.stringify(shard)}`,
-        );
-      }
-      if (!shardNames.includes(shard)) shardNames.push(shard);
-    }
+    const shardNames = indexShards(indexFile, json);
     const tensors = new Map<string, TensorInfo>();
     let metadata: Record<string, string> = {};
     const files = shardNames.map((s) => `${dir}/${s}`);
@@ -332,7 +362,8 @@ export class SafetensorsCheckpoint implements Disposable {
         tensors.set(t.name, t);
       }
     }
-    for (const [name, shard] of Object.entries(weightMap as Record<string, string>)) {
+    const weightMap = (json as { weight_map: Record<string, string> }).weight_map; // checked
+    for (const [name, shard] of Object.entries(weightMap)) {
       const t = tensors.get(name);
       if (t === undefined || t.file !== `${dir}/${shard}`) {
         throw FormatError.at(indexFile, `weight_map says "${name}" is in "${shard}" but it is not`);

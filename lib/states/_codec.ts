@@ -56,7 +56,20 @@ export async function readStateFiles(
           `implies float32 (${dims.join(", ")})`,
       );
     }
-    return arr.data as Float32Array;
+    const data = arr.data as Float32Array;
+    // A state is finite: a NaN or an infinity would spread through every later token. (Logits
+    // may hold -Infinity for a masked token; NaN is refused there too.)
+    const bad = name === "logits.npy"
+      ? data.findIndex((v) => Number.isNaN(v))
+      : data.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) {
+      throw FormatError.at(
+        path,
+        `value ${bad} is ${data[bad]}: a state holds finite numbers (a NaN or an infinity would ` +
+          `spread through every token read from it)`,
+      );
+    }
+    return data;
   };
   const conv = (await read("conv.npy", [rows, d, k]))!;
   const ssm = (await read("ssm.npy", [rows, d, n]))!;

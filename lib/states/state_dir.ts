@@ -238,8 +238,16 @@ export async function loadState(
   try {
     meta = JSON.parse(await Deno.readTextFile(`${clean}/meta.json`));
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound) {
-      throw new NotFoundError(`Cannot read state "${clean}": it has no meta.json`, {
+    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
+      const what = await Deno.stat(clean).then(
+        (
+          info,
+        ) => (info.isDirectory
+          ? "it has no meta.json (not a state folder)"
+          : "it is a file, not a state folder"),
+        () => "no such folder",
+      );
+      throw new NotFoundError(`Cannot read state "${clean}": ${what}`, {
         file: `${clean}/meta.json`,
       });
     }

@@ -71,7 +71,13 @@ Deno.test("loadState() refuses a state of another model or shape", async () => {
 
 Deno.test("loadState() names the broken file", async () => {
   const dir = `${await Deno.makeTempDir()}/s`;
-  await assertRejects(() => loadState(dir), NotFoundError, "has no meta.json");
+  await assertRejects(() => loadState(dir), NotFoundError, `"${dir}": no such folder`);
+  await Deno.writeTextFile(dir, "notes");
+  await assertRejects(() => loadState(dir), NotFoundError, "it is a file, not a state folder");
+  await Deno.remove(dir);
+  await Deno.mkdir(dir);
+  await assertRejects(() => loadState(dir), NotFoundError, "it has no meta.json (not a state");
+  await Deno.remove(dir);
   await saveState(dir, await randomState(3));
   await Deno.remove(`${dir}/ssm.npy`);
   await assertRejects(() => loadState(dir), NotFoundError, `${dir}/ssm.npy`);
@@ -172,5 +178,31 @@ Deno.test("loadState() reads folders written before delta_sum.npy had its name (
     ]);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loadState() refuses a NaN or an infinity that NumPy wrote into a state, naming the file and value", async () => {
+  const dir = `${await Deno.makeTempDir()}/s`;
+  await saveState(dir, await randomState(3));
+  for (
+    const [file, value, said] of [
+      ["ssm.npy", "nan", "is NaN"],
+      ["conv.npy", "inf", "is Infinity"],
+      ["delta_sum.npy", "-inf", "is -Infinity"],
+    ]
+  ) {
+    await runNumpy(
+      `import numpy as np, sys
+a = np.load(sys.argv[1]); a.flat[5] = float(sys.argv[2]); np.save(sys.argv[1], a)`,
+      [`${dir}/${file}`, value],
+    );
+    const err = await loadState(dir).then(() => undefined, (e) => e);
+    assert(err instanceof SoupError, `${file}: ${err}`);
+    assert(
+      err.message.includes(`${dir}/${file}`) && err.message.includes(`value 5 ${said}`),
+      err.message,
+    );
+    assertEquals(err.message.includes("\n"), false);
+    await saveState(dir, await randomState(3), { replace: true });
   }
 });
