@@ -182,6 +182,17 @@ export class SkillLibrary implements Library<SkillEntry> {
           { file: indexPath, cause: err },
         );
       }
+      // A library starts only in a new or empty folder: a folder of the user's is never
+      // turned into one.
+      const held = [...Deno.readDirSync(clean)].map((e) => e.name);
+      if (held.length > 0) {
+        const shown = held.sort().slice(0, 3).join(", ") + (held.length > 3 ? ", ..." : "");
+        throw new SoupError(
+          `Refusing to start ${what}: the folder holds ${shown} but no index.json (start a ` +
+            `library in a new or empty folder)`,
+          { file: clean },
+        );
+      }
       entries = [];
       await writeIndex(indexPath, entries);
     }

@@ -381,3 +381,20 @@ Deno.test("concurrent adds through two library objects keep every entry", async 
   const ids = (await SkillLibrary.open(dir)).list().map((e) => e.id).sort();
   assertEquals(ids, states.map((s) => `${s.meta.extra!.task}-k1-seed${s.meta.extra!.seed}`).sort());
 });
+
+Deno.test("a library is started only in a new or empty folder, never in a folder of the user's", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/notes.txt`, "mine");
+  await Deno.mkdir(`${dir}/photos`);
+  await assertRejects(
+    () => SkillLibrary.open(dir, { create: true }),
+    SoupError,
+    "the folder holds notes.txt, photos but no index.json",
+  );
+  assertEquals([...Deno.readDirSync(dir)].map((e) => e.name).sort(), ["notes.txt", "photos"]);
+  assertEquals(await Deno.readTextFile(`${dir}/notes.txt`), "mine");
+  const empty = await Deno.makeTempDir();
+  const lib = await SkillLibrary.open(empty, { create: true });
+  assertEquals(lib.list().length, 0);
+  assertEquals([...Deno.readDirSync(empty)].map((e) => e.name), ["index.json"]);
+});
