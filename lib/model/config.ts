@@ -159,14 +159,10 @@ export function parseMambaConfig(json: unknown, options: ParseConfigOptions = {}
   if (has("n_layer") && has("num_hidden_layers") && int("n_layer") !== numHiddenLayers) {
     fail("n_layer", `is ${raw.n_layer} but num_hidden_layers is ${numHiddenLayers}`);
   }
+  // As transformers reads it: an explicit intermediate_size wins over expand * hidden_size
+  // (MambaConfig sets expand * hidden_size first, then the file's intermediate_size over it).
   const expand = int("expand", 2);
   const intermediateSize = int("intermediate_size", expand * hiddenSize);
-  if (has("expand") && has("intermediate_size") && intermediateSize !== expand * hiddenSize) {
-    fail(
-      "intermediate_size",
-      `is ${intermediateSize} but expand * hidden_size is ${expand} * ${hiddenSize}`,
-    );
-  }
   if (has("d_inner") && int("d_inner") !== intermediateSize) {
     fail("d_inner", `is ${raw.d_inner} but intermediate_size is ${intermediateSize}`);
   }

@@ -46,7 +46,6 @@ Deno.test("parseMambaConfig() names the field that is wrong", () => {
     [{ ...ok, d_model: 9 }, "d_model"],
     [{ ...ok, n_layer: 2 }, "n_layer"],
     [{ ...ok, d_inner: 17 }, "d_inner"],
-    [{ ...ok, expand: 3, intermediate_size: 16 }, "intermediate_size"],
     [{ ...ok, use_bias: "no" }, "use_bias"],
     [{ ...ok, layer_norm_epsilon: -1 }, "layer_norm_epsilon"],
     [{ ...ok, rms_norm: false }, "rms_norm"],
