@@ -11,6 +11,7 @@ import { type Engine, openEngine, type OpenEngineOptions } from "../lib/engine/m
 import { resolveTokenizerFile } from "../lib/hub/mod.ts";
 import { loadTokenizer } from "../lib/tokenizer/mod.ts";
 import { SoupError } from "../lib/util/errors.ts";
+import { oneLine } from "../lib/util/json.ts";
 import { didYouMean } from "../lib/util/suggest.ts";
 
 /** Parsed options, by name. */
@@ -62,26 +63,53 @@ export function parse(
   }
 }
 
-/** One line naming the option and the fix, for an error of node:util's parseArgs. */
+/**
+ * One line naming the option and the fix, for an error of node:util's parseArgs. The option is
+ * named as the user wrote it (node's message quotes it; an argument can hold quotes, spaces and
+ * line breaks, so the quote is matched up to the text that follows it), on one line.
+ */
 export function optionError(
   err: Error & { code?: string },
   args: string[],
   known: string[],
   hint = '"soup help" lists the options',
 ): string {
-  const quoted = /'(-{1,2}[^' ]+)/.exec(err.message)?.[1];
-  const name = quoted?.replace(/^-+/, "");
-  if (err.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && name !== undefined) {
-    return `unknown option --${name}${didYouMean(name, known)}; ${hint}`;
+  const show = (text: string) => oneLine(text, 80);
+  const message = err.message ?? String(err);
+  if (err.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+    const quoted = /^Unknown option '(.*?)'\. To specify/s.exec(message)?.[1];
+    if (quoted?.startsWith("--")) {
+      const name = quoted.slice(2);
+      return `unknown option --${show(name)}${didYouMean(name, known)}; ${hint}`;
+    }
+    if (quoted !== undefined) {
+      // A short option, or the first letter of a group: none is declared.
+      const arg = args.find((a) => a.startsWith(quoted) && !a.startsWith("--")) ?? quoted;
+      return `unknown option ${show(arg)}: options are written --name; ${hint}`;
+    }
   }
-  if (err.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && name !== undefined) {
-    const at = args.indexOf(`--${name}`);
-    const next = at >= 0 ? args[at + 1] : undefined;
-    return next !== undefined && next.startsWith("-")
-      ? `--${name} ${next}: a value starting with "-" is written --${name}=${next}`
-      : `--${name} needs a value`;
+  if (err.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+    const noValue = /^Option '--(.*?)' does not take an argument/s.exec(message)?.[1];
+    if (noValue !== undefined) {
+      const arg = args.find((a) => a.startsWith(`--${noValue}=`));
+      return `--${show(noValue)} takes no value${arg ? `, got "${show(arg)}"` : ""}`;
+    }
+    const missing = /^Option '--(.*?) <value>' argument missing/s.exec(message)?.[1];
+    if (missing !== undefined) return `--${show(missing)} needs a value`;
+    const ambiguous = /^Option '--(.*?)' argument is ambiguous/s.exec(message)?.[1];
+    if (ambiguous !== undefined) {
+      const at = args.findIndex((a, i) =>
+        a === `--${ambiguous}` && args[i + 1] !== undefined && args[i + 1].startsWith("-")
+      );
+      const next = at >= 0 ? args[at + 1] : undefined;
+      return next !== undefined
+        ? `--${show(ambiguous)} ${show(next)}: a value starting with "-" is written --${
+          show(ambiguous)
+        }=${show(next)}`
+        : `--${show(ambiguous)} needs a value`;
+    }
   }
-  return err.message;
+  return show(message);
 }
 
 /** A string option, or undefined. */
@@ -217,7 +245,10 @@ export async function guarded(prefix: string, fn: () => Promise<number | void>):
   try {
     return (await fn()) ?? 0;
   } catch (err) {
-    const system = Object.values(Deno.errors).some((cls) => err instanceof cls);
+    // The operating system's refusals: Deno's classes, and the rest it reports as a plain
+    // Error ending in "(os error N)" (a full disk is "No space left on device (os error 28)").
+    const system = Object.values(Deno.errors).some((cls) => err instanceof cls) ||
+      (err instanceof Error && /\(os error \d+\)/.test(err.message));
     if (err instanceof SoupError || system) {
       console.error(`${prefix}: ${(err as Error).message}`);
       return 1;

@@ -308,3 +308,13 @@ export function fuzzParser(
   else for (let i = 0; i < total; i++) runCase(i);
   return summary;
 }
+
+/**
+ * One row of the table `deno task fuzz` prints: the parser, cases, parsed, rejected, slowest
+ * case and seed.
+ */
+export function fuzzSummaryLine(name: string, summary: FuzzSummary, seed: number): string {
+  const n = (x: number) => String(x).padStart(6);
+  return `fuzz ${name.padEnd(12)} cases ${n(summary.cases)}  parsed ${n(summary.parsed)}  ` +
+    `rejected ${n(summary.rejected)}  slowest ${summary.slowestMs.toFixed(1)} ms  (seed ${seed})`;
+}

@@ -1,5 +1,5 @@
 import { encodeNpy, NPY_DTYPES, type NpyArray, parseNpy } from "../lib/npy/mod.ts";
-import { fuzzParser, type Rng } from "./_fuzz.ts";
+import { fuzzParser, fuzzSummaryLine, type Rng } from "./_fuzz.ts";
 
 /** Override with SOUP_FUZZ_SEED=<n> to explore; failures print the seed to replay. */
 const SEED = Number(Deno.env.get("SOUP_FUZZ_SEED") ?? 20240611);
@@ -194,10 +194,7 @@ Deno.test("parseNpy() survives fuzzing: every input parses consistently or throw
     only: ONLY === undefined ? undefined : Number(ONLY),
   });
   // The run must reach both outcomes, or the mutations are not exercising the parser.
-  console.log(
-    `fuzzed ${summary.cases} inputs with seed ${SEED}: ${summary.parsed} parsed, ` +
-      `${summary.rejected} rejected, slowest ${summary.slowestMs.toFixed(2)} ms`,
-  );
+  console.log(fuzzSummaryLine("npy", summary, SEED));
   if (ONLY === undefined && (summary.parsed < 100 || summary.rejected < 1000)) {
     throw new Error(`too few parses or rejections: ${JSON.stringify(summary)}`);
   }

@@ -3,7 +3,7 @@
  * end in a FormatError naming the file, or parse into tensors that lie inside the file.
  */
 import { assert, assertEquals } from "./_assert.ts";
-import { fuzzParser } from "./_fuzz.ts";
+import { fuzzParser, fuzzSummaryLine } from "./_fuzz.ts";
 import {
   encodeSafetensors,
   parseSafetensorsHeader,
@@ -80,6 +80,7 @@ Deno.test("the safetensors header parser survives thousands of broken files", ()
       return undefined;
     },
   });
+  console.log(fuzzSummaryLine("safetensors", summary, SEED));
   assert(summary.rejected > summary.cases / 2, JSON.stringify(summary));
   assert(summary.parsed > 0, "some mutations keep a valid file");
 });

@@ -8,6 +8,7 @@
 
 import { downloadToHfCache, findInHfCache, mirrorDir, type SourceOptions } from "../hub/sources.ts";
 import { FormatError, NotFoundError } from "../util/errors.ts";
+import { decodeUtf8, oneLine, showValue } from "../util/json.ts";
 
 /** One document. */
 export interface NewsDocument {
@@ -114,25 +115,57 @@ async function readJsonl(file: string, field?: string): Promise<NewsDocument[]> 
     throw FormatError.at(file, String(err), err);
   }
   if (file.endsWith(".gz")) {
-    const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
-    bytes = new Uint8Array(await new Response(stream).arrayBuffer());
+    try {
+      const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+      bytes = new Uint8Array(await new Response(stream).arrayBuffer());
+    } catch (err) {
+      // A truncated or corrupt gzip stream is a TypeError of the decompressor.
+      throw FormatError.at(
+        file,
+        `not a gzip file or a damaged one (${oneLine((err as Error).message)})`,
+        err,
+      );
+    }
   }
+  return parseNewsLines(bytes, file, field);
+}
+
+/**
+ * The documents of a JSON-lines file's bytes (UTF-8, already decompressed) read from `file`:
+ * one JSON object per non-blank line with a string field `field` (by default "text", else
+ * "article"). Every problem is a one-line {@link FormatError} naming `file` and the line.
+ *
+ * @example
+ * ```ts
+ * import { parseNewsLines } from "./news.ts";
+ * const docs = parseNewsLines(new TextEncoder().encode('{"text": "a"}\n\n{"article": "b"}\n'), "x.jsonl");
+ * if (docs.map((d) => `${d.id}=${d.text}`).join() !== "x.jsonl:1=a,x.jsonl:3=b") throw new Error();
+ * ```
+ */
+export function parseNewsLines(bytes: Uint8Array, file: string, field?: string): NewsDocument[] {
   const name = file.slice(file.lastIndexOf("/") + 1);
   const docs: NewsDocument[] = [];
-  const lines = new TextDecoder().decode(bytes).split("\n");
+  const lines = decodeUtf8(bytes, file).split("\n");
   for (const [i, line] of lines.entries()) {
     if (line.trim() === "") continue;
     let obj: unknown;
     try {
       obj = JSON.parse(line);
     } catch (err) {
-      throw FormatError.at(file, `line ${i + 1} is not JSON (${(err as Error).message})`);
+      throw FormatError.at(
+        file,
+        `line ${i + 1} is not JSON (${oneLine((err as Error).message)})`,
+        err,
+      );
+    }
+    if (typeof obj !== "object" || obj === null || Array.isArray(obj)) {
+      throw FormatError.at(file, `line ${i + 1} is ${showValue(obj)}, not a JSON object`);
     }
     const rec = obj as Record<string, unknown>;
-    const key = field ?? (typeof rec?.text === "string" ? "text" : "article");
-    const text = rec?.[key];
+    const key = field ?? (typeof rec.text === "string" ? "text" : "article");
+    const text = Object.hasOwn(rec, key) ? rec[key] : undefined;
     if (typeof text !== "string") {
-      throw FormatError.at(file, `line ${i + 1} has no string field "${key}"`);
+      throw FormatError.at(file, `line ${i + 1} has no string field ${showValue(key)}`);
     }
     docs.push({ id: `${name}:${i + 1}`, text });
   }

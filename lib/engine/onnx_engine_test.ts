@@ -242,7 +242,9 @@ Deno.test("a process that opens onnxruntime leaves no /tmp/mat-debug-<pid>.log b
     await writeRandomCheckpoint(`${dir}/m`, tinyMambaConfig());
     await Deno.writeTextFile(
       `${dir}/child.ts`,
-      `import { openEngine } from "${new URL("./open_engine.ts", import.meta.url)}";
+      `import { openEngine } from ${
+        JSON.stringify(new URL("./open_engine.ts", import.meta.url).href)
+      };
 const e = await openEngine(${JSON.stringify(`${dir}/m`)}, { device: "cpu" });
 await e.run([1, 2, 3]);
 await e.close();

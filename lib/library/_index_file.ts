@@ -13,7 +13,9 @@
  */
 
 import { atomicWrite } from "../util/atomic_write.ts";
+import { CONFIG_LIMITS } from "../model/config.ts";
 import { FormatError, NotFoundError } from "../util/errors.ts";
+import { decodeUtf8, oneLine, parseJsonText, showValue } from "../util/json.ts";
 import type { StateMeta } from "../states/state_dir.ts";
 import { SKILL_ID_PATTERN } from "./sanitize_skill_id.ts";
 import type { SkillEntry } from "./skill_library.ts";
@@ -37,22 +39,27 @@ export function showShape(s: StateMeta["shape"]): string {
 
 /** Reads and checks `path`; every problem is a FormatError naming it. */
 export async function readIndex(path: string): Promise<SkillEntry[]> {
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = await Deno.readTextFile(path);
+    bytes = await Deno.readFile(path);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
       throw new NotFoundError(`Cannot read "${path}": no such file`, { file: path, cause: err });
     }
     throw FormatError.at(path, String(err), err);
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw FormatError.at(path, `malformed JSON (${(err as Error).message})`, err);
-  }
-  return parseIndex(json, path);
+  return parseIndexText(bytes, path);
+}
+
+/**
+ * Parses and checks the text (or UTF-8 bytes) of an index.json read from `path`; every problem
+ * is a one-line FormatError naming it.
+ */
+export function parseIndexText(text: string | Uint8Array, path: string): SkillEntry[] {
+  return parseIndex(
+    parseJsonText(typeof text === "string" ? text : decodeUtf8(text, path), path),
+    path,
+  );
 }
 
 /** Checks a parsed index.json and returns its entries. */
@@ -65,10 +72,10 @@ export function parseIndex(json: unknown, path: string): SkillEntry[] {
   }
   const raw = json as Record<string, unknown>;
   if (raw.format !== INDEX_FORMAT) {
-    fail(`"format" is ${JSON.stringify(raw.format)}, expected "${INDEX_FORMAT}"`);
+    fail(`"format" is ${showValue(raw.format)}, expected "${INDEX_FORMAT}"`);
   }
   if (raw.version !== INDEX_VERSION) {
-    fail(`"version" ${JSON.stringify(raw.version)} is not supported (expected ${INDEX_VERSION})`);
+    fail(`"version" ${showValue(raw.version)} is not supported (expected ${INDEX_VERSION})`);
   }
   if (!Array.isArray(raw.entries)) fail(`"entries" must be an array`);
   const entries: SkillEntry[] = [];
@@ -79,7 +86,7 @@ export function parseIndex(json: unknown, path: string): SkillEntry[] {
     const r = e as Record<string, unknown>;
     const str = (key: string) => {
       if (typeof r[key] !== "string" || r[key] === "") {
-        fail(`${at}: "${key}" must be a non-empty string, got ${JSON.stringify(r[key])}`);
+        fail(`${at}: "${key}" must be a non-empty string, got ${showValue(r[key])}`);
       }
       return r[key] as string;
     };
@@ -87,26 +94,31 @@ export function parseIndex(json: unknown, path: string): SkillEntry[] {
       const v = r[key];
       if (nullable && v === null) return null;
       if (typeof v !== "number" || !Number.isInteger(v) || v < min) {
-        fail(`${at}: "${key}" must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+        fail(`${at}: "${key}" must be an integer >= ${min}, got ${showValue(v)}`);
       }
       return v as number;
     };
     const id = str("id");
-    if (!SKILL_ID_PATTERN.test(id)) fail(`${at}: id ${JSON.stringify(id)} is not a safe skill id`);
+    if (!SKILL_ID_PATTERN.test(id)) fail(`${at}: id ${showValue(id)} is not a safe skill id`);
     const folder = str("folder");
     if (
       folder.startsWith("/") || folder.includes("\\") ||
       folder.split("/").some((part) => part === "" || part === "." || part === "..")
     ) {
-      fail(`${at} ("${id}"): folder ${JSON.stringify(folder)} is not a path inside the library`);
+      fail(`${at} ("${id}"): folder ${showValue(folder)} is not a path inside the library`);
     }
     const s = r.shape as Record<string, unknown> | undefined;
+    // The bounds of a model's config.json (CONFIG_LIMITS), so no size read here is absurd.
+    const max = (k: string) => k === "layers" ? CONFIG_LIMITS.layers : CONFIG_LIMITS.dim;
     if (
       typeof s !== "object" || s === null ||
-      !SHAPE_KEYS.every((k) => Number.isInteger(s[k]) && (s[k] as number) > 0)
+      !SHAPE_KEYS.every((k) =>
+        Number.isInteger(s[k]) && (s[k] as number) > 0 && (s[k] as number) <= max(k)
+      )
     ) {
       fail(
-        `${at} ("${id}"): "shape" must give positive layers, dInner, convKernel, stateSize, vocab`,
+        `${at} ("${id}"): "shape" must give positive layers, dInner, convKernel, stateSize, vocab` +
+          ` (at most ${CONFIG_LIMITS.layers} layers, other sizes at most ${CONFIG_LIMITS.dim})`,
       );
     }
     const entry: SkillEntry = {
@@ -130,10 +142,11 @@ export function parseIndex(json: unknown, path: string): SkillEntry[] {
     const first = entries[0];
     if (first && (first.configHash !== entry.configHash || !sameShape(first.shape, entry.shape))) {
       fail(
-        `${at} ("${id}") is of model "${entry.model}" (config ${entry.configHash}, shape ${
-          showShape(entry.shape)
-        }) but entry 0 ("${first.id}") of model "${first.model}" (config ${first.configHash}, ` +
-          `shape ${showShape(first.shape)})`,
+        `${at} ("${id}") is of model ${showValue(entry.model)} (config ${
+          oneLine(entry.configHash, 80)
+        }, shape ${showShape(entry.shape)}) but entry 0 ("${first.id}") of model ${
+          showValue(first.model)
+        } (config ${oneLine(first.configHash, 80)}, shape ${showShape(first.shape)})`,
       );
     }
     entries.push(entry);

@@ -18,6 +18,7 @@
  */
 
 import { ConfigError, FormatError, NotFoundError } from "../util/errors.ts";
+import { decodeUtf8, parseJsonText, showValue } from "../util/json.ts";
 import { sha256Hex } from "../util/sha256.ts";
 
 /** Architecture of a Mamba-1 model, as read from a HF `config.json`. */
@@ -86,6 +87,24 @@ const HARMLESS_KEYS = new Set([
   "label2id",
 ]);
 
+/**
+ * Upper bounds on a config's sizes, checked before anything is sized by them. A config.json is
+ * input: without bounds, `"vocab_size": 1e300` (an integer to JavaScript) would reach an array
+ * allocation or a product past 2^53 before any weight is read. The bounds are generous: the
+ * largest Mamba-1 (mamba-2.8b) has d 2560, d_in 5120, 64 layers, n 16, K 4 and 50280 rows.
+ * With every size at most 2^20 and at most 2^16 layers, and at most 2^40 parameters in all
+ * (4 TiB of float32), every size this library derives (tensor elements, state bytes, graph
+ * shapes) is an exact integer.
+ */
+export const CONFIG_LIMITS = {
+  /** Largest hidden, inner, state, kernel, rank and vocabulary size. */
+  dim: 2 ** 20,
+  /** Most layers. */
+  layers: 2 ** 16,
+  /** Most parameters in all. */
+  parameters: 2 ** 40,
+} as const;
+
 /** Options of {@link parseMambaConfig}. */
 export interface ParseConfigOptions {
   /** Name used in error messages (usually the path of config.json). @default "config.json" */
@@ -112,7 +131,10 @@ export interface ParseConfigOptions {
 export function parseMambaConfig(json: unknown, options: ParseConfigOptions = {}): MambaConfig {
   const file = options.file ?? "config.json";
   const fail = (field: string, problem: string): never => {
-    throw new ConfigError(`Invalid "${file}": field "${field}" ${problem}`, { file, field });
+    throw new ConfigError(`Invalid "${file}": field ${showValue(field)} ${problem}`, {
+      file,
+      field,
+    });
   };
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
     throw new ConfigError(`Invalid "${file}": expected a JSON object`, { file });
@@ -124,22 +146,23 @@ export function parseMambaConfig(json: unknown, options: ParseConfigOptions = {}
     used.add(key);
     return raw[key];
   };
-  const int = (key: string, fallback?: number, min = 1): number => {
+  const int = (key: string, fallback?: number, min = 1, max: number = CONFIG_LIMITS.dim) => {
     const v = get(key);
     if (v === undefined || v === null) {
       if (fallback !== undefined) return fallback;
       return fail(key, "is missing");
     }
     if (typeof v !== "number" || !Number.isInteger(v)) {
-      return fail(key, `must be an integer, got ${JSON.stringify(v)}`);
+      return fail(key, `must be an integer, got ${showValue(v)}`);
     }
     if (v < min) return fail(key, `must be at least ${min}, got ${v}`);
+    if (v > max) return fail(key, `must be at most ${max}, got ${v}`);
     return v;
   };
   const bool = (key: string, fallback: boolean): boolean => {
     const v = get(key);
     if (v === undefined || v === null) return fallback;
-    if (typeof v !== "boolean") return fail(key, `must be true or false, got ${JSON.stringify(v)}`);
+    if (typeof v !== "boolean") return fail(key, `must be true or false, got ${showValue(v)}`);
     return v;
   };
 
@@ -147,7 +170,7 @@ export function parseMambaConfig(json: unknown, options: ParseConfigOptions = {}
   if (modelType !== "mamba") {
     fail(
       "model_type",
-      `must be "mamba" (a Mamba-1 checkpoint in HF format), got ${JSON.stringify(modelType)}`,
+      `must be "mamba" (a Mamba-1 checkpoint in HF format), got ${showValue(modelType)}`,
     );
   }
   // Legacy state-spaces names appear beside the HF names in converted checkpoints.
@@ -155,14 +178,20 @@ export function parseMambaConfig(json: unknown, options: ParseConfigOptions = {}
   if (has("d_model") && has("hidden_size") && int("d_model") !== hiddenSize) {
     fail("d_model", `is ${raw.d_model} but hidden_size is ${hiddenSize}`);
   }
-  const numHiddenLayers = has("num_hidden_layers") ? int("num_hidden_layers") : int("n_layer");
-  if (has("n_layer") && has("num_hidden_layers") && int("n_layer") !== numHiddenLayers) {
+  const layers = (key: string) => int(key, undefined, 1, CONFIG_LIMITS.layers);
+  const numHiddenLayers = has("num_hidden_layers")
+    ? layers("num_hidden_layers")
+    : layers("n_layer");
+  if (has("n_layer") && has("num_hidden_layers") && layers("n_layer") !== numHiddenLayers) {
     fail("n_layer", `is ${raw.n_layer} but num_hidden_layers is ${numHiddenLayers}`);
   }
   // As transformers reads it: an explicit intermediate_size wins over expand * hidden_size
   // (MambaConfig sets expand * hidden_size first, then the file's intermediate_size over it).
   const expand = int("expand", 2);
   const intermediateSize = int("intermediate_size", expand * hiddenSize);
+  if (intermediateSize > CONFIG_LIMITS.dim) {
+    fail("expand", `times hidden_size is ${intermediateSize}, more than ${CONFIG_LIMITS.dim}`);
+  }
   if (has("d_inner") && int("d_inner") !== intermediateSize) {
     fail("d_inner", `is ${raw.d_inner} but intermediate_size is ${intermediateSize}`);
   }
@@ -178,21 +207,35 @@ export function parseMambaConfig(json: unknown, options: ParseConfigOptions = {}
   }
   const eps = get("layer_norm_epsilon") ?? 1e-5;
   if (typeof eps !== "number" || !(eps > 0) || !Number.isFinite(eps)) {
-    fail("layer_norm_epsilon", `must be a positive number, got ${JSON.stringify(eps)}`);
+    fail("layer_norm_epsilon", `must be a positive number, got ${showValue(eps)}`);
   }
   const act = get("hidden_act");
   if (act !== undefined && act !== "silu" && act !== "swish") {
     fail(
       "hidden_act",
-      `must be "silu" (the only activation Mamba-1 uses), got ${JSON.stringify(act)}`,
+      `must be "silu" (the only activation Mamba-1 uses), got ${showValue(act)}`,
     );
   }
   if (get("rms_norm") === false) fail("rms_norm", "is false; only RMSNorm blocks are supported");
   const ssmCfg = get("ssm_cfg");
   if (ssmCfg !== undefined && ssmCfg !== null) {
-    if (typeof ssmCfg !== "object" || Object.keys(ssmCfg).length > 0) {
+    if (typeof ssmCfg !== "object" || Object.keys(ssmCfg as object).length > 0) {
       fail("ssm_cfg", "is not empty; pass the HF fields (state_size, conv_kernel, ...) instead");
     }
+  }
+
+  // Every weight: embedding (and an untied head), per layer in_proj, conv, x_proj, dt_proj,
+  // A_log, D, out_proj and the norm, and the final norm; biases counted as if present.
+  const d = hiddenSize, di = intermediateSize, r = timeStepRank;
+  const perLayer = 2 * di * d + 2 * di + di * (convKernel + 1) + di * (r + 2 * stateSize) +
+    r * di + 2 * di + di * stateSize + di + d * di + 2 * d;
+  const parameters = numHiddenLayers * perLayer + vocabSize * d * 2 + d;
+  if (parameters > CONFIG_LIMITS.parameters) {
+    fail(
+      "num_hidden_layers",
+      `and the sizes give a model of about ${parameters.toExponential(2)} parameters, more than ` +
+        `2^40 (the largest Mamba-1 has 2.8e9)`,
+    );
   }
 
   const config: MambaConfig = Object.freeze({
@@ -213,11 +256,11 @@ export function parseMambaConfig(json: unknown, options: ParseConfigOptions = {}
   if (!options.allowUnknown) {
     const unknown = Object.keys(raw).filter((k) => !used.has(k) && !HARMLESS_KEYS.has(k));
     if (unknown.length > 0) {
+      const shown = unknown.slice(0, 5).map((k) => showValue(k)).join(", ");
+      const more = unknown.length > 5 ? ` and ${unknown.length - 5} more` : "";
       fail(
         unknown[0],
-        `is unknown to this library (unknown keys: ${
-          unknown.map((k) => JSON.stringify(k)).join(", ")
-        }); pass allowUnknown to accept them`,
+        `is unknown to this library (unknown keys: ${shown}${more}); pass allowUnknown to accept them`,
       );
     }
   }
@@ -237,21 +280,41 @@ export async function readMambaConfig(
   options: Omit<ParseConfigOptions, "file"> = {},
 ): Promise<MambaConfig> {
   const file = path.endsWith(".json") ? path : `${path.replace(/\/$/, "")}/config.json`;
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = await Deno.readTextFile(file);
+    bytes = await Deno.readFile(file);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
       throw new NotFoundError(`Cannot read "${file}": no such file`, { file, cause: err });
     }
     throw FormatError.at(file, String(err), err);
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw FormatError.at(file, `malformed JSON (${(err as Error).message})`, err);
-  }
+  return parseMambaConfigText(bytes, file, options);
+}
+
+/**
+ * Parses the text (or the bytes, UTF-8) of a `config.json` read from `file` and validates it
+ * (what {@link readMambaConfig} does once it has the file): text that is not UTF-8 or not JSON
+ * is a {@link FormatError}, a JSON value that is not a valid config a {@link ConfigError}, each
+ * one line naming `file`.
+ *
+ * @example
+ * ```ts
+ * import { parseMambaConfigText } from "./config.ts";
+ * try {
+ *   parseMambaConfigText('{"model_type": "mamba", "hidden_size": 1e400}', "m/config.json");
+ *   throw new Error("parsed");
+ * } catch (e) {
+ *   if (!(e as Error).message.startsWith('Invalid "m/config.json": field "hidden_size"')) throw e;
+ * }
+ * ```
+ */
+export function parseMambaConfigText(
+  text: string | Uint8Array,
+  file: string,
+  options: Omit<ParseConfigOptions, "file"> = {},
+): MambaConfig {
+  const json = parseJsonText(typeof text === "string" ? text : decodeUtf8(text, file), file);
   return parseMambaConfig(json, { ...options, file });
 }
 

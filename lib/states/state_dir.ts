@@ -21,7 +21,9 @@ import { countWork } from "../util/counters.ts";
 import { readStateFiles, writeStateFiles } from "./_codec.ts";
 import type { MambaConfig } from "../model/config.ts";
 import { configHash } from "../model/config.ts";
+import { CONFIG_LIMITS } from "../model/config.ts";
 import { FormatError, NotFoundError, SoupError } from "../util/errors.ts";
+import { decodeUtf8, oneLine, parseJsonText, showValue } from "../util/json.ts";
 import {
   checkWritable,
   inspectOwnFolder,
@@ -234,9 +236,9 @@ export async function loadState(
   options: { config?: MambaConfig; weights?: string } = {},
 ): Promise<State & { readonly meta: StateMeta }> {
   const clean = dir.replace(/\/+$/, "") || "/";
-  let meta: StateMeta;
+  let bytes: Uint8Array;
   try {
-    meta = JSON.parse(await Deno.readTextFile(`${clean}/meta.json`));
+    bytes = await Deno.readFile(`${clean}/meta.json`);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
       const what = await Deno.stat(clean).then(
@@ -251,26 +253,18 @@ export async function loadState(
         file: `${clean}/meta.json`,
       });
     }
-    throw FormatError.at(`${clean}/meta.json`, `malformed JSON (${(err as Error).message})`, err);
+    throw FormatError.at(`${clean}/meta.json`, String(err), err);
   }
-  const s = meta?.shape;
-  if (
-    typeof s !== "object" || s === null ||
-    !["layers", "dInner", "convKernel", "stateSize", "vocab"].every((k) =>
-      Number.isInteger((s as unknown as Record<string, unknown>)[k])
-    )
-  ) {
-    throw FormatError.at(
-      `${clean}/meta.json`,
-      `"shape" must give layers, dInner, convKernel, stateSize and vocab`,
-    );
-  }
+  const meta = parseStateMeta(bytes, `${clean}/meta.json`);
+  const s = meta.shape;
   if (options.config !== undefined) {
     const want = stateShapeOf(options.config);
     const hash = await configHash(options.config);
     if (JSON.stringify(want) !== JSON.stringify(s) || hash !== meta.configHash) {
       throw new SoupError(
-        `Cannot use state "${clean}": it belongs to model "${meta.model}" (config ${meta.configHash}, ` +
+        `Cannot use state "${clean}": it belongs to model ${showValue(meta.model)} (config ${
+          oneLine(meta.configHash, 80)
+        }, ` +
           `shape ${JSON.stringify(s)}), not to this model (config ${hash}, shape ${
             JSON.stringify(want)
           })`,
@@ -283,8 +277,10 @@ export async function loadState(
     meta.weightsFingerprint !== options.weights
   ) {
     throw new SoupError(
-      `Cannot use state "${clean}": it was made with other weights (fingerprint ${meta.weightsFingerprint}, ` +
-        `model "${meta.model}") than this model's (${options.weights}), though of the same shape`,
+      `Cannot use state "${clean}": it was made with other weights (fingerprint ${
+        oneLine(meta.weightsFingerprint, 80)
+      }, model ${showValue(meta.model)}) than this model's (${options.weights}), though of the ` +
+        `same shape`,
       { file: clean },
     );
   }
@@ -293,3 +289,78 @@ export async function loadState(
     & State
     & { readonly meta: StateMeta };
 }
+
+/**
+ * Parses and checks the text (or UTF-8 bytes) of a state folder's meta.json read from `file`:
+ * an object with a `shape` of positive sizes within a config's bounds (`CONFIG_LIMITS`), a
+ * string `configHash`, and, where present, string `model`, `weightsFingerprint`, `engine`,
+ * `created` and `text`, a string or null `source`, non-negative integer `tokenIds` and an
+ * object `extra`. Every problem is a one-line {@link FormatError} naming `file`.
+ *
+ * @example
+ * ```ts
+ * import { parseStateMeta } from "./state_dir.ts";
+ * try {
+ *   parseStateMeta('{"configHash": "x", "shape": {"layers": -1}}', "s/meta.json");
+ *   throw new Error("parsed");
+ * } catch (e) {
+ *   if (!(e as Error).message.startsWith('Cannot read "s/meta.json": "shape"')) throw e;
+ * }
+ * ```
+ */
+export function parseStateMeta(text: string | Uint8Array, file: string): StateMeta {
+  const json = parseJsonText(typeof text === "string" ? text : decodeUtf8(text, file), file);
+  const fail = (problem: string): never => {
+    throw FormatError.at(file, problem);
+  };
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    return fail("expected a JSON object (a state's meta.json)");
+  }
+  const meta = json as Record<string, unknown>;
+  const s = meta.shape as Record<string, unknown> | undefined;
+  const max = (k: string) => k === "layers" ? CONFIG_LIMITS.layers : CONFIG_LIMITS.dim;
+  if (
+    typeof s !== "object" || s === null || Array.isArray(s) ||
+    !SHAPE_KEYS.every((k) =>
+      Number.isInteger(s[k]) && (s[k] as number) > 0 && (s[k] as number) <= max(k)
+    )
+  ) {
+    fail(
+      `"shape" must give positive layers, dInner, convKernel, stateSize and vocab (at most ` +
+        `${CONFIG_LIMITS.layers} layers, other sizes at most ${CONFIG_LIMITS.dim})`,
+    );
+  }
+  if (typeof meta.configHash !== "string") {
+    fail(`"configHash" must be a string, got ${showValue(meta.configHash)}`);
+  }
+  for (const key of ["model", "weightsFingerprint", "engine", "created", "text"]) {
+    if (meta[key] !== undefined && typeof meta[key] !== "string") {
+      fail(`"${key}" must be a string, got ${showValue(meta[key])}`);
+    }
+  }
+  if (meta.source !== undefined && meta.source !== null && typeof meta.source !== "string") {
+    fail(`"source" must be a folder or null, got ${showValue(meta.source)}`);
+  }
+  const ids = meta.tokenIds;
+  if (ids !== undefined) {
+    if (!Array.isArray(ids)) fail(`"tokenIds" must be an array, got ${showValue(ids)}`);
+    const bad = (ids as unknown[]).findIndex((id) =>
+      !Number.isSafeInteger(id) || (id as number) < 0
+    );
+    if (bad >= 0) {
+      fail(`"tokenIds" ${bad} is ${showValue((ids as unknown[])[bad])}, not a token id`);
+    }
+  }
+  if (
+    meta.extra !== undefined &&
+    (typeof meta.extra !== "object" || meta.extra === null || Array.isArray(meta.extra))
+  ) {
+    fail(`"extra" must be an object, got ${showValue(meta.extra)}`);
+  }
+  // The five sizes in their order, so shapes compare by their JSON whatever the file's order
+  // of keys or any other key it holds.
+  const shape = Object.fromEntries(SHAPE_KEYS.map((k) => [k, s![k]]));
+  return { ...meta, shape } as unknown as StateMeta;
+}
+
+const SHAPE_KEYS = ["layers", "dInner", "convKernel", "stateSize", "vocab"] as const;

@@ -245,10 +245,12 @@ Deno.test("two processes writing the same entries at once leave every entry whol
     // Each process extracts the same 24 states into one store, asking for other layers (so each
     // write of a key replaces the other's with the union), in another order.
     const child = `${dir}/child.ts`;
+    const engineModule = new URL("../engine/mod.ts", import.meta.url).href;
+    const storeModule = new URL("./store.ts", import.meta.url).href;
     await Deno.writeTextFile(
       child,
-      `import { ReferenceEngine } from "${new URL("../engine/mod.ts", import.meta.url)}";
-import { StateStore } from "${new URL("./store.ts", import.meta.url)}";
+      `import { ReferenceEngine } from ${JSON.stringify(engineModule)};
+import { StateStore } from ${JSON.stringify(storeModule)};
 const [dir, which] = Deno.args;
 const identity = JSON.parse(Deno.readTextFileSync(dir + "/identity.json"));
 const engine = await ReferenceEngine.load(dir + "/m");

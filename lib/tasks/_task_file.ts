@@ -5,6 +5,7 @@
  */
 
 import { FormatError } from "../util/errors.ts";
+import { parseJsonBytes } from "../util/json.ts";
 import type { TaskItem } from "./types.ts";
 
 export { sha256Hex } from "../util/sha256.ts";
@@ -14,18 +15,7 @@ export { sha256Hex } from "../util/sha256.ts";
  * keys are ignored). Anything else is a {@linkcode FormatError} naming `file`.
  */
 export function parseTaskItems(file: string, bytes: Uint8Array): TaskItem[] {
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch (e) {
-    throw FormatError.at(file, "not UTF-8 text", e);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw FormatError.at(file, `malformed JSON (${(e as Error).message})`, e);
-  }
+  const json = parseJsonBytes(bytes, file);
   if (!Array.isArray(json)) {
     throw FormatError.at(
       file,

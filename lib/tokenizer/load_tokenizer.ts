@@ -5,6 +5,7 @@
  */
 import { Tokenizer } from "npm:@huggingface/tokenizers@0.2.0";
 import { FormatError, NotFoundError, SoupError } from "../util/errors.ts";
+import { decodeUtf8, oneLine, parseJsonText, showValue } from "../util/json.ts";
 
 /** The end-of-text token; Todd et al. start every prompt with it (GPT-NeoX has no BOS). */
 const EOS_TOKEN = "<|endoftext|>";
@@ -132,31 +133,50 @@ class NeoXTokenizer implements MambaTokenizer {
  */
 export async function loadTokenizer(path: string): Promise<MambaTokenizer> {
   const file = await resolveFile(path);
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = await Deno.readTextFile(file);
+    bytes = await Deno.readFile(file);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
       throw new NotFoundError(`Cannot read "${file}": no such file`, { file, cause: e });
     }
     throw new SoupError(`Cannot read "${file}": ${errorText(e)}`, { file, cause: e });
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw FormatError.at(file, `malformed JSON (${errorText(e)})`, e);
-  }
+  return tokenizerFromText(bytes, file);
+}
+
+/**
+ * Builds a {@linkcode MambaTokenizer} from the text (or UTF-8 bytes) of a `tokenizer.json` read
+ * from `file` (what {@linkcode loadTokenizer} does once it has the file). Anything that is not a
+ * usable byte-level BPE tokenizer with an `"<|endoftext|>"` token is a one-line
+ * {@linkcode FormatError} naming `file`.
+ */
+export function tokenizerFromText(text: string | Uint8Array, file: string): MambaTokenizer {
+  const json = parseJsonText(typeof text === "string" ? text : decodeUtf8(text, file), file);
   checkShape(file, json);
-  let inner: Tokenizer;
   try {
-    inner = new Tokenizer(json, TOKENIZER_CONFIG);
+    const inner = new Tokenizer(json, TOKENIZER_CONFIG);
+    const eos = inner.token_to_id(EOS_TOKEN);
+    if (eos === undefined) throw FormatError.at(file, `no "${EOS_TOKEN}" token`);
+    // The package does not check the model's options against each other (an unk_token of 0
+    // gives ids of undefined): a text of every kind of character must give known ids.
+    const probe = inner.encode(PROBE_TEXT, { add_special_tokens: false }).ids;
+    const bad = probe.find((id) =>
+      !Number.isSafeInteger(id) || inner.id_to_token(id) === undefined
+    );
+    if (bad !== undefined || probe.length === 0) {
+      throw FormatError.at(
+        file,
+        `the tokenizer gives the id ${
+          showValue(bad)
+        } for a sample text: not a token of its vocabulary`,
+      );
+    }
+    return new NeoXTokenizer(file, inner, eos);
   } catch (e) {
-    throw FormatError.at(file, `not a usable tokenizer (${errorText(e)})`, e);
+    if (e instanceof SoupError) throw e;
+    throw FormatError.at(file, `not a usable tokenizer (${oneLine(errorText(e))})`, e);
   }
-  const eos = inner.token_to_id(EOS_TOKEN);
-  if (eos === undefined) throw FormatError.at(file, `no "${EOS_TOKEN}" token`);
-  return new NeoXTokenizer(file, inner, eos);
 }
 
 /** `path` itself, or `path/tokenizer.json` when `path` is a directory. */
@@ -206,13 +226,64 @@ function checkShape(file: string, json: unknown): asserts json is Record<string,
     throw FormatError.at(file, `"model" is not an object`);
   }
   if (model.type !== "BPE") {
-    throw FormatError.at(file, `model type is "${String(model.type)}", expected "BPE"`);
+    throw FormatError.at(file, `model type is ${showValue(model.type)}, expected "BPE"`);
   }
   if (typeof model.vocab !== "object" || model.vocab === null || Array.isArray(model.vocab)) {
     throw FormatError.at(file, `"model.vocab" is not an object`);
   }
   if (!Array.isArray(model.merges)) throw FormatError.at(file, `"model.merges" is not an array`);
+  const optionalOf = (key: string, type: string) => {
+    const v = model[key];
+    if (v !== undefined && v !== null && typeof v !== type) {
+      throw FormatError.at(file, `"model.${key}" is ${showValue(v)}, not a ${type} or null`);
+    }
+  };
+  optionalOf("unk_token", "string");
+  optionalOf("continuing_subword_prefix", "string");
+  optionalOf("end_of_word_suffix", "string");
+  optionalOf("dropout", "number");
+  optionalOf("fuse_unk", "boolean");
+  optionalOf("byte_fallback", "boolean");
+  if (typeof model.unk_token === "string" && !Object.hasOwn(model.vocab, model.unk_token)) {
+    throw FormatError.at(
+      file,
+      `"model.unk_token" ${showValue(model.unk_token)} is not in the vocab`,
+    );
+  }
+  // The package takes ids as they stand: an id of -1, 0.5 or 1e400 would reach the model.
+  const isId = (id: unknown) =>
+    Number.isSafeInteger(id) && (id as number) >= 0 && (id as number) <= MAX_ID;
+  for (const [token, id] of Object.entries(model.vocab)) {
+    if (!isId(id)) {
+      throw FormatError.at(
+        file,
+        `"model.vocab" gives ${showValue(token)} the id ${showValue(id)}, not a token id ` +
+          `(an integer from 0 to ${MAX_ID})`,
+      );
+    }
+  }
+  for (const [i, t] of (record.added_tokens as unknown[]).entries()) {
+    const added = t as Record<string, unknown> | null;
+    if (
+      typeof added !== "object" || added === null || typeof added.content !== "string" ||
+      added.content === "" ||
+      !isId(added.id)
+    ) {
+      throw FormatError.at(
+        file,
+        `"added_tokens" ${i} is ${
+          showValue(t)
+        }, not a {"id": <token id>, "content": <text>} object`,
+      );
+    }
+  }
 }
+
+/** A text of letters, digits, spaces, punctuation, an accent, an emoji and the EOS token. */
+const PROBE_TEXT = `Hello, World 42!\n\t  caf\u00e9 \u{1F600} ${EOS_TOKEN}\u0000`;
+
+/** The largest token id accepted: ids are int32 inputs of the model's graph. */
+const MAX_ID = 2 ** 31 - 1;
 
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
