@@ -28,6 +28,7 @@ import type { TaskItem } from "../lib/tasks/types.ts";
 import { loadNewsDocuments, type NewsDocument, parseNewsLines } from "../lib/data/news.ts";
 import { parse as parseCli } from "../cli/_cli.ts";
 import { tokenizerFromText } from "../lib/tokenizer/load_tokenizer.ts";
+import { parseSafetensorsIndex } from "../lib/model/safetensors.ts";
 import { SoupError } from "../lib/util/errors.ts";
 import { oneLine } from "../lib/util/json.ts";
 
@@ -667,4 +668,52 @@ Deno.test("fuzz: a damaged .jsonl.gz news file fails in one line naming the file
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+// ---------------------------------------------------------------------------------------------
+// A sharded checkpoint's model.safetensors.index.json: shard names are plain file names.
+
+const SAFETENSORS_INDEX_SEEDS = [
+  {
+    metadata: { total_size: 1234 },
+    weight_map: {
+      "backbone.embeddings.weight": "model-00001-of-00002.safetensors",
+      "backbone.layers.0.mixer.A_log": "model-00001-of-00002.safetensors",
+      "backbone.norm_f.weight": "model-00002-of-00002.safetensors",
+    },
+  },
+  { weight_map: { a: "x.safetensors" } },
+];
+
+Deno.test("fuzz: a sharded safetensors index names shard files beside it or fails in one line naming the file", () => {
+  fuzz(
+    "safetensors index",
+    SAFETENSORS_INDEX_SEEDS.map((s) => json(s)),
+    (b, f) => parseSafetensorsIndex(b, f),
+    {
+      check: (result) => {
+        const names = result as string[];
+        if (!Array.isArray(names) || names.length === 0) return "no shard names";
+        for (const n of names) {
+          if (typeof n !== "string" || n === "" || n === "." || n === ".." || /[\/\\\0]/.test(n)) {
+            return `shard name ${JSON.stringify(n)} is not a file name beside the index`;
+          }
+        }
+        return undefined;
+      },
+      dictionary: [
+        ...JSON_TOKENS,
+        '"../x.safetensors"',
+        '"/etc/passwd"',
+        '".."',
+        '"a\\\\b"',
+        '"weight_map": ',
+      ],
+      generators: [
+        jsonMutations(SAFETENSORS_INDEX_SEEDS),
+        jsonMutations(SAFETENSORS_INDEX_SEEDS),
+        randomJson,
+      ],
+    },
+  );
 });

@@ -7,7 +7,7 @@
 
 import { nearestName } from "../util/suggest.ts";
 import { FormatError, NotFoundError } from "../util/errors.ts";
-import { indexShards } from "../model/safetensors.ts";
+import { parseSafetensorsIndex } from "../model/safetensors.ts";
 import {
   downloadToHfCache,
   findInHfCache,
@@ -135,13 +135,7 @@ async function download(model: string, options: ResolveOptions): Promise<string>
 }
 
 function shardsOf(indexFile: string): string[] {
-  let json;
-  try {
-    json = JSON.parse(Deno.readTextFileSync(indexFile));
-  } catch (err) {
-    throw FormatError.at(indexFile, `not a safetensors index (${(err as Error).message})`, err);
-  }
-  return indexShards(indexFile, json);
+  return parseSafetensorsIndex(Deno.readFileSync(indexFile), indexFile);
 }
 
 /**

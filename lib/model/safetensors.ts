@@ -11,6 +11,7 @@
  */
 
 import { FormatError, NotFoundError } from "../util/errors.ts";
+import { decodeUtf8, parseJsonText, showValue } from "../util/json.ts";
 import { decodeBfloat16, decodeFloat16 } from "../util/float16.ts";
 
 /** Element types of safetensors and their sizes in bytes. */
@@ -231,7 +232,7 @@ export const SAFETENSORS_SINGLE = "model.safetensors";
 export const SAFETENSORS_INDEX = "model.safetensors.index.json";
 
 /**
- * The shard files a parsed `model.safetensors.index.json` names, in order of first mention,
+ * The shard files a `model.safetensors.index.json` (its bytes) names, in order of first mention,
  * each checked to be a plain file name beside the index: a name with a slash or backslash,
  * "." or "..", or one that is empty or not a string is a {@link FormatError}, so no index can
  * make this tool read or download a file outside the checkpoint's folder.
@@ -250,6 +251,11 @@ export const SAFETENSORS_INDEX = "model.safetensors.index.json";
  * if (!refused) throw new Error("a path outside the folder was accepted");
  * ```
  */
+export function parseSafetensorsIndex(bytes: Uint8Array, indexFile: string): string[] {
+  return indexShards(indexFile, parseJsonText(decodeUtf8(bytes, indexFile), indexFile));
+}
+
+/** The checked shard names of a parsed index: see {@link parseSafetensorsIndex}. */
 export function indexShards(indexFile: string, json: unknown): string[] {
   const weightMap = (json as { weight_map?: unknown } | null)?.weight_map;
   if (typeof weightMap !== "object" || weightMap === null || Array.isArray(weightMap)) {
@@ -263,8 +269,8 @@ export function indexShards(indexFile: string, json: unknown): string[] {
     ) {
       throw FormatError.at(
         indexFile,
-        `weight_map entry "${name}" names an invalid shard ${JSON.stringify(shard)} (a file ` +
-          `name beside the index)`,
+        `weight_map entry ${showValue(name)} names an invalid shard ${showValue(shard)} (a ` +
+          `file name beside the index)`,
       );
     }
     if (!names.includes(shard)) names.push(shard);
@@ -335,17 +341,18 @@ export class SafetensorsCheckpoint implements Disposable {
   }
 
   static async #openIndex(indexFile: string): Promise<SafetensorsCheckpoint> {
-    let json: unknown;
+    let bytes: Uint8Array;
     try {
-      json = JSON.parse(await Deno.readTextFile(indexFile));
+      bytes = await Deno.readFile(indexFile);
     } catch (err) {
       if (err instanceof Deno.errors.NotFound) {
         throw new NotFoundError(`Cannot read "${indexFile}": no such file`, { file: indexFile });
       }
-      throw FormatError.at(indexFile, `malformed JSON (${(err as Error).message})`, err);
+      throw err;
     }
+    const shardNames = parseSafetensorsIndex(bytes, indexFile);
+    const json = JSON.parse(decodeUtf8(bytes, indexFile)); // checked by parseSafetensorsIndex
     const dir = indexFile.includes("/") ? indexFile.slice(0, indexFile.lastIndexOf("/")) : ".";
-    const shardNames = indexShards(indexFile, json);
     const tensors = new Map<string, TensorInfo>();
     let metadata: Record<string, string> = {};
     const files = shardNames.map((s) => `${dir}/${s}`);
@@ -366,7 +373,10 @@ export class SafetensorsCheckpoint implements Disposable {
     for (const [name, shard] of Object.entries(weightMap)) {
       const t = tensors.get(name);
       if (t === undefined || t.file !== `${dir}/${shard}`) {
-        throw FormatError.at(indexFile, `weight_map says "${name}" is in "${shard}" but it is not`);
+        throw FormatError.at(
+          indexFile,
+          `weight_map says ${showValue(name)} is in ${showValue(shard)} but it is not`,
+        );
       }
     }
     return new SafetensorsCheckpoint(tensors, files, metadata);

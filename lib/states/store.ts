@@ -51,7 +51,7 @@ export const ENGINE_NUMERICS = 1;
  * asks whether the numbers changed (then bump {@link ENGINE_NUMERICS}) before this is updated,
  * so stored states of old numbers are never reused by accident.
  */
-export const ENGINE_SOURCES = "086653c3fa1574a3";
+export const ENGINE_SOURCES = "bd9ca4622b64ed02";
 
 /**
  * The store every figure, notebook and command shares: `$SOUP_CACHE/states` when SOUP_CACHE is
