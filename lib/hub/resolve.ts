@@ -6,7 +6,7 @@
  */
 
 import { nearestName } from "../util/suggest.ts";
-import { FormatError, NotFoundError } from "../util/errors.ts";
+import { NotFoundError } from "../util/errors.ts";
 import { parseSafetensorsIndex } from "../model/safetensors.ts";
 import {
   downloadToHfCache,
