@@ -184,7 +184,9 @@ export class SkillLibrary implements Library<SkillEntry> {
       }
       // A library starts only in a new or empty folder: a folder of the user's is never
       // turned into one.
-      const held = [...Deno.readDirSync(clean)].map((e) => e.name);
+      // (Its own files are no objection: the lock and the index another add is writing now.)
+      const held = [...Deno.readDirSync(clean)].map((e) => e.name)
+        .filter((name) => name !== ".lock" && !/^index\.json\..*\.tmp$/.test(name));
       if (held.length > 0) {
         const shown = held.sort().slice(0, 3).join(", ") + (held.length > 3 ? ", ..." : "");
         throw new SoupError(
