@@ -32,7 +32,13 @@ import { atomicWrite } from "../util/atomic_write.ts";
 import { FormatError, SoupError } from "../util/errors.ts";
 import { sha256Hex } from "../util/sha256.ts";
 import { swapFolder, sweepLeftovers, tempSibling } from "../util/output.ts";
-import { checkStateArrays, State, type StateIdentity, stateShape } from "./state.ts";
+import {
+  checkStateArrays,
+  State,
+  type StateArrays,
+  type StateIdentity,
+  stateShape,
+} from "./state.ts";
 import { configHash } from "../model/config.ts";
 import { soupCacheDir } from "../hub/sources.ts";
 
@@ -51,7 +57,7 @@ export const ENGINE_NUMERICS = 1;
  * asks whether the numbers changed (then bump {@link ENGINE_NUMERICS}) before this is updated,
  * so stored states of old numbers are never reused by accident.
  */
-export const ENGINE_SOURCES = "bd9ca4622b64ed02";
+export const ENGINE_SOURCES = "815283a6e18e8876";
 
 /**
  * The store every figure, notebook and command shares: `$SOUP_CACHE/states` when SOUP_CACHE is
@@ -127,12 +133,7 @@ function bytesOf(a: Float32Array): Uint8Array {
 }
 
 /** The sums meta.json carries: the sha256 of each array, by the file it is written to. */
-async function arraySums(a: {
-  conv: Float32Array;
-  ssm: Float32Array;
-  deltaSum: Float32Array;
-  logits?: Float32Array;
-}): Promise<Record<string, string>> {
+async function arraySums(a: StateArrays): Promise<Record<string, string>> {
   const sums: Record<string, string> = {
     "conv.npy": await sha256Hex(bytesOf(a.conv)),
     "ssm.npy": await sha256Hex(bytesOf(a.ssm)),
@@ -306,7 +307,8 @@ export class StateStore {
   /**
    * Stores `layers` of a full state (every layer) that `job` produced under `key`, together
    * with the layers stored before (taken from this full state), and its logits when `logits`
-   * is set (or stored before). The entry is written as a new folder swapped in whole.
+   * is set (or stored before). The entry is written as a new folder swapped in whole; when a
+   * second writer's swap of the same key dropped some of these layers, it is written again.
    */
   async put(
     key: string,
@@ -314,6 +316,17 @@ export class StateStore {
     state: State,
     layers: readonly number[] = this.#allLayers(),
     logits = false,
+  ): Promise<void> {
+    await this.#put(key, job, state, layers, logits, 0);
+  }
+
+  async #put(
+    key: string,
+    job: StoreJob,
+    state: State,
+    layers: readonly number[],
+    logits: boolean,
+    attempt: number,
   ): Promise<void> {
     const { intermediateSize: dIn, convKernel: k, stateSize: n } = this.identity.config;
     if (state instanceof State && !state.complete) {
@@ -371,6 +384,16 @@ export class StateStore {
     } catch (err) {
       await Deno.remove(tmp, { recursive: true }).catch(() => {});
       throw err;
+    }
+    // Two writers of one key that read the same older entry each store their own union, and the
+    // later swap drops the other's layers: the entry in place is read back, and while it lacks
+    // a layer of this union the put runs again from it (this state holds every layer).
+    const now = await this.#meta(key).catch(() => undefined);
+    if (
+      attempt < 8 && (!now || !union.every((l) => now.layers.includes(l)) ||
+        (withLogits && !now.logits))
+    ) {
+      await this.#put(key, job, state, union, withLogits, attempt + 1);
     }
   }
 
