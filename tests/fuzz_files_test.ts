@@ -692,7 +692,7 @@ Deno.test("fuzz: a sharded safetensors index names shard files beside it or fail
     (b, f) => parseSafetensorsIndex(b, f),
     {
       check: (result) => {
-        const names = result as string[];
+        const names = (result as { shards: string[] }).shards;
         if (!Array.isArray(names) || names.length === 0) return "no shard names";
         for (const n of names) {
           if (typeof n !== "string" || n === "" || n === "." || n === ".." || /[\/\\\0]/.test(n)) {

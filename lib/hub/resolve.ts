@@ -135,7 +135,7 @@ async function download(model: string, options: ResolveOptions): Promise<string>
 }
 
 function shardsOf(indexFile: string): string[] {
-  return parseSafetensorsIndex(Deno.readFileSync(indexFile), indexFile);
+  return parseSafetensorsIndex(Deno.readFileSync(indexFile), indexFile).shards;
 }
 
 /**

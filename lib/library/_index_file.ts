@@ -13,10 +13,9 @@
  */
 
 import { atomicWrite } from "../util/atomic_write.ts";
-import { CONFIG_LIMITS } from "../model/config.ts";
 import { FormatError, NotFoundError } from "../util/errors.ts";
-import { decodeUtf8, oneLine, parseJsonText, showValue } from "../util/json.ts";
-import type { StateMeta } from "../states/state_dir.ts";
+import { oneLine, parseJsonText, showValue } from "../util/json.ts";
+import { boundedShape, SHAPE_BOUNDS, SHAPE_KEYS, type StateMeta } from "../states/state_dir.ts";
 import { SKILL_ID_PATTERN } from "./sanitize_skill_id.ts";
 import type { SkillEntry } from "./skill_library.ts";
 
@@ -25,7 +24,7 @@ export const INDEX_FORMAT = "state-soup skill library";
 /** The only `version` written and read. */
 export const INDEX_VERSION = 1;
 /** The dims recorded per entry, in order. */
-export const SHAPE_KEYS = ["layers", "dInner", "convKernel", "stateSize", "vocab"] as const;
+export { SHAPE_KEYS };
 
 /** Whether two state shapes are the same dims. */
 export function sameShape(a: StateMeta["shape"], b: StateMeta["shape"]): boolean {
@@ -57,7 +56,7 @@ export async function readIndex(path: string): Promise<SkillEntry[]> {
  */
 export function parseIndexText(text: string | Uint8Array, path: string): SkillEntry[] {
   return parseIndex(
-    parseJsonText(typeof text === "string" ? text : decodeUtf8(text, path), path),
+    parseJsonText(text, path),
     path,
   );
 }
@@ -107,20 +106,12 @@ export function parseIndex(json: unknown, path: string): SkillEntry[] {
     ) {
       fail(`${at} ("${id}"): folder ${showValue(folder)} is not a path inside the library`);
     }
-    const s = r.shape as Record<string, unknown> | undefined;
-    // The bounds of a model's config.json (CONFIG_LIMITS), so no size read here is absurd.
-    const max = (k: string) => k === "layers" ? CONFIG_LIMITS.layers : CONFIG_LIMITS.dim;
-    if (
-      typeof s !== "object" || s === null ||
-      !SHAPE_KEYS.every((k) =>
-        Number.isInteger(s[k]) && (s[k] as number) > 0 && (s[k] as number) <= max(k)
-      )
-    ) {
+    // The bounds of a model's config.json, so no size read here is absurd.
+    const shape = boundedShape(r.shape) ??
       fail(
         `${at} ("${id}"): "shape" must give positive layers, dInner, convKernel, stateSize, vocab` +
-          ` (at most ${CONFIG_LIMITS.layers} layers, other sizes at most ${CONFIG_LIMITS.dim})`,
+          ` ${SHAPE_BOUNDS}`,
       );
-    }
     const entry: SkillEntry = {
       id,
       folder,
@@ -129,7 +120,7 @@ export function parseIndex(json: unknown, path: string): SkillEntry[] {
       seed: int("seed", Number.MIN_SAFE_INTEGER, true),
       model: str("model"),
       configHash: str("configHash"),
-      shape: Object.fromEntries(SHAPE_KEYS.map((k) => [k, s![k]])) as StateMeta["shape"],
+      shape,
       created: str("created"),
     };
     const key = id.toLowerCase();

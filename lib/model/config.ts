@@ -18,7 +18,7 @@
  */
 
 import { ConfigError, FormatError, NotFoundError } from "../util/errors.ts";
-import { decodeUtf8, parseJsonText, showValue } from "../util/json.ts";
+import { parseJsonText, showValue } from "../util/json.ts";
 import { sha256Hex } from "../util/sha256.ts";
 
 /** Architecture of a Mamba-1 model, as read from a HF `config.json`. */
@@ -314,7 +314,7 @@ export function parseMambaConfigText(
   file: string,
   options: Omit<ParseConfigOptions, "file"> = {},
 ): MambaConfig {
-  const json = parseJsonText(typeof text === "string" ? text : decodeUtf8(text, file), file);
+  const json = parseJsonText(text, file);
   return parseMambaConfig(json, { ...options, file });
 }
 

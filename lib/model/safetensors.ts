@@ -11,7 +11,7 @@
  */
 
 import { FormatError, NotFoundError } from "../util/errors.ts";
-import { decodeUtf8, parseJsonText, showValue } from "../util/json.ts";
+import { parseJsonText, showValue } from "../util/json.ts";
 import { decodeBfloat16, decodeFloat16 } from "../util/float16.ts";
 
 /** Element types of safetensors and their sizes in bytes. */
@@ -231,32 +231,41 @@ export const SAFETENSORS_SINGLE = "model.safetensors";
 /** The index of a sharded checkpoint. */
 export const SAFETENSORS_INDEX = "model.safetensors.index.json";
 
+/** What a sharded checkpoint's index says: its shard files and which tensor each holds. */
+export interface SafetensorsIndex {
+  /** The shard files, in order of first mention. */
+  shards: string[];
+  /** Tensor name -> shard file. */
+  weightMap: Record<string, string>;
+}
+
 /**
- * The shard files a `model.safetensors.index.json` (its bytes) names, in order of first mention,
- * each checked to be a plain file name beside the index: a name with a slash or backslash,
- * "." or "..", or one that is empty or not a string is a {@link FormatError}, so no index can
- * make this tool read or download a file outside the checkpoint's folder.
+ * Parses a `model.safetensors.index.json` (its bytes) read from `indexFile`: UTF-8 JSON whose
+ * `weight_map` names, for each tensor, a shard that is a plain file name beside the index. A
+ * name with a slash or backslash, "." or "..", or one that is empty or not a string is a
+ * one-line {@link FormatError}, so no index can make this tool read or download a file outside
+ * the checkpoint's folder.
  *
  * @example
  * ```ts
- * import { indexShards } from "./safetensors.ts";
- * const names = indexShards("i.json", { weight_map: { a: "s1.safetensors", b: "s1.safetensors" } });
- * if (names.join() !== "s1.safetensors") throw new Error();
+ * import { parseSafetensorsIndex } from "./safetensors.ts";
+ * const bytes = (o: unknown) => new TextEncoder().encode(JSON.stringify(o));
+ * const index = parseSafetensorsIndex(
+ *   bytes({ weight_map: { a: "s1.safetensors", b: "s1.safetensors" } }),
+ *   "i.json",
+ * );
+ * if (index.shards.join() !== "s1.safetensors") throw new Error();
  * let refused = false;
  * try {
- *   indexShards("i.json", { weight_map: { a: "../../etc/passwd" } });
+ *   parseSafetensorsIndex(bytes({ weight_map: { a: "../../etc/passwd" } }), "i.json");
  * } catch {
  *   refused = true;
  * }
  * if (!refused) throw new Error("a path outside the folder was accepted");
  * ```
  */
-export function parseSafetensorsIndex(bytes: Uint8Array, indexFile: string): string[] {
-  return indexShards(indexFile, parseJsonText(decodeUtf8(bytes, indexFile), indexFile));
-}
-
-/** The checked shard names of a parsed index: see {@link parseSafetensorsIndex}. */
-export function indexShards(indexFile: string, json: unknown): string[] {
+export function parseSafetensorsIndex(bytes: Uint8Array, indexFile: string): SafetensorsIndex {
+  const json = parseJsonText(bytes, indexFile);
   const weightMap = (json as { weight_map?: unknown } | null)?.weight_map;
   if (typeof weightMap !== "object" || weightMap === null || Array.isArray(weightMap)) {
     throw FormatError.at(indexFile, `"weight_map" is missing or not an object`);
@@ -276,7 +285,7 @@ export function indexShards(indexFile: string, json: unknown): string[] {
     if (!names.includes(shard)) names.push(shard);
   }
   if (names.length === 0) throw FormatError.at(indexFile, `"weight_map" names no shard`);
-  return names;
+  return { shards: names, weightMap: weightMap as Record<string, string> };
 }
 
 /**
@@ -350,8 +359,7 @@ export class SafetensorsCheckpoint implements Disposable {
       }
       throw err;
     }
-    const shardNames = parseSafetensorsIndex(bytes, indexFile);
-    const json = JSON.parse(decodeUtf8(bytes, indexFile)); // checked by parseSafetensorsIndex
+    const { shards: shardNames, weightMap } = parseSafetensorsIndex(bytes, indexFile);
     const dir = indexFile.includes("/") ? indexFile.slice(0, indexFile.lastIndexOf("/")) : ".";
     const tensors = new Map<string, TensorInfo>();
     let metadata: Record<string, string> = {};
@@ -369,7 +377,6 @@ export class SafetensorsCheckpoint implements Disposable {
         tensors.set(t.name, t);
       }
     }
-    const weightMap = (json as { weight_map: Record<string, string> }).weight_map; // checked
     for (const [name, shard] of Object.entries(weightMap)) {
       const t = tensors.get(name);
       if (t === undefined || t.file !== `${dir}/${shard}`) {

@@ -23,7 +23,7 @@ import type { MambaConfig } from "../model/config.ts";
 import { configHash } from "../model/config.ts";
 import { CONFIG_LIMITS } from "../model/config.ts";
 import { FormatError, NotFoundError, SoupError } from "../util/errors.ts";
-import { decodeUtf8, oneLine, parseJsonText, showValue } from "../util/json.ts";
+import { oneLine, parseJsonText, showValue } from "../util/json.ts";
 import {
   checkWritable,
   inspectOwnFolder,
@@ -241,14 +241,12 @@ export async function loadState(
     bytes = await Deno.readFile(`${clean}/meta.json`);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
-      const what = await Deno.stat(clean).then(
-        (
-          info,
-        ) => (info.isDirectory
-          ? "it has no meta.json (not a state folder)"
-          : "it is a file, not a state folder"),
-        () => "no such folder",
-      );
+      const info = await Deno.stat(clean).catch(() => undefined);
+      const what = info === undefined
+        ? "no such folder"
+        : info.isDirectory
+        ? "it has no meta.json (not a state folder)"
+        : "it is a file, not a state folder";
       throw new NotFoundError(`Cannot read state "${clean}": ${what}`, {
         file: `${clean}/meta.json`,
       });
@@ -309,7 +307,7 @@ export async function loadState(
  * ```
  */
 export function parseStateMeta(text: string | Uint8Array, file: string): StateMeta {
-  const json = parseJsonText(typeof text === "string" ? text : decodeUtf8(text, file), file);
+  const json = parseJsonText(text, file);
   const fail = (problem: string): never => {
     throw FormatError.at(file, problem);
   };
@@ -317,19 +315,10 @@ export function parseStateMeta(text: string | Uint8Array, file: string): StateMe
     return fail("expected a JSON object (a state's meta.json)");
   }
   const meta = json as Record<string, unknown>;
-  const s = meta.shape as Record<string, unknown> | undefined;
-  const max = (k: string) => k === "layers" ? CONFIG_LIMITS.layers : CONFIG_LIMITS.dim;
-  if (
-    typeof s !== "object" || s === null || Array.isArray(s) ||
-    !SHAPE_KEYS.every((k) =>
-      Number.isInteger(s[k]) && (s[k] as number) > 0 && (s[k] as number) <= max(k)
-    )
-  ) {
+  const shape = boundedShape(meta.shape) ??
     fail(
-      `"shape" must give positive layers, dInner, convKernel, stateSize and vocab (at most ` +
-        `${CONFIG_LIMITS.layers} layers, other sizes at most ${CONFIG_LIMITS.dim})`,
+      `"shape" must give positive layers, dInner, convKernel, stateSize and vocab ${SHAPE_BOUNDS}`,
     );
-  }
   if (typeof meta.configHash !== "string") {
     fail(`"configHash" must be a string, got ${showValue(meta.configHash)}`);
   }
@@ -357,10 +346,29 @@ export function parseStateMeta(text: string | Uint8Array, file: string): StateMe
   ) {
     fail(`"extra" must be an object, got ${showValue(meta.extra)}`);
   }
-  // The five sizes in their order, so shapes compare by their JSON whatever the file's order
-  // of keys or any other key it holds.
-  const shape = Object.fromEntries(SHAPE_KEYS.map((k) => [k, s![k]]));
   return { ...meta, shape } as unknown as StateMeta;
 }
 
-const SHAPE_KEYS = ["layers", "dInner", "convKernel", "stateSize", "vocab"] as const;
+/** A state's sizes, in the order meta.json and index.json give them. */
+export const SHAPE_KEYS = ["layers", "dInner", "convKernel", "stateSize", "vocab"] as const;
+
+/** What {@link boundedShape} allows, for messages. */
+export const SHAPE_BOUNDS =
+  `(at most ${CONFIG_LIMITS.layers} layers, other sizes at most ${CONFIG_LIMITS.dim})`;
+
+/**
+ * A state's `shape` read from a file: its five sizes, positive integers within a config's
+ * bounds (`CONFIG_LIMITS`), rebuilt in {@link SHAPE_KEYS}' order (so shapes compare by their
+ * JSON whatever the file's order of keys or any other key it holds); undefined otherwise.
+ */
+export function boundedShape(s: unknown): StateMeta["shape"] | undefined {
+  if (typeof s !== "object" || s === null || Array.isArray(s)) return undefined;
+  const r = s as Record<string, unknown>;
+  const max = (k: string) => k === "layers" ? CONFIG_LIMITS.layers : CONFIG_LIMITS.dim;
+  const ok = SHAPE_KEYS.every((k) =>
+    Number.isInteger(r[k]) && (r[k] as number) > 0 && (r[k] as number) <= max(k)
+  );
+  return ok
+    ? Object.fromEntries(SHAPE_KEYS.map((k) => [k, r[k]])) as StateMeta["shape"]
+    : undefined;
+}

@@ -5,7 +5,7 @@
  */
 
 import { FormatError } from "../util/errors.ts";
-import { parseJsonBytes } from "../util/json.ts";
+import { parseJsonText } from "../util/json.ts";
 import type { TaskItem } from "./types.ts";
 
 export { sha256Hex } from "../util/sha256.ts";
@@ -15,7 +15,7 @@ export { sha256Hex } from "../util/sha256.ts";
  * keys are ignored). Anything else is a {@linkcode FormatError} naming `file`.
  */
 export function parseTaskItems(file: string, bytes: Uint8Array): TaskItem[] {
-  const json = parseJsonBytes(bytes, file);
+  const json = parseJsonText(bytes, file);
   if (!Array.isArray(json)) {
     throw FormatError.at(
       file,

@@ -5,7 +5,7 @@
  */
 import { Tokenizer } from "npm:@huggingface/tokenizers@0.2.0";
 import { FormatError, NotFoundError, SoupError } from "../util/errors.ts";
-import { decodeUtf8, oneLine, parseJsonText, showValue } from "../util/json.ts";
+import { oneLine, parseJsonText, showValue } from "../util/json.ts";
 
 /** The end-of-text token; Todd et al. start every prompt with it (GPT-NeoX has no BOS). */
 const EOS_TOKEN = "<|endoftext|>";
@@ -152,7 +152,7 @@ export async function loadTokenizer(path: string): Promise<MambaTokenizer> {
  * {@linkcode FormatError} naming `file`.
  */
 export function tokenizerFromText(text: string | Uint8Array, file: string): MambaTokenizer {
-  const json = parseJsonText(typeof text === "string" ? text : decodeUtf8(text, file), file);
+  const json = parseJsonText(text, file);
   checkShape(file, json);
   try {
     const inner = new Tokenizer(json, TOKENIZER_CONFIG);

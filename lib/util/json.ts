@@ -82,7 +82,9 @@ export function showValue(value: unknown, max = MAX_SHOWN): string {
 }
 
 /**
- * Parses JSON text from `file`; malformed JSON is a one-line {@link FormatError} naming it.
+ * Parses JSON text (or UTF-8 bytes, a byte-order mark skipped) from `file`; bytes that are not
+ * UTF-8 (JSON files are UTF-8, RFC 8259) and malformed JSON are a one-line {@link FormatError}
+ * naming it.
  *
  * @example
  * ```ts
@@ -95,21 +97,13 @@ export function showValue(value: unknown, max = MAX_SHOWN): string {
  * }
  * ```
  */
-export function parseJsonText(text: string, file: string): unknown {
+export function parseJsonText(text: string | Uint8Array, file: string): unknown {
+  const decoded = typeof text === "string" ? text : decodeUtf8(text, file);
   try {
-    return JSON.parse(text);
+    return JSON.parse(decoded);
   } catch (err) {
     throw FormatError.at(file, `malformed JSON (${oneLine(errorText(err))})`, err);
   }
-}
-
-/**
- * Decodes `bytes` as UTF-8 (a byte-order mark is skipped) and parses the JSON; bytes that are
- * not UTF-8 (JSON files are UTF-8, RFC 8259) or malformed JSON are a one-line
- * {@link FormatError} naming `file`.
- */
-export function parseJsonBytes(bytes: Uint8Array, file: string): unknown {
-  return parseJsonText(decodeUtf8(bytes, file), file);
 }
 
 /** `bytes` as UTF-8 text (a byte-order mark skipped); anything else is a FormatError naming `file`. */
