@@ -17,5 +17,5 @@ if (which === "all" || which === "engine") await benchEngine();
 if (which === "all" || which === "io") await import("./io.ts");
 if (which === "all" || which === "store") await benchStore();
 if (which === "big") await benchBigModel(Deno.args[1]);
-if (which === "transformers") await benchTransformers();
+if (which === "transformers") await benchTransformers(Deno.args.slice(1));
 if (which === "gpu") await benchGpu(Deno.args.slice(1));

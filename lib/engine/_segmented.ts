@@ -1,7 +1,9 @@
 /**
- * Mamba on the CPU as onnxruntime segments joined by the WebAssembly scan kernel: segment i
- * runs everything of layer i up to its selective scan (and layer i - 1's out_proj), the kernel
- * runs the scan (softplus, recurrence, D term and gate fused), and so on to the head. Same
+ * Mamba on the CPU as onnxruntime segments joined by the WebAssembly kernels: per layer,
+ * onnxruntime runs layer i - 1's out_proj with the residual and layer i's norm and in_proj,
+ * the conv kernel runs the causal conv with its SiLU, onnxruntime runs x_proj and dt_proj,
+ * and the scan kernel runs the selective scan (softplus, recurrence, D term and the gate's
+ * SiLU fused); then the head. Activations stay token-major, so nothing is transposed. Same
  * feeds and outputs as the one-graph model of `buildMambaGraph`.
  *
  * @module
@@ -12,10 +14,13 @@ import { SafetensorsCheckpoint } from "../model/safetensors.ts";
 import type { Feed, OrtSession } from "../onnx/session.ts";
 import type { WasmScan } from "../scan/wasm_scan.ts";
 
-/** Per layer: A = -exp(A_log) and D, state axis padded to the kernel's width. */
+/** Per layer: A = -exp(A_log) and D (state axis padded to the kernel's width), the conv's weights. */
 export interface ScanWeights {
   a: Float32Array[];
   d: Float32Array[];
+  /** conv1d weights transposed to (K, d_in), and its bias (d_in; zeros when it has none). */
+  convW: Float32Array[];
+  convBias: Float32Array[];
 }
 
 /** `rows` rows of `from` values as rows of `to` values, zero-filled or cut (C order). */
@@ -27,37 +32,48 @@ function restride(src: Float32Array, rows: number, from: number, to: number): Fl
   return out;
 }
 
-/** Reads A = -exp(A_log) (state axis padded to `nPad`) and D of every layer from `dir`. */
+/** Reads A = -exp(A_log) (state axis padded to `nPad`), D and the conv of every layer. */
 export async function readScanWeights(
   dir: string,
   config: MambaConfig,
   nPad: number,
 ): Promise<ScanWeights> {
-  const { intermediateSize: dIn, stateSize: n } = config;
+  const { intermediateSize: dIn, stateSize: n, convKernel: k } = config;
   using ckpt = await SafetensorsCheckpoint.open(dir);
-  const weights: ScanWeights = { a: [], d: [] };
+  const weights: ScanWeights = { a: [], d: [], convW: [], convBias: [] };
   for (let i = 0; i < config.numHiddenLayers; i++) {
-    const aLog = await ckpt.readFloat32(`backbone.layers.${i}.mixer.A_log`);
+    const p = `backbone.layers.${i}.mixer`;
+    const aLog = await ckpt.readFloat32(`${p}.A_log`);
     weights.a.push(restride(aLog.map((x) => -Math.exp(x)), dIn, n, nPad));
-    weights.d.push(await ckpt.readFloat32(`backbone.layers.${i}.mixer.D`));
+    weights.d.push(await ckpt.readFloat32(`${p}.D`));
+    const w = await ckpt.readFloat32(`${p}.conv1d.weight`); // (d_in, 1, K)
+    const wt = new Float32Array(k * dIn);
+    for (let c = 0; c < dIn; c++) for (let j = 0; j < k; j++) wt[j * dIn + c] = w[c * k + j];
+    weights.convW.push(wt);
+    weights.convBias.push(
+      ckpt.tensors.has(`${p}.conv1d.bias`)
+        ? await ckpt.readFloat32(`${p}.conv1d.bias`)
+        : new Float32Array(dIn),
+    );
   }
   return weights;
 }
 
-/** The segments of one model variant and the kernel that joins them. */
+/** The segments of one model variant and the kernels that join them. */
 export class SegmentedMamba {
   readonly #config: MambaConfig;
-  readonly #layers: OrtSession[];
+  /** Per layer: in_proj (`in.{i}`) and x_proj with dt_proj (`ssm.{i}`). */
+  readonly #layers: { in: OrtSession; ssm: OrtSession }[];
   readonly #head: OrtSession;
   readonly #scan: WasmScan;
   readonly #weights: ScanWeights;
-  /** Output buffers reused across layers and runs (fresh ones cost page faults). */
+  /** onnxruntime's input and output buffers, reused across layers and runs. */
   #buffers: Record<string, Float32Array> = {};
   #rows = 0;
 
   constructor(
     config: MambaConfig,
-    sessions: { layers: OrtSession[]; head: OrtSession },
+    sessions: { layers: { in: OrtSession; ssm: OrtSession }[]; head: OrtSession },
     scan: WasmScan,
     weights: ScanWeights,
   ) {
@@ -70,19 +86,17 @@ export class SegmentedMamba {
 
   /** Runs all layers and the head; outputs as the one-graph model names them. */
   async run(feeds: Record<string, Feed>): Promise<Record<string, Float32Array>> {
-    const { intermediateSize: dIn, stateSize: n } = this.#config;
+    const { intermediateSize: dIn, stateSize: n, convKernel: k, hiddenSize: d } = this.#config;
     const nPad = this.#scan.nPad;
     const [b, l] = feeds.input_ids.dims;
     const lengths = Array.from(feeds.lengths.data as BigInt64Array, Number);
     const base = { input_ids: feeds.input_ids, lengths: feeds.lengths };
     const out: Record<string, Float32Array> = {};
-    let carry: Record<string, Feed> = {};
     const rows = b * l;
-    const d = this.#config.hiddenSize;
     if (rows !== this.#rows) {
-      const sizes = { u: dIn, dt: dIn, gate: dIn, B: nPad, C: nPad, h0: d, h1: d, y: dIn };
+      const sizes = { x: dIn, z: dIn, u: dIn, dt: dIn, B: nPad, C: nPad, h0: d, h1: d, y: dIn };
       this.#buffers = Object.fromEntries(
-        Object.entries(sizes).map(([k, w]) => [k, new Float32Array(rows * w)]),
+        Object.entries(sizes).map(([key, w]) => [key, new Float32Array(rows * w)]),
       );
       this.#rows = rows;
     }
@@ -92,38 +106,55 @@ export class SegmentedMamba {
       data,
       dims: [rows, width],
     });
+    const kb = this.#scan.buffers(b, l);
+    kb.lens.set(lengths);
+    let carry: Record<string, Feed> = {};
     for (let i = 0; i < this.#layers.length; i++) {
       const hidden = i % 2 ? buf.h1 : buf.h0;
-      const seg = await this.#layers[i].run({
-        ...base,
-        ...carry,
-        [`past_conv.${i}`]: feeds[`past_conv.${i}`],
-      }, {
-        u: f(buf.u, dIn),
+      await this.#layers[i].in.run({ ...base, ...carry }, {
+        hidden_out: f(hidden, d),
+        x: f(buf.x, dIn),
+        z: f(buf.z, dIn),
+      });
+      // The conv's window per row: the state (b, d_in, K) transposed, then the new inputs.
+      const past = feeds[`past_conv.${i}`].data as Float32Array;
+      for (let r = 0; r < b; r++) {
+        const w0 = r * (k + l) * dIn;
+        for (let c = 0; c < dIn; c++) {
+          for (let j = 0; j < k; j++) kb.xw[w0 + j * dIn + c] = past[(r * dIn + c) * k + j];
+        }
+        kb.xw.set(buf.x.subarray(r * l * dIn, (r + 1) * l * dIn), w0 + k * dIn);
+      }
+      kb.convW.set(this.#weights.convW[i]);
+      kb.convBias.set(this.#weights.convBias[i]);
+      await this.#scan.conv(kb);
+      // present_conv[r, c, j] = window[r, lengths[r] + j, c]
+      const present = new Float32Array(b * dIn * k);
+      for (let r = 0; r < b; r++) {
+        const w0 = (r * (k + l) + lengths[r]) * dIn;
+        for (let c = 0; c < dIn; c++) {
+          for (let j = 0; j < k; j++) present[(r * dIn + c) * k + j] = kb.xw[w0 + j * dIn + c];
+        }
+      }
+      out[`present_conv.${i}`] = present;
+      buf.u.set(kb.u);
+      await this.#layers[i].ssm.run({ ...base, u: f(buf.u, dIn) }, {
         dt: f(buf.dt, dIn),
-        gate: f(buf.gate, dIn),
         B: f(buf.B, nPad),
         C: f(buf.C, nPad),
-        hidden_out: f(hidden, d),
       });
-      out[`present_conv.${i}`] = seg[`present_conv.${i}`];
-      const past = feeds[`past_ssm.${i}`].data as Float32Array; // (b, d_in, n)
-      const res = await this.#scan.run({
-        rows: b,
-        tokens: l,
-        lengths,
-        dt: buf.dt,
-        u: buf.u,
-        gate: buf.gate,
-        b: buf.B,
-        c: buf.C,
-        a: this.#weights.a[i],
-        d: this.#weights.d[i],
-        h: restride(past, b * dIn, n, nPad),
-      });
-      out[`present_ssm.${i}`] = restride(res.h, b * dIn, nPad, n);
-      out[`delta_sum.${i}`] = res.deltaSum.slice();
-      buf.y.set(res.y);
+      kb.dt.set(buf.dt);
+      kb.gate.set(buf.z);
+      kb.b.set(buf.B);
+      kb.c.set(buf.C);
+      kb.a.set(this.#weights.a[i]);
+      kb.d.set(this.#weights.d[i]);
+      const pastSsm = feeds[`past_ssm.${i}`].data as Float32Array; // (b, d_in, n)
+      kb.h.set(n === nPad ? pastSsm : restride(pastSsm, b * dIn, n, nPad));
+      await this.#scan.scan(kb, { siluGate: true });
+      out[`present_ssm.${i}`] = restride(kb.h, b * dIn, nPad, n);
+      out[`delta_sum.${i}`] = kb.deltaSum.slice();
+      buf.y.set(kb.y);
       carry = { hidden: f(hidden, d), scan_out: f(buf.y, dIn) };
     }
     out.logits = (await this.#head.run({ ...base, ...carry })).logits;

@@ -244,11 +244,17 @@ export class OnnxEngine implements Engine {
       }
       return s;
     };
-    const layers = await Promise.all(Array.from({ length: nl }, (_, i) => segment(i, i)));
-    const head = await segment(allLogits ? -2 : -1, nl);
+    const layers = await Promise.all(
+      Array.from({ length: nl }, async (_, i) => ({
+        in: await segment(2 * i, 2 * i),
+        ssm: await segment(2 * i + 1, 2 * i + 1),
+      })),
+    );
+    const head = await segment(allLogits ? -2 : -1, 2 * nl);
     this.#scan ??= (async () => {
       const scan = await WasmScan.create(this.config.intermediateSize, this.config.stateSize, {
         threads: this.#options.intraOpThreads,
+        convKernel: this.config.convKernel,
       });
       try {
         return { scan, weights: await readScanWeights(this.#dir, this.config, scan.nPad) };

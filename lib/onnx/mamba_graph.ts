@@ -149,23 +149,39 @@ function mambaParts(
     return half ? g.op1("Cast", [rows], { to: DT.FLOAT }) : rows;
   };
 
+  /** Block i's norm and in_proj on its input h (b*l, d): x and the gate branch z (b*l, d_in). */
+  const inProj = (i: number, h: string) => {
+    const p = `backbone.layers.${i}.mixer`;
+    const hs = rmsNorm(h, weight(`backbone.layers.${i}.norm.weight`));
+    // in_proj as two products, for x and for the gate z (its two halves of rows).
+    const half = (start: number) =>
+      linear(
+        hs,
+        weightRows(`${p}.in_proj.weight`, start, dIn),
+        optionalRows(`${p}.in_proj.bias`, start, dIn),
+      );
+    return { x: half(0), z: half(dIn) };
+  };
+
+  /** x_proj and dt_proj on the conv output u (b*l, d_in): the scan's dt, B and C. */
+  const ssmInputs = (i: number, u: string) => {
+    const p = `backbone.layers.${i}.mixer`;
+    const xdbl = linear(u, mat(`${p}.x_proj.weight`)); // (b*l, r + 2n)
+    const [dtIn, bMat, cMat] = g.op("Split", [xdbl, g.int64s([r, n, n])], { axis: 1 }, {
+      count: 3,
+    });
+    const dtRaw = linear(dtIn, mat(`${p}.dt_proj.weight`), mat(`${p}.dt_proj.bias`)); // (b*l, d_in)
+    return { dtRaw, bMat, cMat };
+  };
+
   /**
    * HF `MambaMixer.slow_forward` up to the scan, on block i's input h (b*l, d): norm,
    * in_proj, causal conv (with `present_conv.{i}` as an output), x_proj and dt_proj.
    */
   const preScan = (i: number, h: string): PreScan => {
     const p = `backbone.layers.${i}.mixer`;
-    const hs = rmsNorm(h, weight(`backbone.layers.${i}.norm.weight`));
     const pastConv = g.input(`past_conv.${i}`, DT.FLOAT, ["batch", dIn, k]);
-    // in_proj as two products, for x and for the gate z (its two halves of rows).
-    const inProj = (start: number) =>
-      linear(
-        hs,
-        weightRows(`${p}.in_proj.weight`, start, dIn),
-        optionalRows(`${p}.in_proj.bias`, start, dIn),
-      );
-    const x = inProj(0); // (b*l, d_in)
-    const z = inProj(dIn); // (b*l, d_in)
+    const { x, z } = inProj(i, h); // (b*l, d_in) each
 
     // Causal depthwise conv over [past K inputs | new inputs]; the state is the last K inputs.
     const xT = g.op1("Transpose", [g.op1("Reshape", [x, shapeBy(dIn)])], { perm: [0, 2, 1] }); // (b, d_in, l)
@@ -197,14 +213,7 @@ function mambaParts(
       g.op1("Transpose", [silu(conv)], { perm: [0, 2, 1] }),
       g.int64s([-1, dIn]),
     ]); // (b*l, d_in)
-
-    // Input-dependent SSM parameters.
-    const xdbl = linear(u, mat(`${p}.x_proj.weight`)); // (b*l, r + 2n)
-    const [dtIn, bMat, cMat] = g.op("Split", [xdbl, g.int64s([r, n, n])], { axis: 1 }, {
-      count: 3,
-    });
-    const dtRaw = linear(dtIn, mat(`${p}.dt_proj.weight`), mat(`${p}.dt_proj.bias`)); // (b*l, d_in)
-    return { u, dtRaw, bMat, cMat, gate: silu(z) };
+    return { u, ...ssmInputs(i, u), gate: silu(z) };
   };
 
   /** A = -exp(A_log) of layer i (d_in, n) and its skip weights D (d_in). */
@@ -225,8 +234,26 @@ function mambaParts(
     ]); // (b*l, d)
   };
 
-  /** Final norm and the tied (or own) head: `logits` for every position or the last real one. */
-  const head = (h: string) => {
+  /** Rows of each sequence's last real token (b, width) of x (b*l, width): b_index * l + lengths - 1. */
+  const lastRows = (x: string) => {
+    const batch = g.op1("Slice", [idsShape, g.int64s([0]), g.int64s([1])]); // [b]
+    const rowStart = g.op1("Mul", [
+      g.op1("Range", [
+        g.int64s([0], []),
+        g.op1("Squeeze", [batch, g.int64s([0])]),
+        g.int64s([1], []),
+      ]),
+      seqLen,
+    ]);
+    const last = g.op1("Sub", [g.op1("Add", [rowStart, lengths]), g.int64s([1], [])]); // (b)
+    return g.op1("Gather", [x, last], { axis: 0 });
+  };
+
+  /**
+   * Final norm and the tied (or own) head: `logits` for every position, or for the last real
+   * one (of h's rows, or h holds those rows already when `lastOnly`).
+   */
+  const head = (h: string, lastOnly = false) => {
     const lmHead = config.tieWordEmbeddings
       ? mat("backbone.embeddings.weight")
       : mat("lm_head.weight");
@@ -239,23 +266,26 @@ function mambaParts(
         v,
       ]);
     } else {
-      // Row of each sequence's last real token: b_index * l + lengths - 1.
-      const batch = g.op1("Slice", [idsShape, g.int64s([0]), g.int64s([1])]); // [b]
-      const rowStart = g.op1("Mul", [
-        g.op1("Range", [
-          g.int64s([0], []),
-          g.op1("Squeeze", [batch, g.int64s([0])]),
-          g.int64s([1], []),
-        ]),
-        seqLen,
-      ]);
-      const last = g.op1("Sub", [g.op1("Add", [rowStart, lengths]), g.int64s([1], [])]); // (b)
-      const hLast = g.op1("Gather", [h, last], { axis: 0 }); // (b, d)
+      const hLast = lastOnly ? h : lastRows(h); // (b, d)
       g.output(linear(rmsNorm(hLast, normF), lmHead), "logits", DT.FLOAT, ["batch", v]);
     }
   };
 
-  return { shapeBy, mask, embed, preScan, ssmParams, postScan, head, d, dIn, n };
+  return {
+    shapeBy,
+    mask,
+    embed,
+    inProj,
+    ssmInputs,
+    preScan,
+    ssmParams,
+    postScan,
+    lastRows,
+    head,
+    d,
+    dIn,
+    n,
+  };
 }
 
 const describe = (c: MambaConfig) =>
@@ -316,13 +346,18 @@ export function buildMambaGraph(
 }
 
 /**
- * The model cut at every selective scan, for running the scan outside onnxruntime: L + 1
- * encoded models. Every segment takes `input_ids` (b, l) and `lengths` (b); segment i > 0
- * also takes `hidden` (b*l, d), the residual stream entering layer i - 1, and `scan_out`
- * (b*l, d_in), that layer's gated scan output, and adds out_proj(scan_out). Segment i < L then
- * runs layer i up to its scan (input `past_conv.{i}`) and outputs `hidden_out` (its residual
- * input), `present_conv.{i}`, `u`, `dt` (before softplus), `B`, `C` (b*l, n padded with zero
- * columns to `statePad`) and `gate` (SiLU of the gate branch). Segment L outputs `logits`.
+ * The model cut around every conv and selective scan, for running those outside onnxruntime
+ * (the WebAssembly kernels of `lib/scan`): 2L + 1 encoded models, in order `in.0`, `ssm.0`,
+ * `in.1`, ..., `ssm.{L-1}`, head. Every one takes `input_ids` (b, l) and `lengths` (b);
+ * activations are (b*l, width), token-major, as the matrix products give them.
+ * - `in.{i}`: block i's input (the embedding for i = 0; else `hidden` (b*l, d), the residual
+ *   stream entering layer i - 1, plus out_proj of `scan_out` (b*l, d_in), that layer's gated
+ *   scan output), output as `hidden_out`, then its norm and in_proj: `x` and the gate branch
+ *   `z` (b*l, d_in), before the conv and the SiLU.
+ * - `ssm.{i}`: from `u` (b*l, d_in), the conv output after SiLU: `dt` (before softplus), `B`
+ *   and `C` (b*l, n padded with zero columns to `statePad`).
+ * - head: from `hidden` and `scan_out` of the last layer, `logits`; without `allLogits` only
+ *   the rows of each sequence's last real token go through out_proj, the norm and the head.
  */
 export function buildMambaSegments(
   config: MambaConfig,
@@ -330,27 +365,50 @@ export function buildMambaSegments(
   options: MambaGraphOptions & { statePad: number },
 ): Uint8Array[] {
   const nl = config.numHiddenLayers;
-  return Array.from({ length: nl + 1 }, (_, i) => {
-    const g = new GraphBuilder();
-    const m = mambaParts(g, config, tensors, options);
-    const h = i === 0 ? m.embed() : m.postScan(
-      i - 1,
-      g.input("hidden", DT.FLOAT, ["rows", m.d]),
-      g.input("scan_out", DT.FLOAT, ["rows", m.dIn]),
-    );
-    if (i === nl) {
-      m.head(h);
-    } else {
-      const pre = m.preScan(i, h);
-      const pad = options.statePad - m.n;
-      const padded = (x: string) => pad === 0 ? x : g.op1("Pad", [x, g.int64s([0, 0, 0, pad])]); // (b*l, n + pad)
-      g.output(h, "hidden_out", DT.FLOAT, ["rows", m.d]);
-      g.output(pre.u, "u", DT.FLOAT, ["rows", m.dIn]);
-      g.output(pre.dtRaw, "dt", DT.FLOAT, ["rows", m.dIn]);
-      g.output(padded(pre.bMat), "B", DT.FLOAT, ["rows", options.statePad]);
-      g.output(padded(pre.cMat), "C", DT.FLOAT, ["rows", options.statePad]);
-      g.output(pre.gate, "gate", DT.FLOAT, ["rows", m.dIn]);
-    }
-    return g.encode({ "": 21 }, `mamba_segment_${i}`, `${describe(config)}, segment ${i} of ${nl}`);
+  const desc = describe(config);
+  const start = (g: GraphBuilder) => mambaParts(g, config, tensors, options);
+  const afterScan = (g: GraphBuilder, m: ReturnType<typeof mambaParts>, i: number) => ({
+    hidden: g.input("hidden", DT.FLOAT, ["rows", m.d]),
+    scanOut: g.input("scan_out", DT.FLOAT, ["rows", m.dIn]),
+    i,
   });
+  const models: Uint8Array[] = [];
+  for (let i = 0; i < nl; i++) {
+    let g = new GraphBuilder();
+    let m = start(g);
+    let h: string;
+    if (i === 0) {
+      h = m.embed();
+    } else {
+      const prev = afterScan(g, m, i - 1);
+      h = m.postScan(i - 1, prev.hidden, prev.scanOut);
+    }
+    const { x, z } = m.inProj(i, h);
+    g.output(h, "hidden_out", DT.FLOAT, ["rows", m.d]);
+    g.output(x, "x", DT.FLOAT, ["rows", m.dIn]);
+    g.output(z, "z", DT.FLOAT, ["rows", m.dIn]);
+    models.push(g.encode({ "": 21 }, `mamba_in_${i}`, `${desc}, in_proj of layer ${i}`));
+
+    g = new GraphBuilder();
+    m = start(g);
+    const pre = m.ssmInputs(i, g.input("u", DT.FLOAT, ["rows", m.dIn]));
+    const pad = options.statePad - m.n;
+    const padded = (t: string) => pad === 0 ? t : g.op1("Pad", [t, g.int64s([0, 0, 0, pad])]); // (b*l, n + pad)
+    g.output(pre.dtRaw, "dt", DT.FLOAT, ["rows", m.dIn]);
+    g.output(padded(pre.bMat), "B", DT.FLOAT, ["rows", options.statePad]);
+    g.output(padded(pre.cMat), "C", DT.FLOAT, ["rows", options.statePad]);
+    models.push(
+      g.encode({ "": 21 }, `mamba_ssm_${i}`, `${desc}, x_proj and dt_proj of layer ${i}`),
+    );
+  }
+  const g = new GraphBuilder();
+  const m = start(g);
+  const last = afterScan(g, m, nl - 1);
+  if (options.allLogits) {
+    m.head(m.postScan(nl - 1, last.hidden, last.scanOut));
+  } else {
+    m.head(m.postScan(nl - 1, m.lastRows(last.hidden), m.lastRows(last.scanOut)), true);
+  }
+  models.push(g.encode({ "": 21 }, "mamba_head", `${desc}, head`));
+  return models;
 }

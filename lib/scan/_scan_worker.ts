@@ -1,14 +1,14 @@
 /**
- * A worker that runs the scan kernel on its share of the channels, on memory it shares with
- * the {@link WasmScan} that started it. Messages: `{ bytes, memory }` once, then argument
- * lists; it answers each with `null` or an error message.
+ * A worker that runs the kernels on its share of the channels, on memory it shares with the
+ * {@link WasmScan} that started it. Messages: `{ bytes, memory }` once, then `{ fn, args }`
+ * (a kernel's name and its arguments); it answers each with `null` or an error message.
  *
  * @module
  */
 
 /// <reference lib="deno.worker" />
 
-let scan: ((...args: number[]) => void) | undefined;
+let kernels: Record<string, (...args: number[]) => void> | undefined;
 
 self.onmessage = async (event: MessageEvent) => {
   const data = event.data;
@@ -17,9 +17,9 @@ self.onmessage = async (event: MessageEvent) => {
       const { instance } = await WebAssembly.instantiate(data.bytes, {
         env: { memory: data.memory },
       });
-      scan = instance.exports.scan as (...args: number[]) => void;
+      kernels = instance.exports as Record<string, (...args: number[]) => void>;
     } else {
-      scan!(...(data.args as number[]));
+      kernels![data.fn as string](...(data.args as number[]));
     }
     self.postMessage(null);
   } catch (err) {

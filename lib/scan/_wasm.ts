@@ -54,6 +54,7 @@ const SIMD = {
   f32x4_sub: 229,
   f32x4_mul: 230,
   f32x4_div: 231,
+  f32x4_pmin: 234,
   f32x4_pmax: 235,
   f32x4_relaxed_madd: 261,
 } as const;
@@ -183,6 +184,10 @@ export class Code {
   /** Lane-wise `a < b ? b : a` for a, b on the stack (a first). */
   vPmax(): this {
     return this.#simd(SIMD.f32x4_pmax);
+  }
+  /** Lane-wise `b < a ? b : a` for a, b on the stack (a first). */
+  vPmin(): this {
+    return this.#simd(SIMD.f32x4_pmin);
   }
   /** i32x4.shl by the i32 on the stack. */
   iShl(): this {

@@ -49,7 +49,7 @@ export const STORE_FORMAT = 1;
  * Version of the engines' numbers: bump it when a change to an engine changes the states it
  * computes, so that stored states of the old numbers are not reused.
  */
-export const ENGINE_NUMERICS = 1;
+export const ENGINE_NUMERICS = 2;
 
 /**
  * sha256 (16 hex digits) of the sources that compute states (lib/engine, lib/onnx, lib/scan,
@@ -57,7 +57,7 @@ export const ENGINE_NUMERICS = 1;
  * asks whether the numbers changed (then bump {@link ENGINE_NUMERICS}) before this is updated,
  * so stored states of old numbers are never reused by accident.
  */
-export const ENGINE_SOURCES = "815283a6e18e8876";
+export const ENGINE_SOURCES = "69174c082996986f";
 
 /**
  * The store every figure, notebook and command shares: `$SOUP_CACHE/states` when SOUP_CACHE is
