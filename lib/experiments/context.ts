@@ -15,6 +15,7 @@ import type { Device } from "../engine/open_engine.ts";
 import { PROJECT_ROOT, projectPath, type SourceOptions } from "../hub/sources.ts";
 import { formatCsv, type Row } from "../results/csv.ts";
 import { sweepLeftovers, tempSibling } from "../util/output.ts";
+import { readWorkCounters } from "../util/counters.ts";
 import { codeHash } from "./code_hash.ts";
 import { ExperimentModel } from "./model.ts";
 import { ResultCache, type Shard } from "./result_cache.ts";
@@ -88,6 +89,8 @@ export class ExperimentContext {
   readonly #replaceResults: boolean;
   readonly #log: (line: string) => void;
   readonly #started = performance.now();
+  /** The process's engine seconds when this run started (its share is the difference). */
+  readonly #engineStarted = readWorkCounters().engineSeconds;
 
   private constructor(
     figure: string,
@@ -135,7 +138,8 @@ export class ExperimentContext {
   /**
    * Writes `results/<figure>/`: each table as CSV, each figure as SVG and PNG, and meta.json
    * (parameters, model, config hash, code hash, engine): the same bytes from the same inputs,
-   * whether a notebook or the command line ran it. The run time goes to `timing.json`, apart.
+   * whether a notebook or the command line ran it. The run time goes to `timing.json`, apart,
+   * with the seconds spent inside engine calls.
    * Returns the paths written.
    */
   async write(output: ExperimentOutput, model: ExperimentModel): Promise<string[]> {
@@ -171,12 +175,19 @@ export class ExperimentContext {
       };
       await put("meta.json", enc.encode(JSON.stringify(meta, null, 2) + "\n"));
       const seconds = Math.round((performance.now() - this.#started) / 100) / 10;
-      await Deno.writeFile(`${tmp}/timing.json`, enc.encode(JSON.stringify({ seconds }) + "\n"));
+      // Seconds inside the engine's calls (the model's forward passes); the rest is
+      // tokenising, the state store, evaluation, plotting and writing.
+      const engineSeconds =
+        Math.round((readWorkCounters().engineSeconds - this.#engineStarted) * 10) / 10;
+      await Deno.writeFile(
+        `${tmp}/timing.json`,
+        enc.encode(JSON.stringify({ seconds, engineSeconds }) + "\n"),
+      );
       await replaceFolder(tmp, this.outDir, this.#replaceResults);
       this.log(
         `wrote ${names.length} files and timing.json to ${
           projectPath(this.outDir)
-        } after ${seconds} s`,
+        } after ${seconds} s (${engineSeconds} s in the engine)`,
       );
     } catch (err) {
       await Deno.remove(tmp, { recursive: true }).catch(() => {});
