@@ -84,8 +84,15 @@ export class SegmentedMamba {
     this.#weights = weights;
   }
 
-  /** Runs all layers and the head; outputs as the one-graph model names them. */
-  async run(feeds: Record<string, Feed>): Promise<Record<string, Float32Array>> {
+  /**
+   * Runs all layers and the head; outputs as the one-graph model names them. Runs that share
+   * the kernels (of this engine's variants, or started at once) take turns.
+   */
+  run(feeds: Record<string, Feed>): Promise<Record<string, Float32Array>> {
+    return this.#scan.exclusive(() => this.#run(feeds));
+  }
+
+  async #run(feeds: Record<string, Feed>): Promise<Record<string, Float32Array>> {
     const { intermediateSize: dIn, stateSize: n, convKernel: k, hiddenSize: d } = this.#config;
     const nPad = this.#scan.nPad;
     const [b, l] = feeds.input_ids.dims;

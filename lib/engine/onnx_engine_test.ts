@@ -265,3 +265,24 @@ console.log(Deno.pid);
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("runs started at once on one engine (both logits variants) give what each gives alone", async () => {
+  const dir = await Deno.makeTempDir();
+  await writeRandomCheckpoint(dir, tinyMambaConfig({ numHiddenLayers: 2 }), { seed: 3 });
+  const engine = await OnnxEngine.load(dir);
+  try {
+    const seqs = [[1, 2, 3, 4, 5], [6, 7], [8, 9, 10, 11, 12, 13, 14]];
+    const alone = [];
+    for (const s of seqs) alone.push(await engine.run(s), await engine.run(s, { allLogits: true }));
+    const together = await Promise.all(
+      seqs.flatMap((s) => [engine.run(s), engine.run(s, { allLogits: true })]),
+    );
+    for (const [i, r] of together.entries()) {
+      assertEquals(r.logits, alone[i].logits);
+      assertEquals(r.state.ssm, alone[i].state.ssm);
+      assertEquals(r.state.conv, alone[i].state.conv);
+    }
+  } finally {
+    await engine.close();
+  }
+});

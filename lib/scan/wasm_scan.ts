@@ -136,6 +136,8 @@ export class WasmScan {
   readonly #workers: Worker[];
   readonly #minParallelWork: number;
   #buffers?: KernelBuffers & { at: Record<string, number> };
+  /** The end of the last {@link WasmScan.exclusive} task (tasks run one after another). */
+  #queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
     dIn: number,
@@ -203,6 +205,17 @@ export class WasmScan {
       workers,
       options.minParallelWork ?? PARALLEL_MIN,
     );
+  }
+
+  /**
+   * Runs `task` after every task given before it has finished: callers that share this
+   * kernel's memory (two runs of one engine at once) take turns instead of overwriting each
+   * other's buffers.
+   */
+  exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(task, task);
+    this.#queue = run.catch(() => {});
+    return run;
   }
 
   /** The arrays for `rows` x `tokens` in the kernel's memory (see {@link KernelBuffers}). */
@@ -332,8 +345,15 @@ export class WasmScan {
     return this.#buffers;
   }
 
-  /** Runs one layer's scan on copies of `inputs` (which are not changed). */
-  async run(inputs: ScanInputs): Promise<ScanOutputs> {
+  /**
+   * Runs one layer's scan on copies of `inputs` (which are not changed). The outputs are
+   * views that the next run overwrites.
+   */
+  run(inputs: ScanInputs): Promise<ScanOutputs> {
+    return this.exclusive(() => this.#run(inputs));
+  }
+
+  async #run(inputs: ScanInputs): Promise<ScanOutputs> {
     const { dIn, nPad } = this;
     const { rows, tokens } = inputs;
     const flat = rows * tokens * dIn;
