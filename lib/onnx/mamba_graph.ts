@@ -367,10 +367,10 @@ export function buildMambaSegments(
   const nl = config.numHiddenLayers;
   const desc = describe(config);
   const start = (g: GraphBuilder) => mambaParts(g, config, tensors, options);
-  const afterScan = (g: GraphBuilder, m: ReturnType<typeof mambaParts>, i: number) => ({
+  /** The inputs after a layer's scan: its residual input and its gated scan output. */
+  const afterScan = (g: GraphBuilder, m: ReturnType<typeof mambaParts>) => ({
     hidden: g.input("hidden", DT.FLOAT, ["rows", m.d]),
     scanOut: g.input("scan_out", DT.FLOAT, ["rows", m.dIn]),
-    i,
   });
   const models: Uint8Array[] = [];
   for (let i = 0; i < nl; i++) {
@@ -380,7 +380,7 @@ export function buildMambaSegments(
     if (i === 0) {
       h = m.embed();
     } else {
-      const prev = afterScan(g, m, i - 1);
+      const prev = afterScan(g, m);
       h = m.postScan(i - 1, prev.hidden, prev.scanOut);
     }
     const { x, z } = m.inProj(i, h);
@@ -403,7 +403,7 @@ export function buildMambaSegments(
   }
   const g = new GraphBuilder();
   const m = start(g);
-  const last = afterScan(g, m, nl - 1);
+  const last = afterScan(g, m);
   if (options.allLogits) {
     m.head(m.postScan(nl - 1, last.hidden, last.scanOut));
   } else {

@@ -229,14 +229,16 @@ function emitGroupStore(c: Code, at: number, v: number, g: number, gEnd: number,
   c.get(partial).i32Eqz().if(() => c.get(at).get(v).v128Store());
 }
 
+/** Each parameter's local index, by name. */
+function paramIndex<N extends string>(names: readonly N[]): Record<N, number> {
+  return Object.fromEntries(names.map((name, i) => [name, i])) as Record<N, number>;
+}
+
 /** The `scan` function's body (see the module doc). */
 function scanCode(dIn: number, n: number, fma: boolean): Code {
   const nPad = padState(n);
   const q = nPad / 4;
-  const p = Object.fromEntries(SCAN_PARAMS.map((name, i) => [name, i])) as Record<
-    (typeof SCAN_PARAMS)[number],
-    number
-  >;
+  const p = paramIndex(SCAN_PARAMS);
   const c = new Code(SCAN_PARAMS.length);
   const i32 = () => c.local(T.i32);
   const v128 = () => c.local(T.v128);
@@ -388,10 +390,7 @@ function scanCode(dIn: number, n: number, fma: boolean): Code {
 
 /** The `conv` function's body (see the module doc). */
 function convCode(dIn: number, kernel: number, fma: boolean): Code {
-  const p = Object.fromEntries(CONV_PARAMS.map((name, i) => [name, i])) as Record<
-    (typeof CONV_PARAMS)[number],
-    number
-  >;
+  const p = paramIndex(CONV_PARAMS);
   const c = new Code(CONV_PARAMS.length);
   const i32 = () => c.local(T.i32);
   const v128 = () => c.local(T.v128);

@@ -57,7 +57,7 @@ export const ENGINE_NUMERICS = 2;
  * asks whether the numbers changed (then bump {@link ENGINE_NUMERICS}) before this is updated,
  * so stored states of old numbers are never reused by accident.
  */
-export const ENGINE_SOURCES = "539fe9cf435f8f6c";
+export const ENGINE_SOURCES = "8b9ff99b97e683c1";
 
 /**
  * The store every figure, notebook and command shares: `$SOUP_CACHE/states` when SOUP_CACHE is
