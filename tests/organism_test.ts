@@ -19,6 +19,7 @@ import {
   PAPER_RETRIEVAL_VS_K,
   runAdecay,
   runIclVsK,
+  runLayers,
   runRetrievalVsK,
 } from "../lib/experiments/mod.ts";
 import { BUNDLED_MODELS, resolveModelDir, resolveTokenizerFile } from "../lib/hub/mod.ts";
@@ -42,6 +43,15 @@ const FLOOR_ICL_1_TO_32 = 0.08;
 /** Retrieval accuracy of 8-shot queries (8 tasks, 5 queries each, 5 library states of 16):
  * measured 0.90 (36 of 40). */
 const FLOOR_RETRIEVAL_8 = 0.8;
+/** Layer sweep (the retrieval test's sizes, k = 8): 5-NN accuracy of the task among the library's
+ * SSM states, at every layer: measured 0.85 to 0.925. */
+const FLOOR_LAYERS_SSM_KNN = 0.75;
+/** Silhouette of the SSM states minus that of the conv states, at every layer: measured 0.154 to
+ * 0.447 (the conv state clusters by task barely, if at all). */
+const FLOOR_LAYERS_SSM_OVER_CONV = 0.08;
+/** Retrieval accuracy at k = 8 at the middle layer, SSM state minus conv state: measured
+ * 0.900 - 0.650 = 0.25. */
+const FLOOR_LAYERS_RETRIEVAL_GAP = 0.1;
 /** Loss on x3 after reading x1 then x2, held-out news (12 documents, T = 32): measured 6.193 (the predecessor: 8.8). */
 const CEILING_NEWS_LOSS = 6.5;
 /** How much reading x1 before x2 lowers that loss against x2 alone: measured
@@ -179,6 +189,30 @@ Deno.test("retrieval: 8-shot organism states find their task's library states", 
     const acc = Number(rows.find((r) => r.task === "mean" && r.k === 8)!.accuracy);
     console.log(`organism retrieval (5 states of 16 shots, 5 queries per task): k=8 ${acc}`);
     assert(acc >= FLOOR_RETRIEVAL_8, `retrieval accuracy at k=8 is ${acc}`);
+  });
+});
+
+Deno.test("layer sweep: every layer's SSM states cluster by task, and clearly better than its conv states", async () => {
+  await inTempDir("soup-organism-", async (dir) => {
+    const params = { libraryStates: 5, libraryShots: 16, queries: 5, ks: [8] };
+    await runLayers(params, options(dir));
+    const rows = await readCsv(`${dir}/results/layers/summary.csv`);
+    const at = (layer: number, kind: string, measure: string) =>
+      Number(
+        rows.find((r) => r.layer === layer && r.kind === kind && r.measure === measure)!.value,
+      );
+    const layers = [...new Set(rows.map((r) => Number(r.layer)))];
+    assertEquals(layers, [0, 1, 2, 3]);
+    for (const l of layers) {
+      const knn = at(l, "ssm", "knn");
+      const gap = at(l, "ssm", "silhouette") - at(l, "conv", "silhouette");
+      console.log(`organism layer ${l}: SSM 5-NN ${knn}, silhouette SSM - conv ${gap}`);
+      assert(knn >= FLOOR_LAYERS_SSM_KNN, `layer ${l}: 5-NN accuracy of SSM states ${knn}`);
+      assert(gap >= FLOOR_LAYERS_SSM_OVER_CONV, `layer ${l}: silhouette SSM - conv ${gap}`);
+    }
+    const gap = at(2, "ssm", "retrieval") - at(2, "conv", "retrieval");
+    console.log(`organism layer 2, k = 8: retrieval SSM - conv ${gap}`);
+    assert(gap >= FLOOR_LAYERS_RETRIEVAL_GAP, `retrieval SSM - conv at layer 2: ${gap}`);
   });
 });
 

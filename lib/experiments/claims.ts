@@ -34,6 +34,7 @@ export const CLAIM_TABLES: Readonly<Record<FigureEntry["id"], string>> = Object.
   mixing: "accuracy.csv",
   adecay: "summary.csv",
   arithmetic: "targets.csv",
+  layers: "summary.csv",
 });
 
 const num = (x: unknown) => Number(x);
@@ -213,6 +214,64 @@ function arithmeticClaims(arithmetic: Row[], claims: Claim[]): void {
   ));
 }
 
+/** Beyond the paper: which layer, and which part of its state, holds the task. */
+function layersClaims(summary: Row[], claims: Claim[]): void {
+  const layers = [...new Set(summary.map((r) => num(r.layer)))].sort((a, b) => a - b);
+  const nl = Math.max(...layers) + 1;
+  const mid = Math.floor(nl / 2);
+  const ks = [...new Set(summary.filter((r) => r.measure === "retrieval").map((r) => num(r.k)))]
+    .sort((a, b) => a - b);
+  if (ks.length === 0 || !layers.includes(mid)) {
+    throw new Error(`no retrieval rows at layer ${mid}`);
+  }
+  /** Mean over k of the mean retrieval accuracy at a layer, for one state part. */
+  const retrievalAt = (layer: number, kind: string) => {
+    const rows = summary.filter((r) =>
+      r.measure === "retrieval" && num(r.layer) === layer && r.kind === kind
+    );
+    if (rows.length === 0) throw new Error(`no ${kind} retrieval rows at layer ${layer}`);
+    return rows.reduce((a, r) => a + num(r.value), 0) / rows.length;
+  };
+  const scoreAt = (layer: number, measure: string) =>
+    num(
+      summary.find((r) => r.measure === measure && num(r.layer) === layer && r.kind === "ssm")
+        ?.value ?? NaN,
+    );
+  const acc = layers.map((l) => retrievalAt(l, "ssm"));
+  const best = Math.max(...acc);
+  const bestLayers = layers.filter((_, i) => acc[i] >= best - 0.005);
+  const atMid = acc[layers.indexOf(mid)];
+  const inner = (l: number) => l > 0 && l < nl - 1;
+  const byLayer = (f: (l: number) => number, digits: (x: number) => string) =>
+    layers.map((l) => `${digits(f(l))} (${l})`).join(", ");
+  claims.push(claim(
+    `Intermediate layers hold the task most reliably (the paper retrieves with layer L/2 = ${mid})`,
+    `SSM-state retrieval accuracy averaged over k = ${ks.join(", ")}, by layer: ${
+      byLayer((l) => acc[layers.indexOf(l)], f2)
+    }; 5-NN accuracy of the library states: ${byLayer((l) => scoreAt(l, "knn"), f2)}; ` +
+      `silhouette: ${byLayer((l) => scoreAt(l, "silhouette"), f2)}`,
+    bestLayers.some(inner) && atMid >= best - 0.02
+      ? "yes"
+      : bestLayers.every((l) => !inner(l))
+      ? `no: best at layer ${bestLayers.join(", ")}`
+      : `partly: layer ${mid} is ${f2(best - atMid)} below layer ${bestLayers.join(", ")}`,
+  ));
+  const kinds = ["ssm", "conv", "both"].filter((kind) =>
+    summary.some((r) => r.kind === kind && r.measure === "retrieval" && num(r.layer) === mid)
+  );
+  if (kinds.length > 1 && kinds.includes("ssm")) {
+    const part = kinds.map((kind) => retrievalAt(mid, kind));
+    const ssm = part[kinds.indexOf("ssm")];
+    claims.push(claim(
+      "(what the paper assumes) the SSM state is the part of a layer's state to compare",
+      `retrieval accuracy at layer ${mid}, averaged over k: ${
+        kinds.map((kind, i) => `${kind} ${f2(part[i])}`).join(", ")
+      }`,
+      part.every((p) => ssm >= p - 0.01) ? "yes" : "no",
+    ));
+  }
+}
+
 const RULES: Readonly<Record<FigureEntry["id"], (rows: Row[], claims: Claim[]) => void>> = {
   icl: iclClaims,
   clustering: clusteringClaims,
@@ -220,6 +279,7 @@ const RULES: Readonly<Record<FigureEntry["id"], (rows: Row[], claims: Claim[]) =
   mixing: mixingClaims,
   adecay: adecayClaims,
   arithmetic: arithmeticClaims,
+  layers: layersClaims,
 };
 
 /**

@@ -1,5 +1,5 @@
 /**
- * The one list of the figures: for each, its id (`deno task reproduce <id>`, `results/<id>/`),
+ * The one list of the figures (the paper's, then those beyond it): for each, its id (`deno task reproduce <id>`, `results/<id>/`),
  * the notebook that reproduces it cell by cell, and how a preset runs it. `reproduce`, the
  * notebook tests and `deno task figures` (through `lib/plot/redraw.ts`, keyed by the same ids)
  * read it.
@@ -10,6 +10,7 @@ import { runAdecay } from "./adecay.ts";
 import { runClustering } from "./clustering.ts";
 import type { ExperimentOptions } from "./context.ts";
 import { runIclVsK } from "./icl_vs_k.ts";
+import { runLayers } from "./layers.ts";
 import { runMixingVsK } from "./mixing_vs_k.ts";
 import type { Preset } from "./presets.ts";
 import { runRetrievalVsK } from "./retrieval_vs_k.ts";
@@ -18,7 +19,7 @@ import { runTaskArithmetic } from "./task_arithmetic.ts";
 /** A figure of the project. */
 export interface FigureEntry {
   /** Id: the `reproduce` argument and the results folder's name. */
-  readonly id: "icl" | "clustering" | "retrieval" | "mixing" | "adecay" | "arithmetic";
+  readonly id: "icl" | "clustering" | "retrieval" | "mixing" | "adecay" | "arithmetic" | "layers";
   /** The notebook in `notebooks/` that reproduces it. */
   readonly notebook: string;
   /** What it shows, in one line. */
@@ -33,7 +34,8 @@ export interface FigureEntry {
  * @example
  * ```ts
  * import { FIGURE_REGISTRY } from "./figures.ts";
- * if (FIGURE_REGISTRY.map((f) => f.id).join() !== "icl,clustering,retrieval,mixing,adecay,arithmetic") {
+ * const ids = "icl,clustering,retrieval,mixing,adecay,arithmetic,layers";
+ * if (FIGURE_REGISTRY.map((f) => f.id).join() !== ids) {
  *   throw new Error();
  * }
  * ```
@@ -74,5 +76,11 @@ export const FIGURE_REGISTRY: readonly FigureEntry[] = [
     notebook: "05_task_arithmetic.ipynb",
     title: "Task arithmetic anecdote",
     run: (p, o) => runTaskArithmetic(p.arithmetic, o),
+  },
+  {
+    id: "layers",
+    notebook: "07_layers.ipynb",
+    title: "Beyond the paper: which layer holds the task",
+    run: (p, o) => runLayers(p.layers, o),
   },
 ];

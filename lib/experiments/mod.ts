@@ -6,6 +6,7 @@ export * from "./mixing_vs_k.ts";
 export * from "./adecay.ts";
 export * from "./task_arithmetic.ts";
 export * from "./icl_vs_k.ts";
+export * from "./layers.ts";
 export * from "./presets.ts";
 export * from "./figures.ts";
 export * from "./claims.ts";

@@ -12,6 +12,8 @@ import type { ClusteringParams } from "./clustering.ts";
 import { PAPER_MODEL } from "./context.ts";
 import { PAPER_ICL_VS_K, QUICK_ICL_VS_K } from "./icl_vs_k.ts";
 import type { IclVsKParams } from "./icl_vs_k.ts";
+import { PAPER_LAYERS, QUICK_LAYERS } from "./layers.ts";
+import type { LayersParams } from "./layers.ts";
 import { PAPER_MIXING_VS_K, QUICK_MIXING_VS_K } from "./mixing_vs_k.ts";
 import type { MixingVsKParams } from "./mixing_vs_k.ts";
 import { PAPER_RETRIEVAL_VS_K, QUICK_RETRIEVAL_VS_K } from "./retrieval_vs_k.ts";
@@ -38,6 +40,7 @@ export interface Preset {
   mixing: MixingVsKParams;
   adecay: AdecayParams;
   arithmetic: TaskArithmeticParams;
+  layers: LayersParams;
 }
 
 /** The preset names. */
@@ -48,7 +51,8 @@ export type PresetName = typeof PRESET_NAMES[number];
 
 /**
  * The organism's preset: the ICL curve on 200 test items per task; the paper's protocol for
- * clustering, retrieval and the task arithmetic anecdote (the organism is small enough for it);
+ * clustering, retrieval, the task arithmetic anecdote and the layer sweep (the organism is small
+ * enough for it);
  * mixing with 200 test items per task (the paper: 500); and Fig. 3 on the organism's held-out
  * news documents only (`pool`), at T = 32 and T = 100.
  *
@@ -72,6 +76,7 @@ export const ORGANISM_PRESET: Readonly<Preset> = Object.freeze({
     pool: ORGANISM_HELD_OUT_DOCUMENTS,
   },
   arithmetic: { ...PAPER_TASK_ARITHMETIC },
+  layers: { ...PAPER_LAYERS },
 });
 
 /**
@@ -93,6 +98,7 @@ export const PRESETS: Readonly<Record<PresetName, Readonly<Preset>>> = Object.fr
     mixing: PAPER_MIXING_VS_K,
     adecay: PAPER_ADECAY,
     arithmetic: PAPER_TASK_ARITHMETIC,
+    layers: PAPER_LAYERS,
   },
   quick: {
     model: "state-spaces/mamba-130m-hf",
@@ -102,6 +108,7 @@ export const PRESETS: Readonly<Record<PresetName, Readonly<Preset>>> = Object.fr
     mixing: QUICK_MIXING_VS_K,
     adecay: QUICK_ADECAY,
     arithmetic: QUICK_TASK_ARITHMETIC,
+    layers: QUICK_LAYERS,
   },
   organism: ORGANISM_PRESET,
 });

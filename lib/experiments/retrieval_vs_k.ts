@@ -223,7 +223,7 @@ export function retrievalLayer(run: ExperimentRun, params: RetrievalVsKParams): 
 
 /**
  * Step 2: the skill library, a {@link SkillIndex} over the state store holding the compared
- * layer of every library state (`libraryStates` per task, each read from `libraryShots`
+ * layer (or layers) of every library state (`libraryStates` per task, each read from `libraryShots`
  * demonstrations).
  *
  * @example
@@ -235,7 +235,7 @@ export function retrievalLayer(run: ExperimentRun, params: RetrievalVsKParams): 
 export function buildRetrievalLibrary(
   run: ExperimentRun,
   inputs: RetrievalInputs,
-  layer: number,
+  layer: number | readonly number[],
 ): Promise<SkillIndex> {
   const { tasks, plans, params: p } = inputs;
   return SkillIndex.build(
@@ -251,7 +251,7 @@ export function buildRetrievalLibrary(
       }))
     ),
     {
-      layers: [layer],
+      layers: typeof layer === "number" ? [layer] : layer,
       batchSize: p.batchSize,
       onProgress: (done, all) => run.log(`library states: ${done}/${all}`),
     },

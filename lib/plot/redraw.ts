@@ -9,6 +9,7 @@ import { plotAdecay } from "./adecay.ts";
 import { plotClustering } from "./clustering.ts";
 import { plotClusteringAppendix } from "./clustering_appendix.ts";
 import { plotIclVsK } from "./icl_vs_k.ts";
+import { plotLayers } from "./layers.ts";
 import { plotMixingVsK } from "./mixing_vs_k.ts";
 import { plotRetrievalVsK } from "./retrieval_vs_k.ts";
 import { plotTaskArithmetic } from "./task_arithmetic.ts";
@@ -52,4 +53,5 @@ export const REDRAW: Readonly<
       mode: meta.params.mode,
     }),
   }),
+  layers: async (dir) => ({ layers: plotLayers(await readCsv(`${dir}/summary.csv`) as never) }),
 };

@@ -35,11 +35,12 @@ echo "deno task reproduce --model organism (fresh cache): $(($(date +%s) - start
 rm -rf "$cache"
 for pair in icl/accuracy.csv:icl_accuracy.csv retrieval/accuracy.csv:retrieval_accuracy.csv \
   mixing/accuracy.csv:mixing_accuracy.csv adecay/summary.csv:adecay_summary.csv \
-  arithmetic/targets.csv:arithmetic_targets.csv clustering/points.csv:clustering_points.csv; do
+  arithmetic/targets.csv:arithmetic_targets.csv clustering/points.csv:clustering_points.csv \
+  layers/summary.csv:layers_summary.csv; do
   cp "results/${pair%%:*}" "docs/organism/${pair##*:}"
 done
 for f in icl/icl clustering/clustering clustering/clustering_appendix retrieval/retrieval \
-  mixing/mixing mixing/mixing_tasks adecay/adecay arithmetic/arithmetic; do
+  mixing/mixing mixing/mixing_tasks adecay/adecay arithmetic/arithmetic layers/layers; do
   cp "results/$f.png" "docs/organism/$(basename "$f").png"
 done
 for f in results/*/timing.json; do echo "$f: $(tr -d '\n ' <"$f")"; done
