@@ -118,6 +118,8 @@ Deno.test("a state of other weights of the same shape is refused by eval, genera
     assertEquals(await main(mix), 1);
     const adecay = ["mix", "--mode", "adecay", "--states", `${dir}/s1,${dir}/s1`, "--model", m2];
     assertEquals(await main([...adecay, "--out", `${dir}/y`]), 1);
+    const picaso = ["mix", "--mode", "picaso", "--states", `${dir}/s1,${dir}/s1`, "--model", m2];
+    assertEquals(await main([...picaso, "--out", `${dir}/z`]), 1);
     assertEquals(await main(["generate", "--model", m1, "--from", `${dir}/s1`, "--text", "Hi"]), 0);
   });
 });

@@ -305,7 +305,7 @@ const COMMANDS: readonly Command[] = [
       "[--weights 0.5,0.5] [--model M]\n      --out DIR [--force]",
     help: "Mix saved states:\n" +
       MIX_MODES.map((m) => `  ${m.id.padEnd(9)}${m.describe}`).join("\n") +
-      "\nadecay reads A_log from --model.",
+      "\nadecay and picaso read A_log from --model.",
     options: opts("mode states weights model out", "force"),
     run: async (f) => {
       const mode = choice(f, "mode", MIX_MODES.map((m) => m.id));

@@ -234,14 +234,19 @@ Deno.test("soup library, retrieve and mix work end to end, checked with NumPy", 
       ]),
       0,
     );
+    const c = `${st}/capitalize-k3-seed0-2`;
+    const picaso = ["mix", "--mode", "picaso", "--states", `${a},${b},${c}`, "--model", `${dir}/m`];
+    assertEquals(await main([...picaso, "--out", `${dir}/pi`]), 0);
+    assertEquals((await loadState(`${dir}/pi`)).meta.engine, "mix-picaso");
   } finally {
     console.log = quiet;
   }
   const check = await runNumpy(
-    `import sys, numpy as np
+    `import sys, itertools, numpy as np
 sys.path.insert(0, sys.argv[5])
 import mamba_numpy as m
 a, b, d, m_dir = sys.argv[1:5]
+c = sys.argv[6]
 L = lambda p, f: np.load(f"{p}/{f}.npy").astype(np.float64)
 cfg, w = m.load_model(m_dir)
 A = -np.exp(np.stack([w[f"backbone.layers.{i}.mixer.A_log"] for i in range(2)]))
@@ -251,6 +256,20 @@ errs = [
   np.abs(L(d + "/ad", "ssm") - (L(b, "ssm") + np.exp(A * L(b, "delta_sum")[:, :, None]) * L(a, "ssm"))).max(),
   np.abs(L(d + "/ad", "conv") - L(b, "conv")).max(),
 ]
+# PICASO: read the three states one after another in each of the 6 orders, then average.
+def read(order):
+  h = np.zeros_like(L(a, "ssm"))
+  for s in order:
+    h = np.exp(A * L(s, "delta_sum")[:, :, None]) * h + L(s, "ssm")
+  return h
+orders = list(itertools.permutations([a, b, c]))
+pi = sum(read(o) for o in orders) / 6
+errs += [
+  # relative: these ssm values are small (about 1e-2)
+  np.abs(L(d + "/pi", "ssm") - pi).max() / np.abs(pi).max(),
+  np.abs(L(d + "/pi", "conv") - sum(L(s, "conv") for s in (a, b, c)) / 3).max(),
+  np.abs(L(d + "/pi", "delta_sum") - sum(L(s, "delta_sum") for s in (a, b, c))).max(),
+]
 print(max(errs))`,
     [
       `${dir}/lib/states/antonym-k3-seed0`,
@@ -258,6 +277,7 @@ print(max(errs))`,
       dir,
       `${dir}/m`,
       new URL("../tests/reference/", import.meta.url).pathname,
+      `${dir}/lib/states/capitalize-k3-seed0-2`,
     ],
   );
   assert(Number(check) < 1e-5, `NumPy finds the mixes off by ${check}`);
@@ -320,6 +340,14 @@ Deno.test("soup library add never reuses demonstrations; mix adecay refuses a mi
       1,
     );
     assert(errors.at(-1)!.includes("records no tokens"), errors.at(-1));
+    // PICASO composes states read from zeros: a mix is one, a state read on from another is not.
+    const first = `${st}/antonym-k3-seed0`;
+    const from = ["extract", "--model", `${dir}/m`, "--ids", "5,6", "--from", first];
+    assertEquals(await main([...from, "--out", `${dir}/on`]), 0);
+    const picaso = ["mix", "--mode", "picaso", "--model", `${dir}/m`, "--states"];
+    assertEquals(await main([...picaso, `${first},${dir}/mixed`, "--out", `${dir}/pi`]), 0);
+    assertEquals(await main([...picaso, `${first},${dir}/on`, "--out", `${dir}/bad2`]), 1);
+    assert(errors.at(-1)!.includes(`"${dir}/on" started from "${first}"`), errors.at(-1));
     assertEquals(
       await main([
         "eval",

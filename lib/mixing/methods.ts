@@ -16,7 +16,7 @@ export const ADECAY_METHOD_IDS = ["sequential", "x2_only", "mean", "adecay"] as 
 /** A mixing mode of `soup mix`. */
 export interface MixMode {
   /** `--mode` value. */
-  readonly id: "mean" | "weighted" | "adecay";
+  readonly id: "mean" | "weighted" | "adecay" | "picaso";
   /** What it computes, for the usage text. */
   readonly describe: string;
   /** States it mixes: any number from 1, or exactly 2. */
@@ -33,7 +33,7 @@ export interface MixMode {
  * @example
  * ```ts
  * import { MIX_MODES } from "./methods.ts";
- * if (MIX_MODES.map((m) => m.id).join("|") !== "mean|weighted|adecay") throw new Error();
+ * if (MIX_MODES.map((m) => m.id).join("|") !== "mean|weighted|adecay|picaso") throw new Error();
  * ```
  */
 export const MIX_MODES: readonly MixMode[] = [
@@ -49,6 +49,13 @@ export const MIX_MODES: readonly MixMode[] = [
     id: "adecay",
     describe: "two consecutive chunks, first then second: exact for one linear SSM layer",
     states: 2,
+    weights: false,
+    model: true,
+  },
+  {
+    id: "picaso",
+    describe: "chunks read from zeros, A-decay composed and averaged over every order (PICASO)",
+    states: "any",
     weights: false,
     model: true,
   },

@@ -11,6 +11,7 @@ import { SoupError } from "../util/errors.ts";
 import { MIX_MODES, type MixMode } from "./methods.ts";
 import { mixADecay } from "./mix_a_decay.ts";
 import { mixMean } from "./mix_mean.ts";
+import { mixPicaso } from "./mix_picaso.ts";
 import { mixWeighted } from "./mix_weighted.ts";
 import { readALog } from "./read_a_log.ts";
 
@@ -18,7 +19,7 @@ import { readALog } from "./read_a_log.ts";
 export interface MixSavedOptions {
   /** The weights of `weighted`, as the user wrote them ("0.5,0.5"). */
   weights?: string;
-  /** The checkpoint folder whose A_log `adecay` reads, resolved only when needed. */
+  /** The checkpoint folder whose A_log `adecay` and `picaso` read, resolved only when needed. */
   modelDir?: () => Promise<string>;
   /** How the checkpoint was named, for messages. */
   modelName?: string;
@@ -58,19 +59,36 @@ const IMPLEMENTATIONS: Record<MixMode["id"], (input: MixInput) => Promise<State>
           }`,
       );
     }
-    if (options.modelDir === undefined) throw new SoupError(`Missing --model`);
-    const dir = await options.modelDir();
-    if (fingerprint !== undefined && (await weightsFingerprint(dir)) !== fingerprint) {
-      throw new SoupError(
-        `Cannot mix with the A of --model "${options.modelName ?? dir}": the states were made ` +
-          `with other weights (fingerprint ${fingerprint})`,
-      );
-    }
-    return mixADecay(states[0], states[1], await readALog(dir), {
+    return mixADecay(states[0], states[1], await aLogOf(options, fingerprint), {
       secondTokens: second.tokenIds.length,
     });
   },
+  picaso: async ({ states, names, options, fingerprint }) => {
+    // Each state's deltaSum must cover everything its ssm holds: a state read on from another
+    // one sums delta over its own tokens only, so its decay of the others would fall short.
+    const i = states.findIndex((s) => s.meta.source !== null);
+    if (i >= 0) {
+      throw new SoupError(
+        `--mode picaso composes states read from zeros (no --from): "${names[i]}" started ` +
+          `from "${states[i].meta.source}"`,
+      );
+    }
+    return mixPicaso(states, await aLogOf(options, fingerprint));
+  },
 };
+
+/** A_log of `--model`, after checking it is the checkpoint the states were made with. */
+async function aLogOf(options: MixSavedOptions, fingerprint: string | undefined) {
+  if (options.modelDir === undefined) throw new SoupError(`Missing --model`);
+  const dir = await options.modelDir();
+  if (fingerprint !== undefined && (await weightsFingerprint(dir)) !== fingerprint) {
+    throw new SoupError(
+      `Cannot mix with the A of --model "${options.modelName ?? dir}": the states were made ` +
+        `with other weights (fingerprint ${fingerprint})`,
+    );
+  }
+  return await readALog(dir);
+}
 
 /**
  * Mixes saved states (`names`: their folders, for messages) by `mode`, after checking they are of
