@@ -144,7 +144,7 @@ export const QUICK_ADECAY: AdecayParams = {
 };
 
 /** Losses of one document from one start state. */
-interface MethodLosses {
+export interface MethodLosses {
   loss: number;
   loss_first: number;
   loss_all: number;
@@ -364,9 +364,9 @@ export interface ChunkStates {
  * States of x1 and x2 from zeros and of x2 from x1's state for a batch of documents, each with
  * the logits after its last token, through the shared state store.
  */
-async function extractChunkStates(
+export async function extractChunkStates(
   ctx: ExperimentRun,
-  batch: readonly Chunked[],
+  batch: readonly Pick<Chunked, "x1" | "x2">[],
 ): Promise<ChunkStates[]> {
   const store = ctx.model.store;
   const alone = await store.extract(
@@ -391,7 +391,6 @@ async function documentLosses(
   st: ChunkStates,
   aLog: Float32Array,
 ): Promise<Record<AdecayMethod, MethodLosses>> {
-  const T = doc.x3.length;
   const starts: Record<AdecayMethod, State> = {
     sequential: st.x1x2,
     x2_only: st.x2,
@@ -404,35 +403,56 @@ async function documentLosses(
     mean: st.x2.logits,
     adecay: st.x2.logits,
   };
+  const losses = await lossesFrom(
+    engine,
+    doc.x3,
+    ADECAY_METHODS.map((m) => ({ state: starts[m], firstLogits: firstLogits[m] })),
+  );
+  return Object.fromEntries(ADECAY_METHODS.map((m, i) => [m, losses[i]])) as Record<
+    AdecayMethod,
+    MethodLosses
+  >;
+}
+
+/**
+ * The losses of `x3` read from each start state (see the module documentation): `loss` over
+ * x3[1..T-1] read from the state, `loss_first` of x3[0] under `firstLogits` (the logits after
+ * the last chunk), `loss_all` over all of x3. The starts are read side by side, a piece of x3 at
+ * a time.
+ */
+export async function lossesFrom(
+  engine: Engine,
+  x3: readonly number[],
+  starts: readonly { state: State; firstLogits: Float32Array | undefined }[],
+): Promise<MethodLosses[]> {
+  const T = x3.length;
   // Read x3[0..T-2] from every start state, a piece at a time; row i predicts x3[i + 1].
   const v = engine.config.vocabSize;
-  const sums = ADECAY_METHODS.map(() => 0);
-  let states = ADECAY_METHODS.map((m) => starts[m]);
+  const sums = starts.map(() => 0);
+  let states = starts.map((s) => s.state);
   for (let at = 0; at < T - 1; at += LOSS_PIECE) {
-    const piece = doc.x3.slice(at, Math.min(T - 1, at + LOSS_PIECE));
-    const outs = await engine.runBatch(ADECAY_METHODS.map(() => piece), {
+    const piece = x3.slice(at, Math.min(T - 1, at + LOSS_PIECE));
+    const outs = await engine.runBatch(starts.map(() => piece), {
       states,
       allLogits: true,
     });
     for (const [m, out] of outs.entries()) {
       for (let i = 0; i < piece.length; i++) {
-        sums[m] += crossEntropy(out.logits.subarray(i * v, (i + 1) * v), doc.x3[at + i + 1]);
+        sums[m] += crossEntropy(out.logits.subarray(i * v, (i + 1) * v), x3[at + i + 1]);
       }
     }
     states = outs.map((o) => o.state);
   }
-  const result = {} as Record<AdecayMethod, MethodLosses>;
-  for (const [m, method] of ADECAY_METHODS.entries()) {
-    const first = firstLogits[method];
-    if (first === undefined) throw new Error(`unreachable: no logits after x2 for ${method}`);
-    const lossFirst = crossEntropy(first, doc.x3[0]);
-    result[method] = {
+  return starts.map((start, m) => {
+    const first = start.firstLogits;
+    if (first === undefined) throw new Error(`unreachable: no logits after the last chunk`);
+    const lossFirst = crossEntropy(first, x3[0]);
+    return {
       loss: sums[m] / (T - 1),
       loss_first: lossFirst,
       loss_all: (lossFirst + sums[m]) / T,
     };
-  }
-  return result;
+  });
 }
 
 /** `-log softmax(logits)[target]`, in float64. */

@@ -35,6 +35,7 @@ export const CLAIM_TABLES: Readonly<Record<FigureEntry["id"], string>> = Object.
   adecay: "summary.csv",
   arithmetic: "targets.csv",
   layers: "summary.csv",
+  composition: "summary.csv",
 });
 
 const num = (x: unknown) => Number(x);
@@ -272,6 +273,58 @@ function layersClaims(summary: Row[], claims: Claim[]): void {
   }
 }
 
+/** Beyond the paper: composing the states of x1 and x2 beyond the mean, on ordered text. */
+function compositionClaims(summary: Row[], claims: Claim[]): void {
+  const loss = summary.filter((r) => r.measure === "loss");
+  const Ts = [...new Set(loss.map((r) => num(r.T)))].sort((a, b) => a - b);
+  const gap = (T: number, method: string) => {
+    const r = loss.find((r) => num(r.T) === T && r.method === method);
+    if (r === undefined) throw new Error(`no ${method} row at T = ${T}`);
+    return num(r.minus_sequential);
+  };
+  if (Ts.length === 0) throw new Error("no loss rows");
+  const f4 = (x: number) => x.toFixed(4);
+  const others = ["picaso", "sum", "mean", "x2_only"];
+  const closest = Ts.filter((T) =>
+    others.every((m) => Math.abs(gap(T, "adecay")) < Math.abs(gap(T, m)))
+  );
+  claims.push(claim(
+    "Composition: on ordered text A-decay comes closest to reading x1 then x2 (PICASO averages " +
+      "over both orders; the sum drops the decay; the mean both)",
+    `loss on x3 minus after x1 then x2, nats/token: ${
+      Ts.map((T) =>
+        `T = ${T}: A-decay ${f4(gap(T, "adecay"))}, PICASO ${f4(gap(T, "picaso"))}, sum ${
+          f4(gap(T, "sum"))
+        }, mean ${f4(gap(T, "mean"))}, x2 only ${f4(gap(T, "x2_only"))}`
+      ).join("; ")
+    }`,
+    closest.length === Ts.length
+      ? "yes"
+      : closest.length === 0
+      ? "no"
+      : `at T = ${closest.join(", ")}`,
+  ));
+  const short = Ts.filter((T) => gap(T, "adecay") !== gap(T, "adecay_no_conv"));
+  if (short.length > 0) {
+    const better = short.filter((T) =>
+      Math.abs(gap(T, "adecay")) < Math.abs(gap(T, "adecay_no_conv"))
+    );
+    claims.push(claim(
+      "A-decay with the conv state: carrying x1's conv state brings the mix closer to reading x1 " +
+        "then x2 when x2 is shorter than the conv",
+      `loss on x3 minus after x1 then x2, nats/token, x1's conv carried / x2's alone: ${
+        short.map((T) => `T = ${T}: ${f4(gap(T, "adecay"))} / ${f4(gap(T, "adecay_no_conv"))}`)
+          .join("; ")
+      } (identical at T = ${Ts.filter((T) => !short.includes(T)).join(", ") || "none"})`,
+      better.length === short.length
+        ? "yes"
+        : better.length === 0
+        ? "no"
+        : `at T = ${better.join(", ")}`,
+    ));
+  }
+}
+
 const RULES: Readonly<Record<FigureEntry["id"], (rows: Row[], claims: Claim[]) => void>> = {
   icl: iclClaims,
   clustering: clusteringClaims,
@@ -280,6 +333,7 @@ const RULES: Readonly<Record<FigureEntry["id"], (rows: Row[], claims: Claim[]) =
   adecay: adecayClaims,
   arithmetic: arithmeticClaims,
   layers: layersClaims,
+  composition: compositionClaims,
 };
 
 /**

@@ -8,6 +8,7 @@
  */
 import { runAdecay } from "./adecay.ts";
 import { runClustering } from "./clustering.ts";
+import { runComposition } from "./composition.ts";
 import type { ExperimentOptions } from "./context.ts";
 import { runIclVsK } from "./icl_vs_k.ts";
 import { runLayers } from "./layers.ts";
@@ -19,7 +20,15 @@ import { runTaskArithmetic } from "./task_arithmetic.ts";
 /** A figure of the project. */
 export interface FigureEntry {
   /** Id: the `reproduce` argument and the results folder's name. */
-  readonly id: "icl" | "clustering" | "retrieval" | "mixing" | "adecay" | "arithmetic" | "layers";
+  readonly id:
+    | "icl"
+    | "clustering"
+    | "retrieval"
+    | "mixing"
+    | "adecay"
+    | "arithmetic"
+    | "layers"
+    | "composition";
   /** The notebook in `notebooks/` that reproduces it. */
   readonly notebook: string;
   /** What it shows, in one line. */
@@ -34,7 +43,7 @@ export interface FigureEntry {
  * @example
  * ```ts
  * import { FIGURE_REGISTRY } from "./figures.ts";
- * const ids = "icl,clustering,retrieval,mixing,adecay,arithmetic,layers";
+ * const ids = "icl,clustering,retrieval,mixing,adecay,arithmetic,layers,composition";
  * if (FIGURE_REGISTRY.map((f) => f.id).join() !== ids) {
  *   throw new Error();
  * }
@@ -82,5 +91,11 @@ export const FIGURE_REGISTRY: readonly FigureEntry[] = [
     notebook: "07_layers.ipynb",
     title: "Beyond the paper: which layer holds the task",
     run: (p, o) => runLayers(p.layers, o),
+  },
+  {
+    id: "composition",
+    notebook: "08_composition.ipynb",
+    title: "Beyond the paper: composing states beyond the mean (PICASO, A-decay's conv state)",
+    run: (p, o) => runComposition(p.composition, o),
   },
 ];

@@ -9,6 +9,8 @@ import { PAPER_ADECAY, QUICK_ADECAY } from "./adecay.ts";
 import type { AdecayParams } from "./adecay.ts";
 import { PAPER_CLUSTERING, QUICK_CLUSTERING } from "./clustering.ts";
 import type { ClusteringParams } from "./clustering.ts";
+import { PAPER_COMPOSITION, QUICK_COMPOSITION } from "./composition.ts";
+import type { CompositionParams } from "./composition.ts";
 import { PAPER_MODEL } from "./context.ts";
 import { PAPER_ICL_VS_K, QUICK_ICL_VS_K } from "./icl_vs_k.ts";
 import type { IclVsKParams } from "./icl_vs_k.ts";
@@ -41,6 +43,7 @@ export interface Preset {
   adecay: AdecayParams;
   arithmetic: TaskArithmeticParams;
   layers: LayersParams;
+  composition: CompositionParams;
 }
 
 /** The preset names. */
@@ -52,7 +55,7 @@ export type PresetName = typeof PRESET_NAMES[number];
 /**
  * The organism's preset: the ICL curve on 200 test items per task; the paper's protocol for
  * clustering, retrieval, the task arithmetic anecdote and the layer sweep (the organism is small
- * enough for it);
+ * enough for it); composition on the held-out news at T = 1, 2, 3, 4 and 32 (x3 of 32 tokens).
  * mixing with 200 test items per task (the paper: 500); and Fig. 3 on the organism's held-out
  * news documents only (`pool`), at T = 32 and T = 100.
  *
@@ -77,6 +80,14 @@ export const ORGANISM_PRESET: Readonly<Preset> = Object.freeze({
   },
   arithmetic: { ...PAPER_TASK_ARITHMETIC },
   layers: { ...PAPER_LAYERS },
+  composition: {
+    chunkTokens: [1, 2, 3, 4, 32],
+    evalTokens: 32,
+    documents: ORGANISM_HELD_OUT_DOCUMENTS,
+    source: "mirror",
+    batchSize: 8,
+    pool: ORGANISM_HELD_OUT_DOCUMENTS,
+  },
 });
 
 /**
@@ -99,6 +110,7 @@ export const PRESETS: Readonly<Record<PresetName, Readonly<Preset>>> = Object.fr
     adecay: PAPER_ADECAY,
     arithmetic: PAPER_TASK_ARITHMETIC,
     layers: PAPER_LAYERS,
+    composition: PAPER_COMPOSITION,
   },
   quick: {
     model: "state-spaces/mamba-130m-hf",
@@ -109,6 +121,7 @@ export const PRESETS: Readonly<Record<PresetName, Readonly<Preset>>> = Object.fr
     adecay: QUICK_ADECAY,
     arithmetic: QUICK_TASK_ARITHMETIC,
     layers: QUICK_LAYERS,
+    composition: QUICK_COMPOSITION,
   },
   organism: ORGANISM_PRESET,
 });

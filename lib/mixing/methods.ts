@@ -13,6 +13,17 @@ export const MIXING_METHOD_IDS = ["prompt", "mix", "query", "retrieve_mix"] as c
 /** Ids of Fig. 3's start states, in table and drawing order. */
 export const ADECAY_METHOD_IDS = ["sequential", "x2_only", "mean", "adecay"] as const;
 
+/** Ids of the composition figure's start states, in table and drawing order. */
+export const COMPOSITION_METHOD_IDS = [
+  "sequential",
+  "x2_only",
+  "mean",
+  "sum",
+  "adecay",
+  "adecay_no_conv",
+  "picaso",
+] as const;
+
 /** A mixing mode of `soup mix`. */
 export interface MixMode {
   /** `--mode` value. */

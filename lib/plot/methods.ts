@@ -6,7 +6,11 @@
  *
  * @module
  */
-import type { ADECAY_METHOD_IDS, MIXING_METHOD_IDS } from "../mixing/methods.ts";
+import type {
+  ADECAY_METHOD_IDS,
+  COMPOSITION_METHOD_IDS,
+  MIXING_METHOD_IDS,
+} from "../mixing/methods.ts";
 
 /** A method as the figures and tables show it. */
 export interface MethodInfo {
@@ -77,5 +81,38 @@ export const ADECAY_FIGURE_METHODS: readonly (MethodInfo & {
     id: "adecay",
     label: "A-decay",
     describe: "state(x2) + exp(A * delta_sum(x2)) * state(x1)",
+  },
+];
+
+/**
+ * The composition figure's start states, in the order of {@link COMPOSITION_METHOD_IDS}.
+ *
+ * @example
+ * ```ts
+ * import { COMPOSITION_FIGURE_METHODS } from "./methods.ts";
+ * if (COMPOSITION_FIGURE_METHODS.find((m) => m.id === "picaso")?.label !== "PICASO") throw new Error();
+ * ```
+ */
+export const COMPOSITION_FIGURE_METHODS: readonly (MethodInfo & {
+  id: typeof COMPOSITION_METHOD_IDS[number];
+})[] = [
+  { id: "sequential", label: "x1 then x2", describe: "the state after reading x1 then x2" },
+  { id: "x2_only", label: "x2 only", describe: "the state of x2 read from zeros" },
+  { id: "mean", label: "mean", describe: "the mean of the states of x1 and of x2" },
+  { id: "sum", label: "sum", describe: "state(x1) + state(x2): A-decay without the decay" },
+  {
+    id: "adecay",
+    label: "A-decay",
+    describe: "A-decay, the conv window sliding over x1 then x2 (x1's conv state carried)",
+  },
+  {
+    id: "adecay_no_conv",
+    label: "A-decay, x2's conv",
+    describe: "A-decay with x2's own conv state (x1's dropped)",
+  },
+  {
+    id: "picaso",
+    label: "PICASO",
+    describe: "A-decay averaged over both orders of x1 and x2",
   },
 ];

@@ -8,6 +8,7 @@
 import { plotAdecay } from "./adecay.ts";
 import { plotClustering } from "./clustering.ts";
 import { plotClusteringAppendix } from "./clustering_appendix.ts";
+import { plotComposition } from "./composition.ts";
 import { plotIclVsK } from "./icl_vs_k.ts";
 import { plotLayers } from "./layers.ts";
 import { plotMixingVsK } from "./mixing_vs_k.ts";
@@ -54,4 +55,7 @@ export const REDRAW: Readonly<
     }),
   }),
   layers: async (dir) => ({ layers: plotLayers(await readCsv(`${dir}/summary.csv`) as never) }),
+  composition: async (dir) => ({
+    composition: plotComposition(await readCsv(`${dir}/summary.csv`)),
+  }),
 };

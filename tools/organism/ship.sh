@@ -36,11 +36,12 @@ rm -rf "$cache"
 for pair in icl/accuracy.csv:icl_accuracy.csv retrieval/accuracy.csv:retrieval_accuracy.csv \
   mixing/accuracy.csv:mixing_accuracy.csv adecay/summary.csv:adecay_summary.csv \
   arithmetic/targets.csv:arithmetic_targets.csv clustering/points.csv:clustering_points.csv \
-  layers/summary.csv:layers_summary.csv; do
+  layers/summary.csv:layers_summary.csv composition/summary.csv:composition_summary.csv; do
   cp "results/${pair%%:*}" "docs/organism/${pair##*:}"
 done
 for f in icl/icl clustering/clustering clustering/clustering_appendix retrieval/retrieval \
-  mixing/mixing mixing/mixing_tasks adecay/adecay arithmetic/arithmetic layers/layers; do
+  mixing/mixing mixing/mixing_tasks adecay/adecay arithmetic/arithmetic layers/layers \
+  composition/composition; do
   cp "results/$f.png" "docs/organism/$(basename "$f").png"
 done
 for f in results/*/timing.json; do echo "$f: $(tr -d '\n ' <"$f")"; done

@@ -1,0 +1,86 @@
+import { assert, assertEquals } from "../../tests/_assert.ts";
+import { experimentSetup } from "../../tests/_experiment.ts";
+import { loadNewsDocuments } from "../data/news.ts";
+import { openEngine } from "../engine/open_engine.ts";
+import { mirrorDir } from "../hub/sources.ts";
+import { readCsv } from "../results/csv.ts";
+import { loadTokenizer } from "../tokenizer/load_tokenizer.ts";
+import { claimsOf } from "./claims.ts";
+import { COMPOSITION_METHODS, type CompositionParams, runComposition } from "./composition.ts";
+
+const PARAMS: Partial<CompositionParams> = {
+  chunkTokens: [1, 3, 8],
+  evalTokens: 8,
+  documents: 2,
+  source: "mirror",
+  batchSize: 2,
+};
+
+/** Mean cross-entropy of ids[from..] under the logits of one pass over ids from zeros. */
+function meanLoss(logits: Float32Array, ids: number[], from: number, vocab: number): number {
+  let sum = 0;
+  for (let i = from; i < ids.length; i++) {
+    const row = logits.subarray((i - 1) * vocab, i * vocab);
+    let max = -Infinity;
+    for (const x of row) max = Math.max(max, x);
+    let z = 0;
+    for (const x of row) z += Math.exp(x - max);
+    sum += Math.log(z) + max - row[ids[i]];
+  }
+  return sum / (ids.length - from);
+}
+
+Deno.test("runComposition(): sequential agrees with one pass over x1 x2 x3; x1's conv state matters only below T = K - 1", async () => {
+  const { dir, options } = await experimentSetup("composition-test-", { numHiddenLayers: 2 });
+  await runComposition(PARAMS, options);
+  const rows = await readCsv(`${dir}/results/composition/composition.csv`);
+  assertEquals(rows.length, 3 * 2 * COMPOSITION_METHODS.length);
+  const tok = await loadTokenizer(`${mirrorDir()}/tokenizer/gpt-neox-20b`);
+  const docs = (await loadNewsDocuments({ source: "mirror" }))
+    .map((d) => ({ id: d.id, ids: tok.encode(d.text) }));
+  const engine = await openEngine(options.model, { device: "cpu" });
+  try {
+    for (const T of [1, 3, 8]) {
+      for (const d of docs.filter((d) => d.ids.length >= 2 * T + 8).slice(0, 2)) {
+        const row = (m: string) => rows.find((r) => r.T === T && r.doc === d.id && r.method === m)!;
+        const all = d.ids.slice(0, 2 * T + 8);
+        const full = await engine.run(all, { allLogits: true });
+        const v = engine.config.vocabSize;
+        const close = (a: unknown, b: number, what: string) =>
+          assert(Math.abs(Number(a) - b) < 1e-4, `${what} T=${T} ${d.id}: ${a} vs ${b}`);
+        close(row("sequential").loss, meanLoss(full.logits, all, 2 * T + 1, v), "sequential");
+        close(row("sequential").loss_all, meanLoss(full.logits, all, 2 * T, v), "sequential all");
+        // K = 4: the next token's conv reads the state's last 3 inputs, all x2's from T = 3.
+        const same = ["loss", "loss_first", "loss_all"].every((k) =>
+          row("adecay")[k] === row("adecay_no_conv")[k]
+        );
+        assertEquals(same, T >= 3, `T=${T} ${d.id}: conv carried vs dropped`);
+      }
+    }
+  } finally {
+    await engine.close();
+  }
+  const summary = await readCsv(`${dir}/results/composition/summary.csv`);
+  const claims = claimsOf("composition", summary);
+  assertEquals(claims.length, 2);
+  assert(claims[1].measured.includes("T = 1:"), claims[1].measured);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("runComposition(): for one layer with conv kernel 1 A-decay is exact; PICASO, the sum and the mean are not", async () => {
+  const { dir, options } = await experimentSetup("composition-test-", {
+    numHiddenLayers: 1,
+    convKernel: 1,
+  });
+  await runComposition({ ...PARAMS, chunkTokens: [8] }, options);
+  const rows = await readCsv(`${dir}/results/composition/composition.csv`);
+  for (const doc of new Set(rows.map((r) => r.doc))) {
+    const loss = (m: string) => Number(rows.find((r) => r.doc === doc && r.method === m)!.loss);
+    const gap = (m: string) => Math.abs(loss(m) - loss("sequential"));
+    assert(gap("adecay") < 1e-5, `${doc}: A-decay ${loss("adecay")} vs ${loss("sequential")}`);
+    for (const m of ["picaso", "sum", "mean"]) {
+      assert(gap(m) > 10 * gap("adecay"), `${doc}: ${m} (gap ${gap(m)}) is not exact`);
+    }
+  }
+  await Deno.remove(dir, { recursive: true });
+});
