@@ -11,6 +11,7 @@ import "./_cache.ts";
 import { assert, assertEquals } from "./_assert.ts";
 import { tinyMambaConfig, writeRandomCheckpoint } from "../lib/model/random_checkpoint.ts";
 import { checkStoreEntries } from "./_store.ts";
+import { FIGURE_REGISTRY } from "../lib/experiments/figures.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const skip = Deno.env.get("SOUP_SKIP_SLURM") === "1";
@@ -107,7 +108,7 @@ Deno.test({
       const mergeLog = [...Deno.readDirSync(logs)].find((e) => e.name.startsWith("merge-"))!;
       const said = Deno.readTextFileSync(`${logs}/${mergeLog.name}`);
       const reports = said.split("\n").filter((l) => l.includes("merge: "));
-      assertEquals(reports.length, 6, said);
+      assertEquals(reports.length, FIGURE_REGISTRY.length, said); // one per figure
       for (const line of reports) {
         assert(
           line.includes("3 of 3 shards finished") && line.includes("none computed here"),
