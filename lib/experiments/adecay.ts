@@ -150,12 +150,6 @@ export interface MethodLosses {
   loss_all: number;
 }
 
-/** What is cached per document and chunk length. */
-export interface DocResult {
-  doc: string;
-  losses: Record<AdecayMethod, MethodLosses>;
-}
-
 /** A kept document: its id, index among the kept ones, and the three chunks. */
 export interface Chunked {
   id: string;
@@ -251,27 +245,33 @@ export async function prepareAdecay(
 }
 
 /**
- * Step 2, for one chunk length T: the first `documents` documents of at least 3T tokens, each
- * cut into x1, x2 and x3 of T tokens.
+ * Step 2, for one chunk length T: the first `documents` documents of at least 2T + `x3Tokens`
+ * tokens, each cut into x1 and x2 of T tokens and x3 of `x3Tokens` (T unless given).
  */
-export function chunkDocuments(run: ExperimentRun, inputs: AdecayInputs, T: number): Chunked[] {
-  const p = inputs.params, docs = inputs.docs;
+export function chunkDocuments(
+  run: ExperimentRun,
+  inputs: { params: { documents: number }; docs: readonly NewsDocument[] },
+  T: number,
+  x3Tokens: number = T,
+): Chunked[] {
+  const { documents } = inputs.params, docs = inputs.docs;
+  const need = 2 * T + x3Tokens;
   const chosen: Chunked[] = [];
-  for (let i = 0; i < docs.length && chosen.length < p.documents; i++) {
+  for (let i = 0; i < docs.length && chosen.length < documents; i++) {
     const ids = run.model.tokenizer.encode(docs[i].text);
-    if (ids.length < 3 * T) continue;
+    if (ids.length < need) continue;
     chosen.push({
       id: docs[i].id,
       index: chosen.length,
       x1: ids.slice(0, T),
       x2: ids.slice(T, 2 * T),
-      x3: ids.slice(2 * T, 3 * T),
+      x3: ids.slice(2 * T, need),
     });
   }
-  if (chosen.length < p.documents) {
+  if (chosen.length < documents) {
     run.log(
-      `T=${T}: only ${chosen.length} of ${docs.length} documents have ${3 * T} tokens ` +
-        `(${p.documents} asked for)`,
+      `T=${T}: only ${chosen.length} of ${docs.length} documents have ${need} tokens ` +
+        `(${documents} asked for)`,
     );
   }
   return chosen;
@@ -282,33 +282,76 @@ export function chunkDocuments(run: ExperimentRun, inputs: AdecayInputs, T: numb
  * method builds from them (sequential, x2 alone, the mean, A-decay), and the loss of x3 read from
  * each (cached per document). One row per document and method.
  */
-export async function adecayLosses(
+export function adecayLosses(
   run: ExperimentRun,
   inputs: AdecayInputs,
   T: number,
   chosen: readonly Chunked[],
   aLog: Float32Array,
 ): Promise<Row[]> {
-  const p = inputs.params;
+  return chunkLosses(run, {
+    T,
+    chosen,
+    batchSize: inputs.params.batchSize,
+    methods: ADECAY_METHODS,
+    starts: (st, doc) => adecayStarts(st, doc.x2.length, aLog),
+  });
+}
+
+/** A start state for x3 and the logits that predict x3[0] from it. */
+export interface StartState {
+  state: State;
+  firstLogits: Float32Array | undefined;
+}
+
+/**
+ * For one T and a figure's methods: each document's states after x1, x2 and x1 x2 (through
+ * the state store, a batch of documents per engine call), the start state of every method
+ * (`starts`), and the losses of x3 read from each ({@link lossesFrom}), cached per document as
+ * `losses-T<T>-d<index>-<id>`. One row per document and method, in method order.
+ */
+export async function chunkLosses<M extends string>(
+  run: ExperimentRun,
+  job: {
+    T: number;
+    chosen: readonly Chunked[];
+    batchSize: number;
+    methods: readonly M[];
+    starts: (st: ChunkStates, doc: Chunked) => Record<M, StartState>;
+  },
+): Promise<Row[]> {
+  const { T, chosen, batchSize, methods } = job;
   const rows: Row[] = [];
-  for (let start = 0; start < chosen.length; start += p.batchSize) {
-    const batch = chosen.slice(start, start + p.batchSize);
+  for (let start = 0; start < chosen.length; start += batchSize) {
+    const batch = chosen.slice(start, start + batchSize);
     let states: Promise<ChunkStates[]> | undefined;
     for (const [j, doc] of batch.entries()) {
       // The document's id is part of the name: other documents never reuse this entry.
       const result = await ownUnit(() =>
-        run.cache.json<DocResult>(
+        run.cache.json<{ doc: string; losses: Record<M, MethodLosses> }>(
           `losses-T${T}-d${doc.index}-${doc.id.replace(/[^A-Za-z0-9._-]/g, "_")}`,
           async () => {
             states ??= extractChunkStates(run, batch);
-            const st = (await states)[j];
-            return { doc: doc.id, losses: await documentLosses(run.model.engine, doc, st, aLog) };
+            const starts = job.starts((await states)[j], doc);
+            const losses = await lossesFrom(
+              run.model.engine,
+              doc.x3,
+              methods.map((m) => starts[m]),
+            );
+            return {
+              doc: doc.id,
+              losses: Object.fromEntries(methods.map((m, i) => [m, losses[i]])) as Record<
+                M,
+                MethodLosses
+              >,
+            };
           },
         )
       );
       if (result === undefined) continue; // another shard's document
-      for (const method of ADECAY_METHODS) {
-        rows.push({ T, doc: result.doc, method, ...result.losses[method] });
+      for (const method of methods) {
+        const { loss, loss_first, loss_all } = result.losses[method];
+        rows.push({ T, doc: result.doc, method, loss, loss_first, loss_all });
       }
     }
     run.log(`T=${T}: ${start + batch.length}/${chosen.length} documents`);
@@ -384,34 +427,19 @@ export async function extractChunkStates(
   return batch.map((_, j) => ({ x1: alone[2 * j], x2: alone[2 * j + 1], x1x2: x1x2[j] }));
 }
 
-/** The three losses of every method for one document. */
-async function documentLosses(
-  engine: Engine,
-  doc: Chunked,
+/** Each method's start state for one document (see the module documentation). */
+function adecayStarts(
   st: ChunkStates,
+  secondTokens: number,
   aLog: Float32Array,
-): Promise<Record<AdecayMethod, MethodLosses>> {
-  const starts: Record<AdecayMethod, State> = {
-    sequential: st.x1x2,
-    x2_only: st.x2,
-    mean: mixMean([st.x1, st.x2]),
-    adecay: mixADecay(st.x1, st.x2, aLog, { secondTokens: doc.x2.length }),
+): Record<AdecayMethod, StartState> {
+  const mixed = (state: State) => ({ state, firstLogits: st.x2.logits });
+  return {
+    sequential: { state: st.x1x2, firstLogits: st.x1x2.logits },
+    x2_only: mixed(st.x2),
+    mean: mixed(mixMean([st.x1, st.x2])),
+    adecay: mixed(mixADecay(st.x1, st.x2, aLog, { secondTokens })),
   };
-  const firstLogits: Record<AdecayMethod, Float32Array | undefined> = {
-    sequential: st.x1x2.logits,
-    x2_only: st.x2.logits,
-    mean: st.x2.logits,
-    adecay: st.x2.logits,
-  };
-  const losses = await lossesFrom(
-    engine,
-    doc.x3,
-    ADECAY_METHODS.map((m) => ({ state: starts[m], firstLogits: firstLogits[m] })),
-  );
-  return Object.fromEntries(ADECAY_METHODS.map((m, i) => [m, losses[i]])) as Record<
-    AdecayMethod,
-    MethodLosses
-  >;
 }
 
 /**

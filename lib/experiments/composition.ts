@@ -41,14 +41,20 @@ import { plotComposition } from "../plot/composition.ts";
 import type { Row } from "../results/csv.ts";
 import type { State } from "../states/state.ts";
 import { ConfigError } from "../util/errors.ts";
-import { extractChunkStates, lossesFrom, type MethodLosses, summarizeAdecay } from "./adecay.ts";
+import {
+  chunkDocuments,
+  type Chunked,
+  chunkLosses,
+  type ChunkStates,
+  type StartState,
+  summarizeAdecay,
+} from "./adecay.ts";
 import {
   type ExperimentOptions,
   type ExperimentOutput,
   type ExperimentRun,
   runExperiment,
 } from "./context.ts";
-import { ownUnit } from "./result_cache.ts";
 
 /** The start states compared, in table order (`lib/mixing/methods.ts`). */
 export const COMPOSITION_METHODS: typeof COMPOSITION_METHOD_IDS = COMPOSITION_METHOD_IDS;
@@ -107,15 +113,6 @@ export interface CompositionInputs {
   /** The news documents (the first `pool` of the source). */
   docs: NewsDocument[];
   cacheParams: Record<string, unknown>;
-}
-
-/** A kept document: its id, index among the kept ones, and its chunks. */
-export interface CompositionDoc {
-  id: string;
-  index: number;
-  x1: number[];
-  x2: number[];
-  x3: number[];
 }
 
 /**
@@ -177,34 +174,14 @@ export async function prepareComposition(
 
 /**
  * Step 2, for one T: the first `documents` documents of at least 2T + evalTokens tokens, cut
- * into x1 and x2 of T tokens and x3 of evalTokens.
+ * into x1 and x2 of T tokens and x3 of evalTokens (`chunkDocuments` of Fig. 3).
  */
 export function chunkForComposition(
   run: ExperimentRun,
   inputs: CompositionInputs,
   T: number,
-): CompositionDoc[] {
-  const { documents, evalTokens } = inputs.params;
-  const chosen: CompositionDoc[] = [];
-  for (let i = 0; i < inputs.docs.length && chosen.length < documents; i++) {
-    const ids = run.model.tokenizer.encode(inputs.docs[i].text);
-    if (ids.length < 2 * T + evalTokens) continue;
-    chosen.push({
-      id: inputs.docs[i].id,
-      index: chosen.length,
-      x1: ids.slice(0, T),
-      x2: ids.slice(T, 2 * T),
-      x3: ids.slice(2 * T, 2 * T + evalTokens),
-    });
-  }
-  if (chosen.length < documents) {
-    run.log(
-      `T=${T}: only ${chosen.length} of ${inputs.docs.length} documents have ${
-        2 * T + evalTokens
-      } tokens (${documents} asked for)`,
-    );
-  }
-  return chosen;
+): Chunked[] {
+  return chunkDocuments(run, inputs, T, inputs.params.evalTokens);
 }
 
 /**
@@ -212,10 +189,10 @@ export function chunkForComposition(
  * see the module documentation.
  */
 export function compositionStarts(
-  st: { x1: State; x2: State; x1x2: State },
+  st: ChunkStates,
   secondTokens: number,
   aLog: Float32Array,
-): Record<CompositionMethod, { state: State; firstLogits: Float32Array | undefined }> {
+): Record<CompositionMethod, StartState> {
   const mixed = (state: State) => ({ state, firstLogits: st.x2.logits });
   return {
     sequential: { state: st.x1x2, firstLogits: st.x1x2.logits },
@@ -230,49 +207,23 @@ export function compositionStarts(
 
 /**
  * Step 3, for one T: each document's states after x1, x2 and x1 x2, every method's start state
- * and the losses of x3 from each (cached per document). One row per document and method.
+ * and the losses of x3 from each (cached per document; Fig. 3's `chunkLosses`). One row per
+ * document and method.
  */
-export async function compositionLosses(
+export function compositionLosses(
   run: ExperimentRun,
   inputs: CompositionInputs,
   T: number,
-  chosen: readonly CompositionDoc[],
+  chosen: readonly Chunked[],
   aLog: Float32Array,
 ): Promise<Row[]> {
-  const p = inputs.params;
-  const rows: Row[] = [];
-  for (let start = 0; start < chosen.length; start += p.batchSize) {
-    const batch = chosen.slice(start, start + p.batchSize);
-    let states: ReturnType<typeof extractChunkStates> | undefined;
-    for (const [j, doc] of batch.entries()) {
-      const result = await ownUnit(() =>
-        run.cache.json<{ doc: string; losses: Record<CompositionMethod, MethodLosses> }>(
-          `losses-T${T}-d${doc.index}-${doc.id.replace(/[^A-Za-z0-9._-]/g, "_")}`,
-          async () => {
-            states ??= extractChunkStates(run, batch);
-            const starts = compositionStarts((await states)[j], doc.x2.length, aLog);
-            const losses = await lossesFrom(
-              run.model.engine,
-              doc.x3,
-              COMPOSITION_METHODS.map((m) => starts[m]),
-            );
-            return {
-              doc: doc.id,
-              losses: Object.fromEntries(
-                COMPOSITION_METHODS.map((m, i) => [m, losses[i]]),
-              ) as Record<CompositionMethod, MethodLosses>,
-            };
-          },
-        )
-      );
-      if (result === undefined) continue;
-      for (const method of COMPOSITION_METHODS) {
-        rows.push({ T, doc: result.doc, method, ...result.losses[method] });
-      }
-    }
-    run.log(`T=${T}: ${start + batch.length}/${chosen.length} documents`);
-  }
-  return rows;
+  return chunkLosses(run, {
+    T,
+    chosen,
+    batchSize: inputs.params.batchSize,
+    methods: COMPOSITION_METHODS,
+    starts: (st, doc) => compositionStarts(st, doc.x2.length, aLog),
+  });
 }
 
 /** Step 4: the tables (`composition`, `summary`) and the figure. */
