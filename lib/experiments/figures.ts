@@ -83,7 +83,7 @@ export const FIGURE_REGISTRY: readonly FigureEntry[] = [
   {
     id: "arithmetic",
     notebook: "05_task_arithmetic.ipynb",
-    title: "Task arithmetic anecdote",
+    title: "Task arithmetic: the anecdote, and every composable pair of tasks",
     run: (p, o) => runTaskArithmetic(p.arithmetic, o),
   },
   {

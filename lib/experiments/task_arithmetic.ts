@@ -21,8 +21,20 @@
  */
 
 import { mixWeighted } from "../mixing/mix_weighted.ts";
+import {
+  COUNTING_TASK,
+  countingTask,
+  type PairParams,
+  type PairPlan,
+  type PairRow,
+  pairRows,
+  planPairs,
+  summarizePairs,
+} from "./arithmetic_pairs.ts";
+import { FIGURE1_TASKS } from "./clustering.ts";
+import { loadFigureTasks } from "./_tasks.ts";
 import { taskArithmetic } from "../mixing/task_arithmetic.ts";
-import { plotTaskArithmetic } from "../plot/task_arithmetic.ts";
+import { plotArithmeticPairs, plotTaskArithmetic } from "../plot/task_arithmetic.ts";
 import type { Row } from "../results/csv.ts";
 import type { State } from "../states/state.ts";
 import { buildQueryPrompt } from "../tasks/build_prompt.ts";
@@ -52,7 +64,7 @@ import {
  * if (params.mode !== "add") throw new Error();
  * ```
  */
-export type TaskArithmeticParams = {
+export type TaskArithmeticParams = PairParams & {
   /** Counting demonstrations n -> n + 1 for n = 1 .. countTo - 1 (2 .. 20). */
   countTo: number;
   /** The query's input, `Q: {query}\nA:`. */
@@ -126,6 +138,11 @@ export const PAPER_TASK_ARITHMETIC: TaskArithmeticParams = {
   mode: "interpolate",
   targets: ["fifteen", "quinze", "quatorze"],
   topK: 5,
+  pairTasks: [...FIGURE1_TASKS, COUNTING_TASK],
+  pairShots: 16,
+  pairItems: 40,
+  pairMinItems: 5,
+  pairWeights: [0, 0.25, 0.5, 0.75, 1],
 };
 
 /**
@@ -141,6 +158,8 @@ export const PAPER_TASK_ARITHMETIC: TaskArithmeticParams = {
 export const QUICK_TASK_ARITHMETIC: TaskArithmeticParams = {
   ...PAPER_TASK_ARITHMETIC,
   weights: [0, 0.25, 0.5, 0.75, 1],
+  pairItems: 10,
+  pairWeights: [0, 0.5, 1],
 };
 
 /**
@@ -210,8 +229,13 @@ export async function runTaskArithmetic(
       const r = await ownUnit(() => mixAndRead(run, inputs, states, w));
       if (r) results.push(r);
     }
+    const pairs: PairRow[] = [];
+    for (const plan of inputs.pairs) {
+      const rows = await ownUnit(() => pairRows(run, plan, inputs.params));
+      if (rows) pairs.push(...rows);
+    }
     if (run.cache.shard) return { tables: {} }; // a shard's part: the merge writes the results
-    return arithmeticOutput(run, inputs, results);
+    return arithmeticOutput(run, inputs, results, pairs);
   });
 }
 
@@ -224,6 +248,8 @@ export interface ArithmeticInputs {
   /** The English-French demonstrations (no number words among them), and their indices. */
   french: TaskItem[];
   picked: number[];
+  /** The ordered pairs of tasks whose composition the data defines (`planPairs`). */
+  pairs: PairPlan[];
   /** What the result cache is keyed by: the parameters and the translation file's sha256. */
   cacheParams: Record<string, unknown>;
 }
@@ -254,12 +280,18 @@ export async function prepareTaskArithmetic(
     .filter((i) => !numbers.has(task.items[i].input.trim().toLowerCase()));
   const [picked] = sampleDemoSets(pool, { count: 1, k: p.shots, seed: p.seed });
   const french = picked.map((i) => task.items[i]);
+  const named = p.pairTasks.filter((t) => t !== COUNTING_TASK);
+  const loaded = await loadFigureTasks(named, options, p.seed);
+  const pairTasks = p.pairTasks.map((name) =>
+    name === COUNTING_TASK ? countingTask(NUMBER_WORDS) : loaded.tasks[named.indexOf(name)]
+  );
   return {
     params: p,
     count,
     french,
     picked,
-    cacheParams: { ...p, translationSha256: task.sha256 },
+    pairs: planPairs(pairTasks, p),
+    cacheParams: { ...p, translationSha256: task.sha256, pairTaskSha256: loaded.sha256 },
   };
 }
 
@@ -320,6 +352,7 @@ export function arithmeticOutput(
   run: ExperimentRun,
   inputs: ArithmeticInputs,
   results: readonly WeightResult[],
+  pairs: readonly PairRow[] = [],
 ): ExperimentOutput {
   const p = inputs.params;
   const { tokenizer } = run.model;
@@ -348,10 +381,21 @@ export function arithmeticOutput(
       });
     }
   }
+  const rates = summarizePairs(pairs);
   return {
-    tables: { arithmetic: top, targets },
-    figures: { arithmetic: plotTaskArithmetic(targets, { mode: p.mode }) },
+    tables: { arithmetic: top, targets, pairs: [...pairs], rates },
+    figures: {
+      arithmetic: plotTaskArithmetic(targets, { mode: p.mode }),
+      ...(rates.length > 0 ? { arithmetic_pairs: plotArithmeticPairs(rates) } : {}),
+    },
     meta: {
+      pairs: inputs.pairs.map((plan) => ({
+        first: plan.first,
+        second: plan.second,
+        firstDemos: plan.firstDemos,
+        secondDemos: plan.secondDemos,
+        candidates: plan.queries.length,
+      })),
       countingDemos: inputs.count,
       translationDemos: inputs.french,
       translationDemoIndices: inputs.picked,
@@ -381,6 +425,20 @@ function checkParams(p: TaskArithmeticParams): void {
     }
   }
   if (!Array.isArray(p.targets)) throw bad("targets", "targets must be a list of words");
+  if (!Array.isArray(p.pairTasks) || new Set(p.pairTasks).size !== p.pairTasks.length) {
+    throw bad("pairTasks", "pairTasks must be a list of distinct task names");
+  }
+  for (const field of ["pairShots", "pairItems", "pairMinItems"] as const) {
+    if (!Number.isInteger(p[field]) || p[field] < 1) {
+      throw bad(field, `${field} ${p[field]} is not a positive integer`);
+    }
+  }
+  if (!Array.isArray(p.pairWeights) || p.pairWeights.some((w) => !Number.isFinite(w))) {
+    throw bad("pairWeights", "pairWeights must be a list of finite numbers");
+  }
+  if (new Set(p.pairWeights).size !== p.pairWeights.length) {
+    throw bad("pairWeights", `pairWeights [${p.pairWeights.join(", ")}] repeat`);
+  }
 }
 
 /** Softmax in float64. */

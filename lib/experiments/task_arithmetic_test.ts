@@ -8,8 +8,20 @@ import { buildPrompt } from "../tasks/build_prompt.ts";
 import type { TaskItem } from "../tasks/types.ts";
 import { loadTokenizer } from "../tokenizer/load_tokenizer.ts";
 import { countingDemos, runTaskArithmetic, type TaskArithmeticParams } from "./task_arithmetic.ts";
+import { planPairs } from "./arithmetic_pairs.ts";
+import { encodeDemos } from "../tasks/encode_demos.ts";
+import { buildQueryPrompt } from "../tasks/build_prompt.ts";
 
-const PARAMS: Partial<TaskArithmeticParams> = { weights: [0, 0.5, 1], shots: 4, topK: 3 };
+const PARAMS: Partial<TaskArithmeticParams> = {
+  weights: [0, 0.5, 1],
+  shots: 4,
+  topK: 3,
+  pairTasks: ["antonym", "capitalize", "counting", "english-french"],
+  pairShots: 4,
+  pairItems: 6,
+  pairMinItems: 3,
+  pairWeights: [0, 0.5, 1],
+};
 
 async function setup() {
   const setup = await experimentSetup("arithmetic-test-");
@@ -83,7 +95,10 @@ Deno.test("runTaskArithmetic() resumes with identical bytes; other weights use a
     (await Deno.readTextFile(`${out}/targets.csv`));
   const first = await read();
   const mtime = () => storedStates(`${dir}/cache/_states`);
-  assertEquals(mtime().size, 2, "the counting and the french state");
+  // The counting and the french state, and one state per task that is in a pair.
+  const pairs = await readCsv(`${out}/pairs.csv`);
+  const inPairs = new Set(pairs.flatMap((r) => [r.first, r.second]));
+  assertEquals(mtime().size, 2 + inPairs.size, "the anecdote's 2 states and the pairs' tasks'");
   const before = mtime();
   Deno.removeSync(`${cache}/weight-0.5.json`);
   await runTaskArithmetic(PARAMS, options);
@@ -105,5 +120,66 @@ Deno.test("runTaskArithmetic() in add mode at w = 0 is the counting state alone"
   const interpolated = await Deno.readTextFile(`${out}/targets.csv`);
   await runTaskArithmetic({ ...PARAMS, weights: [0], mode: "add" }, options);
   assertEquals(await Deno.readTextFile(`${out}/targets.csv`), interpolated);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("planPairs(): a pair's composition comes from the data, never from the second task's demonstrations", () => {
+  const words = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"];
+  const f = { name: "f", items: words.map((w) => ({ input: w, output: `${w}y` })) };
+  const g = { name: "g", items: words.map((w) => ({ input: `${w}y`, output: `${w}z` })) };
+  const [plan, ...rest] = planPairs([f, g], {
+    pairShots: 3,
+    pairItems: 10,
+    pairMinItems: 1,
+    seed: 4,
+  });
+  assertEquals(rest.length, 0, "g's answers are no input of f: one pair");
+  assertEquals([plan.first, plan.second], ["f", "g"]);
+  const taught = new Set(plan.secondDemos.map((d) => d.input));
+  const firstTaught = new Set(plan.firstDemos.map((d) => d.input));
+  assert(plan.queries.length > 0);
+  for (const q of plan.queries) {
+    assertEquals([q.y, q.z, q.gx], [`${q.x}y`, `${q.x}z`, null]);
+    assert(!taught.has(q.y), `${q.y} is one of g's demonstrations`);
+    assert(!firstTaught.has(q.x), `${q.x} is one of f's demonstrations`);
+  }
+  assertEquals(planPairs([f, g], { pairShots: 3, pairItems: 10, pairMinItems: 1, seed: 4 }), [
+    plan,
+  ]);
+});
+
+Deno.test("runTaskArithmetic(): at w = 0 a pair's prediction is the first task's prompt read in one pass", async () => {
+  const { dir, options, out } = await setup();
+  await runTaskArithmetic(PARAMS, options);
+  const pairs = await readCsv(`${out}/pairs.csv`);
+  const rates = await readCsv(`${out}/rates.csv`);
+  const meta = JSON.parse(await Deno.readTextFile(`${out}/meta.json`));
+  assert(pairs.length > 0, "some pair has queries");
+  const names = [...new Set(pairs.map((r) => `${r.first}>${r.second}`))];
+  // Per pair: as many rows per weight, and a rates row per weight; then the mean per weight.
+  assertEquals(rates.length, (names.length + 1) * 3);
+  const tok = await loadTokenizer(`${mirrorDir()}/tokenizer/gpt-neox-20b`);
+  const engine = await openEngine(options.model, { device: "cpu" });
+  try {
+    for (const name of names) {
+      const [first, second] = name.split(">");
+      const plan = meta.pairs.find((p: { first: string; second: string }) =>
+        p.first === first && p.second === second
+      );
+      const rows = pairs.filter((r) => r.first === first && r.second === second && r.weight === 0);
+      for (const r of rows.slice(0, 2)) {
+        const ids = [
+          ...encodeDemos(tok, plan.firstDemos),
+          ...tok.encode(buildQueryPrompt({ input: String(r.x) })),
+        ];
+        const { logits } = await engine.run(ids);
+        let best = 0;
+        for (let id = 1; id < tok.vocabSize; id++) if (logits[id] > logits[best]) best = id;
+        assertEquals(r.predicted_id, best, `${name} ${r.x}`);
+      }
+    }
+  } finally {
+    await engine.close();
+  }
   await Deno.remove(dir, { recursive: true });
 });

@@ -13,8 +13,9 @@ import { plotIclVsK } from "./icl_vs_k.ts";
 import { plotLayers } from "./layers.ts";
 import { plotMixingVsK } from "./mixing_vs_k.ts";
 import { plotRetrievalVsK } from "./retrieval_vs_k.ts";
-import { plotTaskArithmetic } from "./task_arithmetic.ts";
+import { plotArithmeticPairs, plotTaskArithmetic } from "./task_arithmetic.ts";
 import { readCsv, type Row } from "../results/csv.ts";
+import { NotFoundError } from "../util/errors.ts";
 
 // deno-lint-ignore no-explicit-any
 export type ResultsMeta = Record<string, any>;
@@ -49,11 +50,19 @@ export const REDRAW: Readonly<
   adecay: async (dir) => ({
     adecay: plotAdecay(await readCsv(`${dir}/adecay.csv`), await readCsv(`${dir}/summary.csv`)),
   }),
-  arithmetic: async (dir, meta) => ({
-    arithmetic: plotTaskArithmetic(await readCsv(`${dir}/targets.csv`) as never, {
-      mode: meta.params.mode,
-    }),
-  }),
+  arithmetic: async (dir, meta) => {
+    // rates.csv is absent from folders written before the pairs were measured.
+    const rates = await readCsv(`${dir}/rates.csv`).catch((err) => {
+      if (err instanceof NotFoundError) return [];
+      throw err;
+    });
+    return {
+      arithmetic: plotTaskArithmetic(await readCsv(`${dir}/targets.csv`) as never, {
+        mode: meta.params.mode,
+      }),
+      ...(rates.length > 0 ? { arithmetic_pairs: plotArithmeticPairs(rates) } : {}),
+    };
+  },
   layers: async (dir) => ({ layers: plotLayers(await readCsv(`${dir}/summary.csv`) as never) }),
   composition: async (dir) => ({
     composition: plotComposition(await readCsv(`${dir}/summary.csv`)),

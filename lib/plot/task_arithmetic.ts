@@ -7,6 +7,7 @@
 
 import type { Row } from "../results/csv.ts";
 import { Plot, renderPlot } from "./render.ts";
+import { taskLinesAndMean, tasksAndKs } from "./_task_lines.ts";
 
 /**
  * Options of {@link plotTaskArithmetic}.
@@ -71,5 +72,46 @@ export function plotTaskArithmetic(
         })
       ),
     ],
+  });
+}
+
+/**
+ * The quantified task arithmetic: for each pair of tasks (a thin coloured line, "f -> g") and
+ * their mean over pairs (thick black), the share of queries whose most probable next token is
+ * the composed answer's g(f(x)), against the weight w of g's state in (1 - w) f + w g (w = 0 is
+ * f alone, w = 1 g alone).
+ *
+ * @param rates Rows of `rates.csv` (`first`, `second`, `weight`, `composed`).
+ * @returns The SVG text.
+ * @example
+ * ```ts
+ * import { plotArithmeticPairs } from "./task_arithmetic.ts";
+ * const rates = [0, 0.5, 1].flatMap((weight) => [
+ *   { first: "antonym", second: "capitalize", weight, composed: weight / 2 },
+ *   { first: "mean", second: "mean", weight, composed: weight / 2 },
+ * ]);
+ * const svg = plotArithmeticPairs(rates);
+ * if (!svg.startsWith("<svg") || !svg.includes("antonym -&gt; capitalize")) throw new Error(svg.slice(0, 80));
+ * ```
+ */
+export function plotArithmeticPairs(rates: readonly Row[]): string {
+  const rows = rates.map((r) => ({
+    task: r.first === "mean" ? "mean" : `${r.first} -> ${r.second}`,
+    k: Number(r.weight),
+    accuracy: Number(r.composed),
+  }));
+  const { tasks, ks } = tasksAndKs(rows);
+  return renderPlot({
+    width: 720,
+    height: 420,
+    marginRight: 230,
+    x: {
+      ticks: ks,
+      tickFormat: (w: number) => String(w),
+      label: "weight w of the second task's state: (1 - w) first + w second",
+    },
+    y: { domain: [0, 1], grid: true, label: "share of queries answered g(f(x))" },
+    color: { type: "categorical", domain: tasks, scheme: "tableau10", legend: false },
+    marks: taskLinesAndMean(rows, tasks),
   });
 }

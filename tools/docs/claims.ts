@@ -12,7 +12,12 @@
  *
  * @module
  */
-import { CLAIM_TABLES, claimsMarkdown, claimsOf } from "../../lib/experiments/claims.ts";
+import {
+  CLAIM_TABLES,
+  claimsMarkdown,
+  claimsOf,
+  readMoreTables,
+} from "../../lib/experiments/claims.ts";
 import { FIGURE_REGISTRY } from "../../lib/experiments/figures.ts";
 import { readCsv } from "../../lib/results/csv.ts";
 import { atomicWrite } from "../../lib/util/atomic_write.ts";
@@ -25,7 +30,8 @@ export const END = "<!-- claims: end -->";
 export async function claimTable(dir: string): Promise<string> {
   const claims = [];
   for (const { id } of FIGURE_REGISTRY) {
-    claims.push(...claimsOf(id, await readCsv(`${dir}/${id}_${CLAIM_TABLES[id]}`)));
+    const more = await readMoreTables(id, (table) => `${dir}/${id}_${table}`);
+    claims.push(...claimsOf(id, await readCsv(`${dir}/${id}_${CLAIM_TABLES[id]}`), more));
   }
   return claimsMarkdown(claims, "On the organism");
 }

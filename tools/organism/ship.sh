@@ -36,11 +36,12 @@ rm -rf "$cache"
 for pair in icl/accuracy.csv:icl_accuracy.csv retrieval/accuracy.csv:retrieval_accuracy.csv \
   mixing/accuracy.csv:mixing_accuracy.csv adecay/summary.csv:adecay_summary.csv \
   arithmetic/targets.csv:arithmetic_targets.csv clustering/points.csv:clustering_points.csv \
-  layers/summary.csv:layers_summary.csv composition/summary.csv:composition_summary.csv; do
+  layers/summary.csv:layers_summary.csv composition/summary.csv:composition_summary.csv \
+  arithmetic/rates.csv:arithmetic_rates.csv; do
   cp "results/${pair%%:*}" "docs/organism/${pair##*:}"
 done
 for f in icl/icl clustering/clustering clustering/clustering_appendix retrieval/retrieval \
-  mixing/mixing mixing/mixing_tasks adecay/adecay arithmetic/arithmetic layers/layers \
+  mixing/mixing mixing/mixing_tasks adecay/adecay arithmetic/arithmetic arithmetic/arithmetic_pairs layers/layers \
   composition/composition; do
   cp "results/$f.png" "docs/organism/$(basename "$f").png"
 done
