@@ -1,0 +1,358 @@
+/**
+ * Nearest-neighbour search by cosine similarity over many state vectors, for libraries far larger
+ * than the paper's 80 states: exact search as one batched matrix product in onnxruntime, a random
+ * projection to few dimensions whose candidates are re-ranked exactly, and usearch's in-memory
+ * HNSW index (npm `usearch`, prebuilt binaries). Vectors are rows of one flat float32 array.
+ *
+ * @module
+ */
+
+import { DT, GraphBuilder } from "../onnx/graph_builder.ts";
+import { OrtSession } from "../onnx/session.ts";
+import { SoupError } from "../util/errors.ts";
+
+/** One hit: the row of the library and its cosine similarity to the query. */
+export interface VectorHit {
+  index: number;
+  score: number;
+}
+
+/** A search structure over a library of `size` vectors of `dim` floats. */
+export interface VectorIndex {
+  /** What it is, for tables. */
+  readonly name: string;
+  readonly size: number;
+  readonly dim: number;
+  /** Bytes the structure holds in memory beyond the caller's library array. */
+  readonly memoryBytes: number;
+  /** The `k` most similar library rows of each query (rows of `queries`), best first. */
+  search(queries: Float32Array, k: number): Promise<VectorHit[][]>;
+  /** Frees what it holds. */
+  close(): Promise<void>;
+}
+
+/** Rows of `flat` (n x dim) scaled to unit length, in a new array (zero rows stay zero). */
+export function unitRows(flat: Float32Array, dim: number): Float32Array {
+  checkShape(flat, dim, "vectors");
+  const out = new Float32Array(flat.length);
+  for (let r = 0; r < flat.length / dim; r++) {
+    let norm = 0;
+    for (let i = r * dim; i < (r + 1) * dim; i++) norm += flat[i] * flat[i];
+    if (!Number.isFinite(norm)) {
+      throw new SoupError(`Cannot search vectors: row ${r} holds a value that is not finite`);
+    }
+    const s = norm > 0 ? 1 / Math.sqrt(norm) : 0;
+    for (let i = r * dim; i < (r + 1) * dim; i++) out[i] = flat[i] * s;
+  }
+  return out;
+}
+
+function checkShape(flat: Float32Array, dim: number, what: string): void {
+  if (!Number.isInteger(dim) || dim < 1 || flat.length % dim !== 0) {
+    throw new SoupError(
+      `Cannot search vectors: ${what} hold ${flat.length} floats, not rows of ${dim}`,
+    );
+  }
+}
+
+/** The `k` largest of `scores` (ties by position), best first. */
+function topK(scores: Float32Array | Float64Array, k: number, rows?: Int32Array): VectorHit[] {
+  const hits: VectorHit[] = [];
+  for (let i = 0; i < scores.length; i++) {
+    const s = scores[i];
+    if (hits.length === k && s <= hits[k - 1].score) continue;
+    let at = hits.length;
+    while (at > 0 && hits[at - 1].score < s) at--;
+    hits.splice(at, 0, { index: rows ? rows[i] : i, score: s });
+    if (hits.length > k) hits.pop();
+  }
+  return hits;
+}
+
+/** Queries per onnxruntime call of the exact search (bounds its score matrix). */
+const QUERY_BLOCK = 256;
+
+/**
+ * Exact cosine search: library and queries scaled to unit rows, then queries x library^T as one
+ * onnxruntime Gemm per block of queries, and the top k of each row of scores.
+ *
+ * @example
+ * ```ts
+ * import { ExactCosineIndex } from "./vector_search.ts";
+ * const index = await ExactCosineIndex.create(Float32Array.of(1, 0, 0, 1, 1, 1), 2);
+ * const [[hit]] = await index.search(Float32Array.of(0.1, 1), 1);
+ * if (hit.index !== 1) throw new Error(JSON.stringify(hit));
+ * await index.close();
+ * ```
+ */
+export class ExactCosineIndex implements VectorIndex {
+  readonly name = "exact";
+  readonly size: number;
+  readonly dim: number;
+  readonly memoryBytes: number;
+  readonly #unit: Float32Array;
+  readonly #session: OrtSession;
+
+  private constructor(unit: Float32Array, dim: number, session: OrtSession) {
+    this.#unit = unit;
+    this.dim = dim;
+    this.size = unit.length / dim;
+    this.memoryBytes = unit.byteLength;
+    this.#session = session;
+  }
+
+  /** Indexes the rows of `library` (n x dim). */
+  static async create(library: Float32Array, dim: number): Promise<ExactCosineIndex> {
+    const unit = unitRows(library, dim);
+    const g = new GraphBuilder();
+    const q = g.input("q", DT.FLOAT, ["m", dim]);
+    const l = g.input("l", DT.FLOAT, ["n", dim]);
+    g.output(g.op1("Gemm", [q, l], { transB: 1 }), "s", DT.FLOAT, ["m", "n"]);
+    const session = await OrtSession.create(g.encode({ "": 21 }));
+    return new ExactCosineIndex(unit, dim, session);
+  }
+
+  async search(queries: Float32Array, k: number): Promise<VectorHit[][]> {
+    checkShape(queries, this.dim, "queries");
+    const unit = unitRows(queries, this.dim);
+    const m = unit.length / this.dim, n = this.size;
+    const out: VectorHit[][] = [];
+    for (let start = 0; start < m; start += QUERY_BLOCK) {
+      const rows = Math.min(QUERY_BLOCK, m - start);
+      const { s } = await this.#session.run({
+        q: {
+          type: "float32",
+          data: unit.subarray(start * this.dim, (start + rows) * this.dim),
+          dims: [rows, this.dim],
+        },
+        l: { type: "float32", data: this.#unit, dims: [n, this.dim] },
+      });
+      for (let r = 0; r < rows; r++) out.push(topK(s.subarray(r * n, (r + 1) * n), k));
+    }
+    return out;
+  }
+
+  /** The unit rows it searches (n x dim). */
+  get unitLibrary(): Float32Array {
+    return this.#unit;
+  }
+
+  async close(): Promise<void> {
+    await this.#session.release();
+  }
+}
+
+/** A seeded generator of standard normal numbers (mulberry32 and Box-Muller). */
+function gaussian(seed: number): () => number {
+  let a = seed >>> 0;
+  const uniform = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
+  };
+  return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+}
+
+/**
+ * A random projection to `dims` dimensions (a seeded Gaussian matrix) for candidates, re-ranked
+ * exactly: each query's `rerank` most similar rows in the projected space (cosine) are scored
+ * by their full cosine, and the best `k` of those returned. The projected library is
+ * n x dims floats; the full vectors are read only for the candidates (they could stay on disk).
+ *
+ * @example
+ * ```ts
+ * import { ProjectionIndex } from "./vector_search.ts";
+ * const lib = Float32Array.from({ length: 40 * 16 }, (_, i) => Math.sin(i * 1.7));
+ * const index = await ProjectionIndex.create(lib, 16, { dims: 4, rerank: 40, seed: 1 });
+ * // Re-ranking every row is exact search: row 7 finds itself.
+ * const [[hit]] = await index.search(lib.slice(7 * 16, 8 * 16), 1);
+ * if (hit.index !== 7 || Math.abs(hit.score - 1) > 1e-6) throw new Error(JSON.stringify(hit));
+ * await index.close();
+ * ```
+ */
+export class ProjectionIndex implements VectorIndex {
+  readonly name: string;
+  readonly size: number;
+  readonly dim: number;
+  readonly memoryBytes: number;
+  readonly #unit: Float32Array;
+  readonly #projection: Float32Array;
+  readonly #projected: ExactCosineIndex;
+  readonly #dims: number;
+  readonly #rerank: number;
+  readonly #session: OrtSession;
+
+  private constructor(
+    unit: Float32Array,
+    dim: number,
+    projection: Float32Array,
+    projected: ExactCosineIndex,
+    options: { dims: number; rerank: number },
+    session: OrtSession,
+  ) {
+    this.#unit = unit;
+    this.dim = dim;
+    this.size = unit.length / dim;
+    this.#projection = projection;
+    this.#projected = projected;
+    this.#dims = options.dims;
+    this.#rerank = options.rerank;
+    this.#session = session;
+    this.name = `projection ${options.dims}, rerank ${options.rerank}`;
+    this.memoryBytes = projected.memoryBytes + projection.byteLength;
+  }
+
+  /** Indexes `library` (n x dim) through a `dims`-dimensional Gaussian projection. */
+  static async create(
+    library: Float32Array,
+    dim: number,
+    options: { dims: number; rerank: number; seed: number },
+  ): Promise<ProjectionIndex> {
+    const { dims, rerank } = options;
+    if (!Number.isInteger(dims) || dims < 1 || !Number.isInteger(rerank) || rerank < 1) {
+      throw new SoupError(
+        `Cannot build a projection index: dims ${dims} and rerank ${rerank} must be positive integers`,
+      );
+    }
+    const unit = unitRows(library, dim);
+    const next = gaussian(options.seed);
+    const projection = Float32Array.from({ length: dim * dims }, next);
+    const g = new GraphBuilder();
+    const x = g.input("x", DT.FLOAT, ["n", dim]);
+    const p = g.input("p", DT.FLOAT, [dim, dims]);
+    g.output(g.op1("MatMul", [x, p]), "y", DT.FLOAT, ["n", dims]);
+    const session = await OrtSession.create(g.encode({ "": 21 }));
+    const project = async (rows: Float32Array) =>
+      (await session.run({
+        x: { type: "float32", data: rows, dims: [rows.length / dim, dim] },
+        p: { type: "float32", data: projection, dims: [dim, dims] },
+      })).y;
+    const projected = await ExactCosineIndex.create(await project(unit), dims);
+    return new ProjectionIndex(unit, dim, projection, projected, { dims, rerank }, session);
+  }
+
+  async search(queries: Float32Array, k: number): Promise<VectorHit[][]> {
+    checkShape(queries, this.dim, "queries");
+    const unit = unitRows(queries, this.dim);
+    const { y } = await this.#session.run({
+      x: { type: "float32", data: unit, dims: [unit.length / this.dim, this.dim] },
+      p: { type: "float32", data: this.#projection, dims: [this.dim, this.#dims] },
+    });
+    const candidates = await this.#projected.search(y, Math.min(this.#rerank, this.size));
+    return candidates.map((hits, q) => {
+      const rows = Int32Array.from(hits, (h) => h.index);
+      const scores = new Float64Array(rows.length);
+      const query = unit.subarray(q * this.dim, (q + 1) * this.dim);
+      for (const [j, row] of rows.entries()) {
+        let dot = 0;
+        const v = this.#unit.subarray(row * this.dim, (row + 1) * this.dim);
+        for (let i = 0; i < this.dim; i++) dot += query[i] * v[i];
+        scores[j] = dot;
+      }
+      return topK(scores, k, rows);
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.#projected.close();
+    await this.#session.release();
+  }
+}
+
+/** Options of {@link UsearchIndex.create}: HNSW's graph degree and beam widths. */
+export interface UsearchOptions {
+  /** Neighbours per node. @default 16 */
+  connectivity?: number;
+  /** Beam width while adding. @default 64 */
+  expansionAdd?: number;
+  /** Beam width while searching. @default 128 */
+  expansionSearch?: number;
+}
+
+/**
+ * usearch's in-memory HNSW graph (npm `usearch`, cosine metric, float32), approximate: built by
+ * adding every row, searched with the beam width `expansionSearch`. `memoryBytes` is the size of
+ * its serialised form (vectors and graph), which is what it holds in memory.
+ *
+ * @example
+ * ```ts
+ * import { UsearchIndex } from "./vector_search.ts";
+ * const lib = Float32Array.from({ length: 50 * 8 }, (_, i) => Math.cos(i * 0.37));
+ * const index = await UsearchIndex.create(lib, 8);
+ * const [[hit]] = await index.search(lib.slice(3 * 8, 4 * 8), 1);
+ * if (hit.index !== 3 || Math.abs(hit.score - 1) > 1e-5) throw new Error(JSON.stringify(hit));
+ * await index.close();
+ * ```
+ */
+export class UsearchIndex implements VectorIndex {
+  readonly name: string;
+  readonly size: number;
+  readonly dim: number;
+  readonly memoryBytes: number;
+  // deno-lint-ignore no-explicit-any
+  readonly #index: any;
+
+  // deno-lint-ignore no-explicit-any
+  private constructor(index: any, size: number, dim: number, bytes: number, name: string) {
+    this.#index = index;
+    this.size = size;
+    this.dim = dim;
+    this.memoryBytes = bytes;
+    this.name = name;
+  }
+
+  /** Builds the graph over the rows of `library` (n x dim). */
+  static async create(
+    library: Float32Array,
+    dim: number,
+    options: UsearchOptions = {},
+  ): Promise<UsearchIndex> {
+    checkShape(library, dim, "vectors");
+    const { Index, MetricKind, ScalarKind } = await import("usearch");
+    const connectivity = options.connectivity ?? 16;
+    const expansionAdd = options.expansionAdd ?? 64;
+    const expansionSearch = options.expansionSearch ?? 128;
+    const index = new Index({
+      metric: MetricKind.Cos,
+      dimensions: dim,
+      quantization: ScalarKind.F32,
+      connectivity,
+      expansion_add: expansionAdd,
+      expansion_search: expansionSearch,
+      multi: false,
+    });
+    const n = library.length / dim;
+    if (n > 0) index.add(BigUint64Array.from({ length: n }, (_, i) => BigInt(i)), library, 0);
+    const dir = await Deno.makeTempDir({ prefix: "soup-usearch-" });
+    let bytes: number;
+    try {
+      index.save(`${dir}/index.usearch`);
+      bytes = (await Deno.stat(`${dir}/index.usearch`)).size;
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+    const name = `usearch HNSW (${connectivity}/${expansionAdd}/${expansionSearch})`;
+    return new UsearchIndex(index, n, dim, bytes, name);
+  }
+
+  search(queries: Float32Array, k: number): Promise<VectorHit[][]> {
+    checkShape(queries, this.dim, "queries");
+    const m = queries.length / this.dim;
+    const out: VectorHit[][] = [];
+    for (let q = 0; q < m; q++) {
+      const found = this.#index.search(queries.subarray(q * this.dim, (q + 1) * this.dim), k, 1);
+      const hits: VectorHit[] = [];
+      for (let j = 0; j < found.keys.length; j++) {
+        hits.push({ index: Number(found.keys[j]), score: 1 - found.distances[j] });
+      }
+      out.push(hits);
+    }
+    return Promise.resolve(out);
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
