@@ -43,7 +43,7 @@ Deno.test("deno task figures redraws every figure from the tables, byte for byte
     await Deno.mkdir(`${dir}/r/icl-copy`);
     await Deno.writeTextFile(`${dir}/r/icl-copy/icl.svg`, "mine");
     const written = await redrawFigures(`${dir}/r`);
-    assertEquals(Object.keys(figures).length, 22, "11 figures as SVG and PNG");
+    assertEquals(Object.keys(figures).length, 26, "13 figures as SVG and PNG");
     assertEquals(written.length, Object.keys(figures).length);
     for (const [path, bytes] of Object.entries(figures)) {
       const again = await Deno.readFile(`${dir}/r/${path}`);

@@ -22,6 +22,7 @@ import {
   runIclVsK,
   runLayers,
   runRetrievalVsK,
+  runScale,
 } from "../lib/experiments/mod.ts";
 import { BUNDLED_MODELS, resolveModelDir, resolveTokenizerFile } from "../lib/hub/mod.ts";
 import { readMambaConfig } from "../lib/model/mod.ts";
@@ -57,6 +58,12 @@ const FLOOR_LAYERS_RETRIEVAL_GAP = 0.1;
  * A-decay mix comes closer to reading x1 then x2 with x1's conv state carried than with x2's
  * alone: measured 12 of 12 (40 of 50 on the organism preset's 50 documents). */
 const FLOOR_CONV_CARRY_SHARE = 0.75;
+/** Scale (4 sets per task and k, 5 queries per task, k = 8): exact retrieval accuracy with the
+ * paper's library (the 8 queried tasks' 32-shot states) minus with every task's states at 1 set
+ * per task and k (159 states, distractors included): measured 0.925 - 0.650 = 0.275. */
+const FLOOR_SCALE_DISTRACTOR_DROP = 0.1;
+/** usearch's recall@1 against exact search on the 636-state library: measured 1.0. */
+const FLOOR_SCALE_USEARCH_RECALL = 0.9;
 /** Loss on x3 after reading x1 then x2, held-out news (12 documents, T = 32): measured 6.193 (the predecessor: 8.8). */
 const CEILING_NEWS_LOSS = 6.5;
 /** How much reading x1 before x2 lowers that loss against x2 alone: measured
@@ -235,6 +242,21 @@ Deno.test("composition: with x2 one token long, carrying x1's conv state brings 
     }).length;
     console.log(`organism composition, T = 1: conv carried closer in ${closer} of 12 documents`);
     assert(closer / docs.length >= FLOOR_CONV_CARRY_SHARE, `closer in ${closer} of 12`);
+  });
+});
+
+Deno.test("scale: distractor tasks' states pull 8-shot queries away from their task; HNSW keeps exact search's hits", async () => {
+  await inTempDir("soup-organism-", async (dir) => {
+    const params = { statesPerK: 4, levels: [1, 4], queries: 5, ks: [8], indexes: ["usearch"] };
+    await runScale(params, options(dir));
+    const rows = await readCsv(`${dir}/results/scale/accuracy.csv`);
+    const at = (library: string, index: string) =>
+      rows.find((r) => r.library === library && String(r.index).startsWith(index))!;
+    const drop = Number(at("paper", "exact").accuracy) - Number(at("level 1", "exact").accuracy);
+    const recall = Number(at("level 4", "usearch").recall_at_1);
+    console.log(`organism scale, k = 8: paper -> 159 states ${drop}; usearch recall@1 ${recall}`);
+    assert(drop >= FLOOR_SCALE_DISTRACTOR_DROP, `accuracy drop with distractors ${drop}`);
+    assert(recall >= FLOOR_SCALE_USEARCH_RECALL, `usearch recall@1 ${recall}`);
   });
 });
 

@@ -36,6 +36,7 @@ export const CLAIM_TABLES: Readonly<Record<FigureEntry["id"], string>> = Object.
   arithmetic: "targets.csv",
   layers: "summary.csv",
   composition: "summary.csv",
+  scale: "accuracy.csv",
 });
 
 /** Further tables a figure's claims read, beside its main one (`CLAIM_TABLES`). */
@@ -356,6 +357,45 @@ function compositionClaims(summary: Row[], claims: Claim[]): void {
   }
 }
 
+/** Beyond the paper: retrieval from a large library, exactly and through approximate indexes. */
+function scaleClaims(accuracy: Row[], claims: Claim[]): void {
+  const exact = accuracy.filter((r) => r.index === "exact");
+  const ks = [...new Set(exact.map((r) => num(r.k)))].sort((a, b) => a - b);
+  const largest = Math.max(...exact.map((r) => num(r.size)));
+  const at = (library: (r: Row) => boolean, k: number) => {
+    const r = exact.find((r) => library(r) && num(r.k) === k);
+    if (r === undefined) throw new Error(`no exact row at k = ${k}`);
+    return num(r.accuracy);
+  };
+  const paper = ks.map((k) => at((r) => r.library === "paper", k));
+  const big = ks.map((k) => at((r) => num(r.size) === largest && r.library !== "paper", k));
+  const drop = Math.max(...ks.map((_, i) => paper[i] - big[i]));
+  const paperSize = num(exact.find((r) => r.library === "paper")?.size);
+  claims.push(claim(
+    "Scale: retrieval survives a library of every task (distractors included) and many states per task",
+    `exact cosine, accuracy with the paper's library (${paperSize} states) -> ${largest} states: ${
+      ks.map((k, i) => `${f2(paper[i])} -> ${f2(big[i])} (k=${k})`).join(", ")
+    }`,
+    drop <= 0.05 ? "yes" : `no: down by up to ${f2(drop)}`,
+  ));
+  const indexes = [...new Set(accuracy.map((r) => String(r.index)))].filter((i) => i !== "exact");
+  const recall = (index: string) => {
+    const rs = accuracy.filter((r) => r.index === index && num(r.size) === largest);
+    return rs.reduce((a, r) => a + num(r.recall_at_1), 0) / rs.length;
+  };
+  if (indexes.length > 0) {
+    claims.push(claim(
+      "Scale: approximate indexes return exact search's first hit at that size",
+      `recall@1 at ${largest} states, mean over k: ${
+        indexes.map((i) => `${i} ${f3(recall(i))}`).join(", ")
+      }`,
+      indexes.every((i) => recall(i) >= 0.95)
+        ? "yes"
+        : `only ${indexes.filter((i) => recall(i) >= 0.95).join(", ") || "none"} (>= 0.95)`,
+    ));
+  }
+}
+
 const RULES: Readonly<
   Record<FigureEntry["id"], (rows: Row[], claims: Claim[], more: Record<string, Row[]>) => void>
 > = {
@@ -367,6 +407,7 @@ const RULES: Readonly<
   arithmetic: arithmeticClaims,
   layers: layersClaims,
   composition: compositionClaims,
+  scale: scaleClaims,
 };
 
 /**

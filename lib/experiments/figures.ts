@@ -15,6 +15,7 @@ import { runLayers } from "./layers.ts";
 import { runMixingVsK } from "./mixing_vs_k.ts";
 import type { Preset } from "./presets.ts";
 import { runRetrievalVsK } from "./retrieval_vs_k.ts";
+import { runScale } from "./scale.ts";
 import { runTaskArithmetic } from "./task_arithmetic.ts";
 
 /** A figure of the project. */
@@ -28,7 +29,8 @@ export interface FigureEntry {
     | "adecay"
     | "arithmetic"
     | "layers"
-    | "composition";
+    | "composition"
+    | "scale";
   /** The notebook in `notebooks/` that reproduces it. */
   readonly notebook: string;
   /** What it shows, in one line. */
@@ -43,7 +45,7 @@ export interface FigureEntry {
  * @example
  * ```ts
  * import { FIGURE_REGISTRY } from "./figures.ts";
- * const ids = "icl,clustering,retrieval,mixing,adecay,arithmetic,layers,composition";
+ * const ids = "icl,clustering,retrieval,mixing,adecay,arithmetic,layers,composition,scale";
  * if (FIGURE_REGISTRY.map((f) => f.id).join() !== ids) {
  *   throw new Error();
  * }
@@ -97,5 +99,11 @@ export const FIGURE_REGISTRY: readonly FigureEntry[] = [
     notebook: "08_composition.ipynb",
     title: "Beyond the paper: composing states beyond the mean (PICASO, A-decay's conv state)",
     run: (p, o) => runComposition(p.composition, o),
+  },
+  {
+    id: "scale",
+    notebook: "09_scale.ipynb",
+    title: "Beyond the paper: retrieval from a library of 10,000 states, exact and approximate",
+    run: (p, o) => runScale(p.scale, o),
   },
 ];

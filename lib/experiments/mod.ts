@@ -8,6 +8,7 @@ export * from "./task_arithmetic.ts";
 export * from "./icl_vs_k.ts";
 export * from "./layers.ts";
 export * from "./composition.ts";
+export * from "./scale.ts";
 export * from "./presets.ts";
 export * from "./figures.ts";
 export * from "./claims.ts";

@@ -19,6 +19,8 @@ import type { LayersParams } from "./layers.ts";
 import { PAPER_MIXING_VS_K, QUICK_MIXING_VS_K } from "./mixing_vs_k.ts";
 import type { MixingVsKParams } from "./mixing_vs_k.ts";
 import { PAPER_RETRIEVAL_VS_K, QUICK_RETRIEVAL_VS_K } from "./retrieval_vs_k.ts";
+import { PAPER_SCALE, QUICK_SCALE } from "./scale.ts";
+import type { ScaleParams } from "./scale.ts";
 import type { RetrievalVsKParams } from "./retrieval_vs_k.ts";
 import { PAPER_TASK_ARITHMETIC, QUICK_TASK_ARITHMETIC } from "./task_arithmetic.ts";
 import type { TaskArithmeticParams } from "./task_arithmetic.ts";
@@ -44,6 +46,7 @@ export interface Preset {
   arithmetic: TaskArithmeticParams;
   layers: LayersParams;
   composition: CompositionParams;
+  scale: ScaleParams;
 }
 
 /** The preset names. */
@@ -88,6 +91,7 @@ export const ORGANISM_PRESET: Readonly<Preset> = Object.freeze({
     batchSize: 8,
     pool: ORGANISM_HELD_OUT_DOCUMENTS,
   },
+  scale: { ...PAPER_SCALE },
 });
 
 /**
@@ -111,6 +115,7 @@ export const PRESETS: Readonly<Record<PresetName, Readonly<Preset>>> = Object.fr
     arithmetic: PAPER_TASK_ARITHMETIC,
     layers: PAPER_LAYERS,
     composition: PAPER_COMPOSITION,
+    scale: PAPER_SCALE,
   },
   quick: {
     model: "state-spaces/mamba-130m-hf",
@@ -122,6 +127,7 @@ export const PRESETS: Readonly<Record<PresetName, Readonly<Preset>>> = Object.fr
     arithmetic: QUICK_TASK_ARITHMETIC,
     layers: QUICK_LAYERS,
     composition: QUICK_COMPOSITION,
+    scale: QUICK_SCALE,
   },
   organism: ORGANISM_PRESET,
 });

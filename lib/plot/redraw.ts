@@ -13,6 +13,7 @@ import { plotIclVsK } from "./icl_vs_k.ts";
 import { plotLayers } from "./layers.ts";
 import { plotMixingVsK } from "./mixing_vs_k.ts";
 import { plotRetrievalVsK } from "./retrieval_vs_k.ts";
+import { plotScale, plotScaleIndexes } from "./scale.ts";
 import { plotArithmeticPairs, plotTaskArithmetic } from "./task_arithmetic.ts";
 import { readCsv, type Row } from "../results/csv.ts";
 import { NotFoundError } from "../util/errors.ts";
@@ -67,4 +68,11 @@ export const REDRAW: Readonly<
   composition: async (dir) => ({
     composition: plotComposition(await readCsv(`${dir}/summary.csv`)),
   }),
+  scale: async (dir) => {
+    const accuracy = await readCsv(`${dir}/accuracy.csv`);
+    return {
+      scale: plotScale(accuracy),
+      scale_indexes: plotScaleIndexes(accuracy, await readCsv(`${dir}/indexes.csv`)),
+    };
+  },
 };

@@ -269,11 +269,14 @@ export interface UsearchOptions {
   expansionAdd?: number;
   /** Beam width while searching. @default 128 */
   expansionSearch?: number;
+  /** How the index stores the vectors: float32, float16 or int8. @default "f32" */
+  quantization?: "f32" | "f16" | "i8";
 }
 
 /**
- * usearch's in-memory HNSW graph (npm `usearch`, cosine metric, float32), approximate: built by
- * adding every row, searched with the beam width `expansionSearch`. `memoryBytes` is the size of
+ * usearch's in-memory HNSW graph (npm `usearch`, cosine metric, vectors as float32, float16 or
+ * int8), approximate: built by adding every row on one thread (so that it is the same graph
+ * every time), searched with the beam width `expansionSearch`. `memoryBytes` is the size of
  * its serialised form (vectors and graph), which is what it holds in memory.
  *
  * @example
@@ -310,21 +313,23 @@ export class UsearchIndex implements VectorIndex {
     options: UsearchOptions = {},
   ): Promise<UsearchIndex> {
     checkShape(library, dim, "vectors");
-    const { Index, MetricKind, ScalarKind } = await import("usearch");
+    const { Index, MetricKind, ScalarKind } = await import("npm:usearch@2.26.2");
     const connectivity = options.connectivity ?? 16;
     const expansionAdd = options.expansionAdd ?? 64;
     const expansionSearch = options.expansionSearch ?? 128;
+    const quantization = options.quantization ?? "f32";
     const index = new Index({
       metric: MetricKind.Cos,
       dimensions: dim,
-      quantization: ScalarKind.F32,
+      quantization: { f32: ScalarKind.F32, f16: ScalarKind.F16, i8: ScalarKind.I8 }[quantization],
       connectivity,
       expansion_add: expansionAdd,
       expansion_search: expansionSearch,
       multi: false,
     });
     const n = library.length / dim;
-    if (n > 0) index.add(BigUint64Array.from({ length: n }, (_, i) => BigInt(i)), library, 0);
+    // One thread: the graph, hence every search result, is the same from run to run.
+    if (n > 0) index.add(BigUint64Array.from({ length: n }, (_, i) => BigInt(i)), library, 1);
     const dir = await Deno.makeTempDir({ prefix: "soup-usearch-" });
     let bytes: number;
     try {
@@ -333,7 +338,8 @@ export class UsearchIndex implements VectorIndex {
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
-    const name = `usearch HNSW (${connectivity}/${expansionAdd}/${expansionSearch})`;
+    const name =
+      `usearch HNSW ${quantization} (${connectivity}/${expansionAdd}/${expansionSearch})`;
     return new UsearchIndex(index, n, dim, bytes, name);
   }
 

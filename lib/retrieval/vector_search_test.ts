@@ -62,8 +62,9 @@ Deno.test("ExactCosineIndex: the batched Gemm search is float64 brute force, ove
 
 Deno.test("ProjectionIndex: re-ranking every row is exact; few dimensions with re-ranking keep clustered neighbours", async () => {
   const dim = 256;
-  const { flat, labels } = clustered(600, dim, 20, 0.6, 5);
-  const queries = clustered(60, dim, 20, 0.6, 5).flat.map((x, i) => x + 0.3 * Math.sin(i));
+  const data = clustered(660, dim, 20, 0.6, 5);
+  const flat = data.flat.slice(0, 600 * dim), labels = data.labels;
+  const queries = data.flat.slice(600 * dim);
   const exact = await ExactCosineIndex.create(flat, dim);
   const all = await ProjectionIndex.create(flat, dim, { dims: 8, rerank: 600, seed: 2 });
   const few = await ProjectionIndex.create(flat, dim, { dims: 32, rerank: 20, seed: 2 });
@@ -80,8 +81,9 @@ Deno.test("ProjectionIndex: re-ranking every row is exact; few dimensions with r
 
 Deno.test("UsearchIndex: HNSW finds the exact neighbour of clustered vectors, and its scores are cosines", async () => {
   const dim = 128;
-  const { flat } = clustered(2000, dim, 40, 0.5, 9);
-  const queries = clustered(100, dim, 40, 0.5, 10).flat;
+  // One draw around the same centres: 2000 library rows, then 100 queries.
+  const all = clustered(2100, dim, 40, 0.5, 9);
+  const flat = all.flat.slice(0, 2000 * dim), queries = all.flat.slice(2000 * dim);
   const index = await UsearchIndex.create(flat, dim);
   try {
     const want = bruteForce(flat, queries, dim, 1);
@@ -96,6 +98,18 @@ Deno.test("UsearchIndex: HNSW finds the exact neighbour of clustered vectors, an
       assert(Math.abs(h.score - cos) < 1e-4, `query ${q}: ${h.score} vs ${cos}`);
     }
     assert(index.memoryBytes >= flat.byteLength, `${index.memoryBytes} bytes`);
+    // int8 vectors: a quarter of the memory. Rounding reorders near neighbours inside a cluster,
+    // but on well-separated clusters the first hit stays in the query's cluster.
+    const tight = clustered(2100, dim, 40, 0.1, 9);
+    const tightLib = tight.flat.slice(0, 2000 * dim);
+    const i8 = await UsearchIndex.create(tightLib, dim, { quantization: "i8" });
+    const f32 = await UsearchIndex.create(tightLib, dim);
+    const got8 = await i8.search(tight.flat.slice(2000 * dim), 1);
+    const cluster = got8.filter(([h], q) => tight.labels[h.index] === tight.labels[2000 + q])
+      .length;
+    assertEquals(cluster, 100, "int8 hits in the query's cluster");
+    assert(i8.memoryBytes < 0.5 * f32.memoryBytes, `${i8.memoryBytes} vs ${f32.memoryBytes}`);
+    assert(i8.memoryBytes < 0.5 * index.memoryBytes, `${i8.memoryBytes} vs ${index.memoryBytes}`);
   } finally {
     await index.close();
   }

@@ -37,12 +37,12 @@ for pair in icl/accuracy.csv:icl_accuracy.csv retrieval/accuracy.csv:retrieval_a
   mixing/accuracy.csv:mixing_accuracy.csv adecay/summary.csv:adecay_summary.csv \
   arithmetic/targets.csv:arithmetic_targets.csv clustering/points.csv:clustering_points.csv \
   layers/summary.csv:layers_summary.csv composition/summary.csv:composition_summary.csv \
-  arithmetic/rates.csv:arithmetic_rates.csv; do
+  arithmetic/rates.csv:arithmetic_rates.csv scale/accuracy.csv:scale_accuracy.csv; do
   cp "results/${pair%%:*}" "docs/organism/${pair##*:}"
 done
 for f in icl/icl clustering/clustering clustering/clustering_appendix retrieval/retrieval \
   mixing/mixing mixing/mixing_tasks adecay/adecay arithmetic/arithmetic arithmetic/arithmetic_pairs layers/layers \
-  composition/composition; do
+  composition/composition scale/scale scale/scale_indexes; do
   cp "results/$f.png" "docs/organism/$(basename "$f").png"
 done
 for f in results/*/timing.json; do echo "$f: $(tr -d '\n ' <"$f")"; done

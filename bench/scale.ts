@@ -1,0 +1,95 @@
+/**
+ * Build and query time of the scale figure's indexes on the model organism's real library:
+ * its 10,176 layer-2 states (read through the state store, as `reproduce scale` reads them; the
+ * first run computes them, about 4 minutes on 2 cores) searched by the figure's 400 queries.
+ * Per index: build seconds; milliseconds per query when all 400 are searched together (best of 3
+ * passes) and when 50 are searched one at a time (as an interactive user would); memory; and the
+ * query times as ratios to exact search's in the same run. Writes
+ * bench/results/scale_cpu.json.
+ *
+ *   deno task bench scale
+ *
+ * @module
+ */
+import { openExperiment } from "../lib/experiments/context.ts";
+import { ORGANISM_PRESET } from "../lib/experiments/presets.ts";
+import {
+  buildIndex,
+  libraryVectors,
+  prepareScale,
+  queryVectors,
+  scaleLayer,
+} from "../lib/experiments/scale.ts";
+import { PROJECT_ROOT } from "../lib/hub/sources.ts";
+
+export async function benchScale(): Promise<void> {
+  const options = { model: "organism", device: "cpu" as const };
+  const inputs = await prepareScale(ORGANISM_PRESET.scale, options);
+  const exp = await openExperiment("scale", inputs.cacheParams, options);
+  const rows: Record<string, number | string>[] = [];
+  try {
+    const layer = scaleLayer(exp.run, inputs.params);
+    const library = await libraryVectors(exp.run, inputs, layer);
+    const queries = await queryVectors(exp.run, inputs, layer);
+    const n = library.labels.length, m = queries.labels.length;
+    console.log(`${n} library states of ${library.dim} floats, ${m} queries, 2-core CPU`);
+    for (const name of ["exact", ...inputs.params.indexes]) {
+      const t0 = performance.now();
+      const index = await buildIndex(name, library.flat, library.dim, inputs.params);
+      const build = (performance.now() - t0) / 1000;
+      let best = Infinity;
+      for (let pass = 0; pass < 3; pass++) {
+        const t = performance.now();
+        await index.search(queries.flat, 1);
+        best = Math.min(best, (performance.now() - t) / m);
+      }
+      const t1 = performance.now();
+      const dim = library.dim;
+      for (let q = 0; q < 50; q++) {
+        await index.search(queries.flat.slice(q * dim, (q + 1) * dim), 1);
+      }
+      const single = (performance.now() - t1) / 50;
+      rows.push({
+        index: index.name,
+        build_s: build,
+        query_ms: best,
+        single_query_ms: single,
+        memory_mb: index.memoryBytes / 2 ** 20,
+      });
+      await index.close();
+    }
+  } finally {
+    await exp.close();
+  }
+  const exact = rows[0];
+  console.log(
+    "index | build s | ms per query, 400 together | x exact's | ms, one at a time | x exact's | memory MB",
+  );
+  const x = (r: Record<string, number | string>, k: string) =>
+    (Number(r[k]) / Number(exact[k])).toFixed(2);
+  for (const r of rows) {
+    console.log(
+      `${r.index} | ${Number(r.build_s).toFixed(1)} | ${Number(r.query_ms).toFixed(2)} | ${
+        x(r, "query_ms")
+      } | ${Number(r.single_query_ms).toFixed(2)} | ${x(r, "single_query_ms")} | ${
+        Number(r.memory_mb).toFixed(0)
+      }`,
+    );
+  }
+  const result = {
+    date: new Date().toISOString().slice(0, 10),
+    deno: Deno.version.deno,
+    usearch: "2.26.2",
+    cpus: navigator.hardwareConcurrency,
+    library: "organism preset's scale library (10,176 states, layer 2 SSM, 8,192 floats)",
+    queries: "Fig. 1 right's 400 queries, searched together; best of 3 passes",
+    rows,
+  };
+  const file = `${PROJECT_ROOT}/bench/results/scale_cpu.json`;
+  const tmp = `${file}.tmp`;
+  await Deno.writeTextFile(tmp, JSON.stringify(result, null, 2) + "\n");
+  await Deno.rename(tmp, file);
+  console.log(`wrote ${file}`);
+}
+
+if (import.meta.main) await benchScale();
