@@ -75,7 +75,8 @@ export type ScaleParams = {
   batchSize: number;
   /**
    * Indexes compared beside exact search: `usearch` (float32), `usearch-f16`, `usearch-i8`
-   * (its vectors stored in half precision or 8-bit), `projection-<dims>`.
+   * (its vectors stored in half precision or 8-bit), `projection-<dims>` (random), `pca-<dims>`
+   * (the library's top right singular vectors).
    */
   indexes: string[];
   /** Candidates a projection re-ranks exactly. */
@@ -85,7 +86,7 @@ export type ScaleParams = {
 /**
  * 10,176 states (every task, k = 8, 16, 32, 64 sets each) at sizes of 1, 4, 16 and 64 states
  * per task and k; Fig. 1 right's queries; exact search, usearch's HNSW (float32, float16, int8)
- * and projections to 64 and 256 dimensions re-ranking 50 candidates.
+ * and random or PCA projections to 64 and 256 dimensions re-ranking 50 candidates.
  *
  * @example
  * ```ts
@@ -105,7 +106,15 @@ export const PAPER_SCALE: ScaleParams = {
   seed: 0,
   layer: null,
   batchSize: 16,
-  indexes: ["usearch", "usearch-f16", "usearch-i8", "projection-64", "projection-256"],
+  indexes: [
+    "usearch",
+    "usearch-f16",
+    "usearch-i8",
+    "projection-64",
+    "projection-256",
+    "pca-64",
+    "pca-256",
+  ],
   rerank: 50,
 };
 
@@ -320,6 +329,15 @@ export function buildIndex(
   if (name === "usearch") return UsearchIndex.create(flat, dim);
   if (name === "usearch-f16") return UsearchIndex.create(flat, dim, { quantization: "f16" });
   if (name === "usearch-i8") return UsearchIndex.create(flat, dim, { quantization: "i8" });
+  const pca = /^pca-(\d+)$/.exec(name);
+  if (pca) {
+    return ProjectionIndex.create(flat, dim, {
+      dims: Number(pca[1]),
+      rerank: p.rerank,
+      seed: p.seed,
+      kind: "pca",
+    });
+  }
   const m = /^projection-(\d+)$/.exec(name);
   if (m) {
     return ProjectionIndex.create(flat, dim, {
@@ -529,11 +547,12 @@ function checkParams(p: ScaleParams): void {
   }
   for (const name of p.indexes) {
     if (
-      !["usearch", "usearch-f16", "usearch-i8"].includes(name) && !/^projection-\d+$/.test(name)
+      !["usearch", "usearch-f16", "usearch-i8"].includes(name) &&
+      !/^(projection|pca)-\d+$/.test(name)
     ) {
       throw fail(
         "indexes",
-        `index "${name}" is not usearch, usearch-f16, usearch-i8 or projection-<dims>`,
+        `index "${name}" is not usearch, usearch-f16, usearch-i8, projection-<dims> or pca-<dims>`,
       );
     }
   }

@@ -155,10 +155,144 @@ function gaussian(seed: number): () => number {
   return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
 }
 
+/** `a` (m x k) times `b` (k x n) in onnxruntime, float32. */
+async function matmul(
+  a: Float32Array,
+  b: Float32Array,
+  m: number,
+  k: number,
+  n: number,
+): Promise<Float32Array> {
+  const g = new GraphBuilder();
+  const x = g.input("a", DT.FLOAT, ["m", "k"]);
+  const y = g.input("b", DT.FLOAT, ["k", "n"]);
+  g.output(g.op1("MatMul", [x, y]), "c", DT.FLOAT, ["m", "n"]);
+  const session = await OrtSession.create(g.encode({ "": 21 }));
+  try {
+    return (await session.run({
+      a: { type: "float32", data: a, dims: [m, k] },
+      b: { type: "float32", data: b, dims: [k, n] },
+    })).c;
+  } finally {
+    await session.release();
+  }
+}
+
+/** The transpose of `a` (rows x cols). */
+function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
+  const t = new Float32Array(a.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = a[r * cols + c];
+  return t;
+}
+
+/** Orthonormal columns spanning the columns of `y` (n x p), modified Gram-Schmidt in float64. */
+function orthonormalColumns(y: Float32Array, n: number, p: number): Float32Array {
+  const cols = Array.from(
+    { length: p },
+    (_, j) => Float64Array.from({ length: n }, (_, i) => y[i * p + j]),
+  );
+  for (let j = 0; j < p; j++) {
+    for (let i = 0; i < j; i++) {
+      let dot = 0;
+      for (let r = 0; r < n; r++) dot += cols[i][r] * cols[j][r];
+      for (let r = 0; r < n; r++) cols[j][r] -= dot * cols[i][r];
+    }
+    let norm = 0;
+    for (let r = 0; r < n; r++) norm += cols[j][r] * cols[j][r];
+    const s = norm > 1e-24 ? 1 / Math.sqrt(norm) : 0;
+    for (let r = 0; r < n; r++) cols[j][r] *= s;
+  }
+  const q = new Float32Array(n * p);
+  for (let j = 0; j < p; j++) for (let r = 0; r < n; r++) q[r * p + j] = cols[j][r];
+  return q;
+}
+
+/** Eigenvectors of the symmetric `c` (p x p, float64) by cyclic Jacobi, largest eigenvalue first. */
+function symmetricEigen(c: Float64Array, p: number): { values: number[]; vectors: Float64Array[] } {
+  const a = Float64Array.from(c);
+  const v = Array.from(
+    { length: p },
+    (_, i) => Float64Array.from({ length: p }, (_, j) => i === j ? 1 : 0),
+  );
+  for (let sweep = 0; sweep < 50; sweep++) {
+    let off = 0;
+    for (let i = 0; i < p; i++) for (let j = i + 1; j < p; j++) off += a[i * p + j] ** 2;
+    if (off < 1e-22) break;
+    for (let i = 0; i < p; i++) {
+      for (let j = i + 1; j < p; j++) {
+        const aij = a[i * p + j];
+        if (Math.abs(aij) < 1e-300) continue;
+        const theta = (a[j * p + j] - a[i * p + i]) / (2 * aij);
+        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+        const cs = 1 / Math.sqrt(t * t + 1), sn = t * cs;
+        for (let k = 0; k < p; k++) {
+          const aki = a[k * p + i], akj = a[k * p + j];
+          a[k * p + i] = cs * aki - sn * akj;
+          a[k * p + j] = sn * aki + cs * akj;
+        }
+        for (let k = 0; k < p; k++) {
+          const aik = a[i * p + k], ajk = a[j * p + k];
+          a[i * p + k] = cs * aik - sn * ajk;
+          a[j * p + k] = sn * aik + cs * ajk;
+        }
+        for (let k = 0; k < p; k++) {
+          const vki = v[i][k], vkj = v[j][k];
+          v[i][k] = cs * vki - sn * vkj;
+          v[j][k] = sn * vki + cs * vkj;
+        }
+      }
+    }
+  }
+  const order = Array.from({ length: p }, (_, i) => i).sort((x, y) => a[y * p + y] - a[x * p + x]);
+  return { values: order.map((i) => a[i * p + i]), vectors: order.map((i) => v[i]) };
+}
+
 /**
- * A random projection to `dims` dimensions (a seeded Gaussian matrix) for candidates, re-ranked
- * exactly: each query's `rerank` most similar rows in the projected space (cosine) are scored
- * by their full cosine, and the best `k` of those returned. The projected library is
+ * The top `dims` right singular vectors of `x` (n x dim, uncentred: the directions that keep its
+ * rows' inner products best), as a (dim x dims) projection: a randomized range finder with
+ * `dims + 8` columns and one power iteration (Halko, Martinsson and Tropp), then the small
+ * eigenproblem of B B^T in float64.
+ */
+export async function topSingularVectors(
+  x: Float32Array,
+  dim: number,
+  dims: number,
+  seed: number,
+): Promise<Float32Array> {
+  const n = x.length / dim;
+  const p = Math.min(dims + 8, n, dim);
+  const omega = Float32Array.from({ length: dim * p }, gaussian(seed));
+  const xt = transpose(x, n, dim);
+  let q = orthonormalColumns(await matmul(x, omega, n, dim, p), n, p); // range of X
+  const z = orthonormalColumns(await matmul(xt, q, dim, n, p), dim, p); // power iteration
+  q = orthonormalColumns(await matmul(x, z, n, dim, p), n, p);
+  const b = await matmul(transpose(q, n, p), x, p, n, dim); // (p x dim)
+  const c = new Float64Array(p * p);
+  for (let i = 0; i < p; i++) {
+    for (let j = i; j < p; j++) {
+      let dot = 0;
+      for (let k = 0; k < dim; k++) dot += b[i * dim + k] * b[j * dim + k];
+      c[i * p + j] = c[j * p + i] = dot;
+    }
+  }
+  const { values, vectors } = symmetricEigen(c, p);
+  const out = new Float32Array(dim * dims);
+  for (let j = 0; j < Math.min(dims, p); j++) {
+    const s = values[j] > 0 ? 1 / Math.sqrt(values[j]) : 0; // u_j^T B / sigma_j
+    for (let k = 0; k < dim; k++) {
+      let sum = 0;
+      for (let i = 0; i < p; i++) sum += vectors[j][i] * b[i * dim + k];
+      out[k * dims + j] = sum * s;
+    }
+  }
+  return out;
+}
+
+/**
+ * A projection to `dims` dimensions for candidates, re-ranked exactly: a seeded Gaussian matrix
+ * (`kind` "random"), or the library's top `dims` right singular vectors ("pca", uncentred, see
+ * {@link topSingularVectors}). Each query's `rerank` most similar rows in the projected space (cosine) are scored by their full
+ * cosine, and the best `k` of those returned. The projected library is
  * n x dims floats; the full vectors are read only for the candidates (they could stay on disk).
  *
  * @example
@@ -189,7 +323,7 @@ export class ProjectionIndex implements VectorIndex {
     dim: number,
     projection: Float32Array,
     projected: ExactCosineIndex,
-    options: { dims: number; rerank: number },
+    options: { dims: number; rerank: number; kind: "random" | "pca" },
     session: OrtSession,
   ) {
     this.#unit = unit;
@@ -200,7 +334,9 @@ export class ProjectionIndex implements VectorIndex {
     this.#dims = options.dims;
     this.#rerank = options.rerank;
     this.#session = session;
-    this.name = `projection ${options.dims}, rerank ${options.rerank}`;
+    this.name = options.kind === "pca"
+      ? `PCA ${options.dims}, rerank ${options.rerank}`
+      : `projection ${options.dims}, rerank ${options.rerank}`;
     this.memoryBytes = projected.memoryBytes + projection.byteLength;
   }
 
@@ -208,17 +344,19 @@ export class ProjectionIndex implements VectorIndex {
   static async create(
     library: Float32Array,
     dim: number,
-    options: { dims: number; rerank: number; seed: number },
+    options: { dims: number; rerank: number; seed: number; kind?: "random" | "pca" },
   ): Promise<ProjectionIndex> {
     const { dims, rerank } = options;
+    const kind = options.kind ?? "random";
     if (!Number.isInteger(dims) || dims < 1 || !Number.isInteger(rerank) || rerank < 1) {
       throw new SoupError(
         `Cannot build a projection index: dims ${dims} and rerank ${rerank} must be positive integers`,
       );
     }
     const unit = unitRows(library, dim);
-    const next = gaussian(options.seed);
-    const projection = Float32Array.from({ length: dim * dims }, next);
+    const projection = kind === "pca"
+      ? await topSingularVectors(unit, dim, dims, options.seed)
+      : Float32Array.from({ length: dim * dims }, gaussian(options.seed));
     const g = new GraphBuilder();
     const x = g.input("x", DT.FLOAT, ["n", dim]);
     const p = g.input("p", DT.FLOAT, [dim, dims]);
@@ -230,7 +368,7 @@ export class ProjectionIndex implements VectorIndex {
         p: { type: "float32", data: projection, dims: [dim, dims] },
       })).y;
     const projected = await ExactCosineIndex.create(await project(unit), dims);
-    return new ProjectionIndex(unit, dim, projection, projected, { dims, rerank }, session);
+    return new ProjectionIndex(unit, dim, projection, projected, { dims, rerank, kind }, session);
   }
 
   async search(queries: Float32Array, k: number): Promise<VectorHit[][]> {

@@ -1,6 +1,12 @@
 import { assert, assertEquals, assertRejects } from "../../tests/_assert.ts";
 import { SoupError } from "../util/errors.ts";
-import { ExactCosineIndex, ProjectionIndex, unitRows, UsearchIndex } from "./vector_search.ts";
+import {
+  ExactCosineIndex,
+  ProjectionIndex,
+  topSingularVectors,
+  unitRows,
+  UsearchIndex,
+} from "./vector_search.ts";
 
 /** Seeded uniform numbers in [-1, 1). */
 function rng(seed: number): () => number {
@@ -126,5 +132,49 @@ Deno.test("vector indexes refuse vectors that are not whole rows, or not finite,
     await assertRejects(() => index.search(Float32Array.of(1, NaN), 1), SoupError, "not finite");
   } finally {
     await index.close();
+  }
+});
+
+Deno.test("topSingularVectors(): rank-5 data is rebuilt from its 5 orthonormal directions, and its PCA index is exact", async () => {
+  const dim = 64, n = 300, rank = 5;
+  const next = rng(11);
+  const basis = Array.from({ length: rank }, () => Array.from({ length: dim }, next));
+  const x = new Float32Array(n * dim);
+  for (let r = 0; r < n; r++) {
+    const w = Array.from({ length: rank }, next);
+    for (let d = 0; d < dim; d++) {
+      x[r * dim + d] = w.reduce((a, wi, i) => a + wi * basis[i][d], 0);
+    }
+  }
+  const v = await topSingularVectors(x, dim, rank, 3); // (dim x rank)
+  const col = (j: number) => Array.from({ length: dim }, (_, d) => v[d * rank + j]);
+  for (let i = 0; i < rank; i++) {
+    for (let j = 0; j < rank; j++) {
+      const dot = col(i).reduce((a, c, d) => a + c * col(j)[d], 0);
+      assert(Math.abs(dot - (i === j ? 1 : 0)) < 1e-4, `columns ${i}, ${j}: ${dot}`);
+    }
+  }
+  // Each row projected onto the span and back is itself.
+  let worst = 0;
+  for (let r = 0; r < n; r++) {
+    const row = x.subarray(r * dim, (r + 1) * dim);
+    const coef = Array.from(
+      { length: rank },
+      (_, j) => col(j).reduce((a, c, d) => a + c * row[d], 0),
+    );
+    for (let d = 0; d < dim; d++) {
+      const back = coef.reduce((a, c, j) => a + c * v[d * rank + j], 0);
+      worst = Math.max(worst, Math.abs(back - row[d]) / (1 + Math.abs(row[d])));
+    }
+  }
+  assert(worst < 1e-3, `reconstruction error ${worst}`);
+  const exact = await ExactCosineIndex.create(x, dim);
+  const pca = await ProjectionIndex.create(x, dim, { dims: rank, rerank: 3, seed: 3, kind: "pca" });
+  try {
+    const queries = x.slice(0, 40 * dim).map((q, i) => q + 0.01 * Math.sin(i));
+    const want = (await exact.search(queries, 1)).map(([h]) => h.index);
+    assertEquals((await pca.search(queries, 1)).map(([h]) => h.index), want);
+  } finally {
+    await Promise.all([exact.close(), pca.close()]);
   }
 });
