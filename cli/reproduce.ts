@@ -42,7 +42,7 @@ const USAGE = `Usage: deno task reproduce [all|${
   --preset paper     the paper's protocol on ${PAPER_MODEL} (the default)
   --preset quick     a small run on ${PRESETS.quick.model} (--quick says the same)
   --preset organism  every figure on the model organism shipped in data/models/organism
-                     (--model organism says the same), 7 to 14 minutes on 2 CPU cores
+                     (--model organism says the same), 12 to 25 minutes on 2 CPU cores
   --force            replace results/<figure>/ folders an earlier run wrote (a folder holding
                      anything else is never replaced)
   --plan [--json] [--gpu h200|h100|a100]
