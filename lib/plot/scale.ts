@@ -48,7 +48,7 @@ export function plotScale(accuracy: readonly Row[]): string {
       Plot.line(grown, { x: "size", y: "accuracy", stroke: "k", z: "k", strokeWidth: 2 }),
       Plot.dot(grown, { x: "size", y: "accuracy", fill: "k", r: 3 }),
       Plot.dot(paper, { x: "size", y: "accuracy", stroke: "k", r: 5, strokeWidth: 1.5 }),
-      Plot.text(grown.filter((r, i, all) => all.findLast((s) => s.k === r.k) === r), {
+      Plot.text(grown.filter((r, _i, all) => all.findLast((s) => s.k === r.k) === r), {
         x: "size",
         y: "accuracy",
         text: "k",
