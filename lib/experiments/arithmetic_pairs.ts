@@ -35,6 +35,7 @@ import { firstTargetToken } from "../tasks/first_target_token.ts";
 import { sampleDemoSets } from "../tasks/sample_demo_sets.ts";
 import { splitTask } from "../tasks/split_task.ts";
 import type { Task, TaskItem } from "../tasks/types.ts";
+import { Rng } from "../util/random.ts";
 import { softmaxParts } from "../util/softmax.ts";
 import { deriveSeed } from "./_demo_sets.ts";
 import type { ExperimentRun } from "./context.ts";
@@ -115,24 +116,6 @@ export function countingTask(numberWords: readonly string[]): Pick<Task, "name" 
   };
 }
 
-/** A seeded shuffle (mulberry32), the same for the same seed. */
-function shuffled<T>(xs: readonly T[], seed: number): T[] {
-  let a = seed >>> 0;
-  const rand = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const out = [...xs];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [out[i], out[j]] = [out[j], out[i]];
-  }
-  return out;
-}
-
 /**
  * Every ordered pair of `tasks` whose composition the data defines, with its demonstrations and
  * (up to `pairItems`) queries; pairs with fewer than `pairMinItems` queries are left out. The
@@ -186,7 +169,7 @@ export function planPairs(
         second: g.task.name,
         firstDemos: f.demos,
         secondDemos: g.demos,
-        queries: shuffled(queries, deriveSeed(p.seed, f.task.name, g.task.name, "queries")),
+        queries: new Rng(deriveSeed(p.seed, f.task.name, g.task.name, "queries")).shuffle(queries),
       });
     }
   }

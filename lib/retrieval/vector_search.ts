@@ -10,6 +10,8 @@
 import { DT, GraphBuilder } from "../onnx/graph_builder.ts";
 import { OrtSession } from "../onnx/session.ts";
 import { SoupError } from "../util/errors.ts";
+import { symmetricEigen } from "../util/linalg.ts";
+import { Rng } from "../util/random.ts";
 
 /** One hit: the row of the library and its cosine similarity to the query. */
 export interface VectorHit {
@@ -142,17 +144,10 @@ export class ExactCosineIndex implements VectorIndex {
   }
 }
 
-/** A seeded generator of standard normal numbers (mulberry32 and Box-Muller). */
+/** A seeded generator of standard normal numbers. */
 function gaussian(seed: number): () => number {
-  let a = seed >>> 0;
-  const uniform = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+  const rng = new Rng(seed);
+  return () => rng.normal();
 }
 
 /** `a` (m x k) times `b` (k x n) in onnxruntime, float32. */
@@ -205,46 +200,6 @@ function orthonormalColumns(y: Float32Array, n: number, p: number): Float32Array
   const q = new Float32Array(n * p);
   for (let j = 0; j < p; j++) for (let r = 0; r < n; r++) q[r * p + j] = cols[j][r];
   return q;
-}
-
-/** Eigenvectors of the symmetric `c` (p x p, float64) by cyclic Jacobi, largest eigenvalue first. */
-function symmetricEigen(c: Float64Array, p: number): { values: number[]; vectors: Float64Array[] } {
-  const a = Float64Array.from(c);
-  const v = Array.from(
-    { length: p },
-    (_, i) => Float64Array.from({ length: p }, (_, j) => i === j ? 1 : 0),
-  );
-  for (let sweep = 0; sweep < 50; sweep++) {
-    let off = 0;
-    for (let i = 0; i < p; i++) for (let j = i + 1; j < p; j++) off += a[i * p + j] ** 2;
-    if (off < 1e-22) break;
-    for (let i = 0; i < p; i++) {
-      for (let j = i + 1; j < p; j++) {
-        const aij = a[i * p + j];
-        if (Math.abs(aij) < 1e-300) continue;
-        const theta = (a[j * p + j] - a[i * p + i]) / (2 * aij);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const cs = 1 / Math.sqrt(t * t + 1), sn = t * cs;
-        for (let k = 0; k < p; k++) {
-          const aki = a[k * p + i], akj = a[k * p + j];
-          a[k * p + i] = cs * aki - sn * akj;
-          a[k * p + j] = sn * aki + cs * akj;
-        }
-        for (let k = 0; k < p; k++) {
-          const aik = a[i * p + k], ajk = a[j * p + k];
-          a[i * p + k] = cs * aik - sn * ajk;
-          a[j * p + k] = sn * aik + cs * ajk;
-        }
-        for (let k = 0; k < p; k++) {
-          const vki = v[i][k], vkj = v[j][k];
-          v[i][k] = cs * vki - sn * vkj;
-          v[j][k] = sn * vki + cs * vkj;
-        }
-      }
-    }
-  }
-  const order = Array.from({ length: p }, (_, i) => i).sort((x, y) => a[y * p + y] - a[x * p + x]);
-  return { values: order.map((i) => a[i * p + i]), vectors: order.map((i) => v[i]) };
 }
 
 /**
