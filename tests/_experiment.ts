@@ -23,3 +23,17 @@ export async function experimentSetup(prefix: string, fields: TinyConfigFields =
   const cacheOf = () => lines.filter((l) => l.includes(", cache ")).at(-1)!.split(", cache ")[1];
   return { dir, options, lines, cacheOf };
 }
+
+/** Mean cross-entropy of ids[from..] under the logits of one pass over ids from zeros. */
+export function meanLoss(logits: Float32Array, ids: number[], from: number, vocab: number): number {
+  let sum = 0;
+  for (let i = from; i < ids.length; i++) {
+    const row = logits.subarray((i - 1) * vocab, i * vocab);
+    let max = -Infinity;
+    for (const x of row) max = Math.max(max, x);
+    let z = 0;
+    for (const x of row) z += Math.exp(x - max);
+    sum += Math.log(z) + max - row[ids[i]];
+  }
+  return sum / (ids.length - from);
+}

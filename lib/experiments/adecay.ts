@@ -234,14 +234,21 @@ export async function prepareAdecay(
 ): Promise<AdecayInputs> {
   const p: AdecayParams = { ...PAPER_ADECAY, ...params };
   checkParams(p);
-  const docs = await loadNewsDocuments({
+  return { params: p, docs: await loadChunkSource(p, options), cacheParams: { ...p } };
+}
+
+/** The news documents a chunked figure reads: the first `pool` of `source` (its `field`). */
+export function loadChunkSource(
+  p: Pick<AdecayParams, "source" | "field" | "pool">,
+  options: ExperimentOptions,
+): Promise<NewsDocument[]> {
+  return loadNewsDocuments({
     source: p.source,
     field: p.field,
     mirror: options.mirror,
     offline: options.offline,
     limit: p.pool,
   });
-  return { params: p, docs, cacheParams: { ...p } };
 }
 
 /**

@@ -4,7 +4,7 @@ import { loadNewsDocuments } from "../data/news.ts";
 import { openEngine } from "../engine/open_engine.ts";
 import { mirrorDir } from "../hub/sources.ts";
 import type { TinyConfigFields } from "../model/random_checkpoint.ts";
-import { experimentSetup } from "../../tests/_experiment.ts";
+import { experimentSetup, meanLoss } from "../../tests/_experiment.ts";
 import { readCsv } from "../results/csv.ts";
 import { loadTokenizer } from "../tokenizer/load_tokenizer.ts";
 import {
@@ -23,20 +23,6 @@ const PARAMS: Partial<AdecayParams> = {
 };
 
 const setup = (fields: TinyConfigFields) => experimentSetup("adecay-test-", fields);
-
-/** Mean cross-entropy of ids[from..] under the logits of one pass over ids from zeros. */
-function meanLoss(logits: Float32Array, ids: number[], from: number, vocab: number): number {
-  let sum = 0;
-  for (let i = from; i < ids.length; i++) {
-    const row = logits.subarray((i - 1) * vocab, i * vocab);
-    let max = -Infinity;
-    for (const x of row) max = Math.max(max, x);
-    let z = 0;
-    for (const x of row) z += Math.exp(x - max);
-    sum += Math.log(z) + max - row[ids[i]];
-  }
-  return sum / (ids.length - from);
-}
 
 Deno.test("runAdecay() writes a row per chunk length, document and method, matching one-pass losses", async () => {
   const { dir, options } = await setup({ numHiddenLayers: 2 });

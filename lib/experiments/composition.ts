@@ -30,7 +30,7 @@
  * @module
  */
 
-import { loadNewsDocuments, type NewsDocument } from "../data/news.ts";
+import type { NewsDocument } from "../data/news.ts";
 import { COMPOSITION_METHOD_IDS } from "../mixing/methods.ts";
 import { mixADecay } from "../mixing/mix_a_decay.ts";
 import { mixMean } from "../mixing/mix_mean.ts";
@@ -42,10 +42,12 @@ import type { Row } from "../results/csv.ts";
 import type { State } from "../states/state.ts";
 import { ConfigError } from "../util/errors.ts";
 import {
+  type AdecayParams,
   chunkDocuments,
   type Chunked,
   chunkLosses,
   type ChunkStates,
+  loadChunkSource,
   type StartState,
   summarizeAdecay,
 } from "./adecay.ts";
@@ -62,22 +64,13 @@ export const COMPOSITION_METHODS: typeof COMPOSITION_METHOD_IDS = COMPOSITION_ME
 /** One of {@link COMPOSITION_METHODS}. */
 export type CompositionMethod = typeof COMPOSITION_METHODS[number];
 
-/** Parameters of {@link runComposition}. */
-export type CompositionParams = {
-  /** Lengths T of x1 and of x2, in tokens (each at least 1). */
-  chunkTokens: number[];
+/**
+ * Parameters of {@link runComposition}: Fig. 3's (`AdecayParams`; here a chunk length T may be
+ * 1) and the length of x3.
+ */
+export type CompositionParams = AdecayParams & {
   /** Length of x3, in tokens (at least 2). */
   evalTokens: number;
-  /** Documents per T (the first ones with at least 2T + evalTokens tokens). */
-  documents: number;
-  /** News source, as `loadNewsDocuments({ source })` takes it (`"c4"`, `"mirror"`, a path). */
-  source: string;
-  /** Text field of the JSON lines. @default "text", else "article" */
-  field?: string;
-  /** Documents whose chunk states are extracted in one engine call. */
-  batchSize: number;
-  /** Consider only the first `pool` documents of the source. @default all */
-  pool?: number;
 };
 
 /**
@@ -162,14 +155,7 @@ export async function prepareComposition(
 ): Promise<CompositionInputs> {
   const p: CompositionParams = { ...PAPER_COMPOSITION, ...params };
   checkParams(p);
-  const docs = await loadNewsDocuments({
-    source: p.source,
-    field: p.field,
-    mirror: options.mirror,
-    offline: options.offline,
-    limit: p.pool,
-  });
-  return { params: p, docs, cacheParams: { ...p } };
+  return { params: p, docs: await loadChunkSource(p, options), cacheParams: { ...p } };
 }
 
 /**

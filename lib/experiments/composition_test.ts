@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "../../tests/_assert.ts";
-import { experimentSetup } from "../../tests/_experiment.ts";
+import { experimentSetup, meanLoss } from "../../tests/_experiment.ts";
 import { loadNewsDocuments } from "../data/news.ts";
 import { openEngine } from "../engine/open_engine.ts";
 import { mirrorDir } from "../hub/sources.ts";
@@ -15,20 +15,6 @@ const PARAMS: Partial<CompositionParams> = {
   source: "mirror",
   batchSize: 2,
 };
-
-/** Mean cross-entropy of ids[from..] under the logits of one pass over ids from zeros. */
-function meanLoss(logits: Float32Array, ids: number[], from: number, vocab: number): number {
-  let sum = 0;
-  for (let i = from; i < ids.length; i++) {
-    const row = logits.subarray((i - 1) * vocab, i * vocab);
-    let max = -Infinity;
-    for (const x of row) max = Math.max(max, x);
-    let z = 0;
-    for (const x of row) z += Math.exp(x - max);
-    sum += Math.log(z) + max - row[ids[i]];
-  }
-  return sum / (ids.length - from);
-}
 
 Deno.test("runComposition(): sequential agrees with one pass over x1 x2 x3; x1's conv state matters only below T = K - 1", async () => {
   const { dir, options } = await experimentSetup("composition-test-", { numHiddenLayers: 2 });
