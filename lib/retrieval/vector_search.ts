@@ -134,11 +134,6 @@ export class ExactCosineIndex implements VectorIndex {
     return out;
   }
 
-  /** The unit rows it searches (n x dim). */
-  get unitLibrary(): Float32Array {
-    return this.#unit;
-  }
-
   async close(): Promise<void> {
     await this.#session.release();
   }
