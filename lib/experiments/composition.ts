@@ -9,6 +9,9 @@
  * | `x2_only`        | x2 read from zeros (x1 forgotten)                                    |
  * | `mean`           | `mixMean([state(x1), state(x2)])`                                    |
  * | `sum`            | `mixWeighted([state(x1), state(x2)], [1, 1])`: A-decay without decay |
+ * | `weighted`       | `mixWeighted([state(x1), state(x2)], [w, 1])`, w the mean over every |
+ * |                  | layer, channel and state index of A-decay's `exp(A * deltaSum(x2))`: |
+ * |                  | one scalar decay where A-decay has one per element                   |
  * | `adecay`         | `mixADecay(state(x1), state(x2), A_log, { secondTokens: T })`: the   |
  * |                  | conv window slides over x1 then x2, so x1's conv state is carried    |
  * | `adecay_no_conv` | `mixADecay(state(x1), state(x2), A_log)`: the conv state is x2's     |
@@ -185,10 +188,40 @@ export function compositionStarts(
     x2_only: mixed(st.x2),
     mean: mixed(mixMean([st.x1, st.x2])),
     sum: mixed(mixWeighted([st.x1, st.x2], [1, 1])),
+    weighted: mixed(mixWeighted([st.x1, st.x2], [meanDecay(st.x2, aLog), 1])),
     adecay: mixed(mixADecay(st.x1, st.x2, aLog, { secondTokens })),
     adecay_no_conv: mixed(mixADecay(st.x1, st.x2, aLog)),
     picaso: mixed(mixPicaso([st.x1, st.x2], aLog)),
   };
+}
+
+/**
+ * The mean over every layer, channel and state index of `exp(A * deltaSum)`, `A = -exp(A_log)`:
+ * how much of an earlier state survives reading `state`'s chunk, as one number (computed in
+ * float64, summed in index order).
+ *
+ * @example
+ * ```ts
+ * import { meanDecay } from "./composition.ts";
+ * import { State } from "../states/state.ts";
+ * // One layer, one channel, two state indexes with A = -1 and -2, deltaSum 0.5.
+ * const shape = { layers: 1, dInner: 1, convKernel: 1, stateSize: 2 };
+ * const s = new State(shape, {
+ *   conv: Float32Array.of(0), ssm: Float32Array.of(0, 0), deltaSum: Float32Array.of(0.5),
+ * });
+ * const want = (Math.exp(-0.5) + Math.exp(-1)) / 2;
+ * if (Math.abs(meanDecay(s, Float32Array.of(0, Math.log(2))) - want) > 1e-7) throw new Error();
+ * ```
+ */
+export function meanDecay(state: State, aLog: Float32Array): number {
+  const rows = state.deltaSum.length;
+  const n = aLog.length / rows;
+  let sum = 0;
+  for (let r = 0; r < rows; r++) {
+    const d = state.deltaSum[r];
+    for (let j = 0; j < n; j++) sum += Math.exp(-Math.exp(aLog[r * n + j]) * d);
+  }
+  return sum / aLog.length;
 }
 
 /**

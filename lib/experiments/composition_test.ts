@@ -53,7 +53,7 @@ Deno.test("runComposition(): sequential agrees with one pass over x1 x2 x3; x1's
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("runComposition(): for one layer with conv kernel 1 A-decay is exact; PICASO, the sum and the mean are not", async () => {
+Deno.test("runComposition(): for one layer with conv kernel 1 A-decay is exact; PICASO, the weighted mix, the sum and the mean are not", async () => {
   const { dir, options } = await experimentSetup("composition-test-", {
     numHiddenLayers: 1,
     convKernel: 1,
@@ -64,7 +64,7 @@ Deno.test("runComposition(): for one layer with conv kernel 1 A-decay is exact; 
     const loss = (m: string) => Number(rows.find((r) => r.doc === doc && r.method === m)!.loss);
     const gap = (m: string) => Math.abs(loss(m) - loss("sequential"));
     assert(gap("adecay") < 1e-5, `${doc}: A-decay ${loss("adecay")} vs ${loss("sequential")}`);
-    for (const m of ["picaso", "sum", "mean"]) {
+    for (const m of ["picaso", "weighted", "sum", "mean"]) {
       assert(gap(m) > 10 * gap("adecay"), `${doc}: ${m} (gap ${gap(m)}) is not exact`);
     }
   }

@@ -8,7 +8,13 @@
  * - `query`: a k-shot state of the item's own k demonstrations alone (the same computation as a
  *   k-shot prompt, drawn from the retrieval split), the baseline of
  * - `retrieve_mix`: that query state mixed (mean of the two) with the library state it
- *   retrieves, by cosine similarity of one layer's SSM state, from the states of all tasks.
+ *   retrieves, by cosine similarity of one layer's SSM state, from the states of all tasks;
+ * - beyond the paper, other compositions of the query state q (k shots) and the retrieved state
+ *   r (`libraryShots` = S shots), both read from zeros ({@link composeRetrieved}):
+ *   `retrieve_weighted`, `(k q + S r) / (k + S)`, each state weighted by the demonstrations it
+ *   read; `retrieve_adecay`, A-decay of r then q (as if the library's demonstrations came before
+ *   the query's, one k + S-shot prompt); `retrieve_picaso`, A-decay of r and q averaged over both
+ *   orders (PICASO).
  *
  * Which items are tested and which serve as demonstrations is worked out from the task sizes
  * alone (`_mixing_vs_k_plan.ts`): 500 test items per task, all items of a smaller task, split in
@@ -23,10 +29,18 @@
 
 // @ts-types="npm:@types/d3-array@3.2.1"
 import { group } from "npm:d3-array@3.2.5";
-import { MIXING_METHOD_IDS } from "../mixing/methods.ts";
+import {
+  MIXING_METHOD_IDS,
+  PAPER_MIXING_METHOD_IDS,
+  RETRIEVE_METHOD_IDS,
+} from "../mixing/methods.ts";
 import type { Engine } from "../engine/types.ts";
 import { evaluateFirstToken, type ItemResult } from "../eval/first_token_accuracy.ts";
+import { mixADecay } from "../mixing/mix_a_decay.ts";
 import { mixMean } from "../mixing/mix_mean.ts";
+import { mixPicaso } from "../mixing/mix_picaso.ts";
+import { mixWeighted } from "../mixing/mix_weighted.ts";
+import { readALog } from "../mixing/read_a_log.ts";
 import { plotMixingVsK } from "../plot/mixing_vs_k.ts";
 import type { Row } from "../results/csv.ts";
 import type { StateKind } from "../retrieval/state_vector.ts";
@@ -68,10 +82,26 @@ export type MixingMethod = typeof MIXING_METHOD_IDS[number];
  * @example
  * ```ts
  * import { MIXING_METHODS } from "./mixing_vs_k.ts";
- * if (MIXING_METHODS.join() !== "prompt,mix,query,retrieve_mix") throw new Error();
+ * if (MIXING_METHODS.slice(0, 4).join() !== "prompt,mix,query,retrieve_mix") throw new Error();
  * ```
  */
 export const MIXING_METHODS: readonly MixingMethod[] = MIXING_METHOD_IDS; // lib/mixing/methods.ts
+
+/** A method that composes the query state with the state it retrieves. */
+export type RetrieveMethod = typeof RETRIEVE_METHOD_IDS[number];
+
+/**
+ * Whether `m` composes the query state with the state it retrieves.
+ *
+ * @example
+ * ```ts
+ * import { isRetrieveMethod } from "./mixing_vs_k.ts";
+ * if (!isRetrieveMethod("retrieve_adecay") || isRetrieveMethod("query")) throw new Error();
+ * ```
+ */
+export function isRetrieveMethod(m: MixingMethod): m is RetrieveMethod {
+  return (RETRIEVE_METHOD_IDS as readonly string[]).includes(m);
+}
 
 /**
  * Parameters of {@link runMixingVsK}; every one is part of the cache key.
@@ -101,7 +131,8 @@ export interface MixingVsKParams extends MixingPlanParams {
 
 /**
  * The paper's protocol: six tasks, k in 1..32, mixed states from 32 shots, up to 500 test items
- * per task, a library of 10 states of 32 shots per task, retrieval at the middle layer.
+ * per task, a library of 10 states of 32 shots per task, retrieval at the middle layer; the
+ * paper's four methods (the organism's preset adds the other compositions).
  *
  * @example
  * ```ts
@@ -125,7 +156,7 @@ export const PAPER_MIXING_VS_K: Readonly<MixingVsKParams> = Object.freeze({
   libraryShots: 32,
   layer: null,
   kind: "ssm",
-  methods: [...MIXING_METHODS],
+  methods: [...PAPER_MIXING_METHOD_IDS],
   seed: 0,
   batchSize: 16,
 });
@@ -220,8 +251,9 @@ export async function runMixingVsK(
       }
     }
     const hits = new Map<string, Hit[]>();
-    if (methods.includes("query") || methods.includes("retrieve_mix")) {
-      const library = methods.includes("retrieve_mix")
+    const compose = methods.filter(isRetrieveMethod);
+    if (methods.includes("query") || compose.length > 0) {
+      const library = compose.length > 0
         ? await steps.library(tasks, plans, full.libraryShots)
         : undefined;
       for (const [t, task] of tasks.entries()) {
@@ -232,11 +264,13 @@ export async function runMixingVsK(
               layer,
               kind: full.kind,
               query: methods.includes("query"),
+              compose,
+              libraryShots: full.libraryShots,
             })
           );
           if (res === undefined) continue; // another shard's unit
           if (res.query) outcomes.set(outcomeKey(task.name, "query", k), res.query);
-          if (res.mixed) outcomes.set(outcomeKey(task.name, "retrieve_mix", k), res.mixed);
+          for (const m of compose) outcomes.set(outcomeKey(task.name, m, k), res.mixed![m]!);
           if (res.hits) hits.set(`${task.name}|${k}`, res.hits);
         }
       }
@@ -380,7 +414,7 @@ export function mixingOutput(
     accuracy: r.accuracy as number,
   }));
   const tables: Record<string, Row[]> = { mixing: mixingRows, accuracy: accuracyRows };
-  if (methods.includes("retrieve_mix")) tables.retrieval = retrievalRows;
+  if (methods.some(isRetrieveMethod)) tables.retrieval = retrievalRows;
   return {
     tables,
     figures: {
@@ -436,6 +470,8 @@ export class MixingSteps {
   readonly #ctx: ExperimentRun;
   readonly #engine: Engine;
   readonly #batchSize: number;
+  /** The model's A_log, read once when a composition needs it. */
+  #aLog?: Promise<Float32Array>;
 
   constructor(ctx: ExperimentRun, batchSize: number) {
     this.#ctx = ctx;
@@ -516,45 +552,74 @@ export class MixingSteps {
   }
 
   /**
-   * k-shot query states of the retrieval test items: evaluated alone (`query`) and mixed with
-   * the library state each retrieves (when a library is given).
+   * k-shot query states of the retrieval test items: evaluated alone (`query`) and composed, in
+   * each way of `compose`, with the library state each retrieves (when a library is given).
    */
   async retrieval(
     task: Task,
     plan: TaskPlan,
     k: number,
-    options: { library?: SkillIndex; layer: number; kind: StateKind; query: boolean },
-  ): Promise<{ query?: MixingOutcome[]; mixed?: MixingOutcome[]; hits?: Hit[] }> {
+    options: {
+      library?: SkillIndex;
+      layer: number;
+      kind: StateKind;
+      query: boolean;
+      compose: readonly RetrieveMethod[];
+      libraryShots: number;
+    },
+  ): Promise<
+    {
+      query?: MixingOutcome[];
+      mixed?: Partial<Record<RetrieveMethod, MixingOutcome[]>>;
+      hits?: Hit[];
+    }
+  > {
     const { library, layer, kind } = options;
+    const compose = library ? options.compose : [];
     const name = `retrieval-${task.name}-k${k}`;
     const label = `${task.name} ${
-      [options.query ? "query" : "", library ? "retrieve_mix" : ""]
-        .filter(Boolean).join("+")
+      [...(options.query ? ["query"] : []), ...compose].join("+")
     } k=${k}`;
     let computed = false;
     const result = await this.#ctx.cache.json(name, async () => {
       computed = true;
-      const query: MixingOutcome[] = [], mixed: MixingOutcome[] = [], hits: Hit[] = [];
+      const query: MixingOutcome[] = [], hits: Hit[] = [];
+      const mixed: Partial<Record<RetrieveMethod, MixingOutcome[]>> = {};
+      const aLog = compose.some((m) => m === "retrieve_adecay" || m === "retrieve_picaso")
+        ? await (this.#aLog ??= readALog(this.#ctx.model.dir))
+        : undefined;
       const n = plan.retrievalTest.length;
       for (let start = 0; start < n; start += this.#batchSize) {
         const idx = plan.retrievalTest.slice(start, start + this.#batchSize);
         const items = idx.map((i) => task.items[i]);
-        const states = await this.#extract(idx.map((_, j) =>
+        const ids = idx.map((_, j) =>
           encodeDemos(
             this.#ctx.model.tokenizer,
             plan.queryDemos[start + j].slice(0, k).map((i) => task.items[i]),
           )
-        ));
+        );
+        const states = await this.#extract(ids);
         if (options.query) {
           query.push(...outcomesOf(await this.#evaluate(items, { states }), idx));
         }
         if (library) {
           const found = (await library.retrieve(states, { layer, kind, k: 1 })).map(([hit]) => hit);
-          const mixes = states.map((s, j) => mixMean([s, found[j].state]));
           for (const hit of found) {
             hits.push({ task: hit.skill.task, state: hit.skill.index, score: hit.score });
           }
-          mixed.push(...outcomesOf(await this.#evaluate(items, { states: mixes }), idx));
+          for (const m of compose) {
+            const starts = states.map((q, j) =>
+              composeRetrieved(m, q, found[j].state, {
+                k,
+                libraryShots: options.libraryShots,
+                aLog,
+                queryTokens: ids[j].length,
+              })
+            );
+            (mixed[m] ??= []).push(
+              ...outcomesOf(await this.#evaluate(items, { states: starts }), idx),
+            );
+          }
         }
         this.#ctx.log(`${label}: ${start + idx.length}/${n} items`);
       }
@@ -603,6 +668,64 @@ export class MixingSteps {
       out.push(...res.map((r) => r.state));
     }
     return out;
+  }
+}
+
+/**
+ * The start state of a retrieval + mixing method: the k-shot query state `query` (q) composed
+ * with the retrieved library state `retrieved` (r, `libraryShots` = S shots), both read from
+ * zeros.
+ *
+ * - `retrieve_mix`: `mixMean([q, r])` (the paper's).
+ * - `retrieve_weighted`: `mixWeighted([q, r], [k / (k + S), S / (k + S)])`, each state weighted
+ *   by the demonstrations it read.
+ * - `retrieve_adecay`: `mixADecay(r, q, A_log)`: r's demonstrations read first, then q's (the
+ *   query's own, which the test item follows).
+ * - `retrieve_picaso`: `mixPicaso([r, q], A_log)`: A-decay averaged over both orders.
+ *
+ * @param method Which composition.
+ * @param query The query state q.
+ * @param retrieved The retrieved state r.
+ * @param options `k`, `libraryShots`, `A_log` (for the A-decay and PICASO methods),
+ *   `queryTokens` (the tokens q read, for A-decay's conv state when fewer than the conv kernel).
+ * @throws {ConfigError} when A_log is needed and not given.
+ *
+ * @example
+ * ```ts
+ * import { composeRetrieved } from "./mixing_vs_k.ts";
+ * import { State } from "../states/state.ts";
+ * const shape = { layers: 1, dInner: 1, convKernel: 1, stateSize: 1 };
+ * const s = (x: number) =>
+ *   new State(shape, { conv: Float32Array.of(x), ssm: Float32Array.of(x), deltaSum: Float32Array.of(1) });
+ * const w = composeRetrieved("retrieve_weighted", s(1), s(4), { k: 1, libraryShots: 3 });
+ * if (w.ssm[0] !== (1 * 1 + 3 * 4) / 4) throw new Error(`${w.ssm[0]}`);
+ * // A = -1 (A_log 0): q + exp(-1) r.
+ * const a = composeRetrieved("retrieve_adecay", s(1), s(4), { k: 1, libraryShots: 3, aLog: Float32Array.of(0) });
+ * if (Math.abs(a.ssm[0] - (1 + Math.exp(-1) * 4)) > 1e-6) throw new Error(`${a.ssm[0]}`);
+ * ```
+ */
+export function composeRetrieved(
+  method: RetrieveMethod,
+  query: State,
+  retrieved: State,
+  options: { k: number; libraryShots: number; aLog?: Float32Array; queryTokens?: number },
+): State {
+  const { k, libraryShots: S } = options;
+  const aLog = () => {
+    if (options.aLog === undefined) {
+      throw new ConfigError(`Cannot compose by ${method}: A_log not given`, { field: "methods" });
+    }
+    return options.aLog;
+  };
+  switch (method) {
+    case "retrieve_mix":
+      return mixMean([query, retrieved]);
+    case "retrieve_weighted":
+      return mixWeighted([query, retrieved], [k / (k + S), S / (k + S)]);
+    case "retrieve_adecay":
+      return mixADecay(retrieved, query, aLog(), { secondTokens: options.queryTokens });
+    case "retrieve_picaso":
+      return mixPicaso([retrieved, query], aLog());
   }
 }
 

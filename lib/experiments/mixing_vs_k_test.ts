@@ -374,6 +374,43 @@ Deno.test("runMixingVsK() mixes, prompts and retrieves what the plan says", asyn
       })).items;
       assertEquals(mixRows[j].item, item);
       close(mixRows[j].target_probability as number, r.targetProbability, "retrieve_mix k=2");
+
+      // The compositions beyond the mean, worked out by hand from q and the retrieved r (4
+      // shots). The random checkpoint's A_log[c, j] is log(j + 1): A = -(j + 1).
+      const lib = library[best];
+      const n = q.shape.stateSize;
+      const decayOf = (st: State) => (i: number) =>
+        Math.exp(-(1 + (i % n)) * st.deltaSum[Math.floor(i / n)]);
+      const [dq, dr] = [decayOf(q), decayOf(lib)];
+      const sum = (f: "conv" | "ssm" | "deltaSum") => q[f].map((x, i) => x + lib[f][i]);
+      const byHand: Record<string, State> = {
+        retrieve_weighted: new State(q.shape, {
+          conv: q.conv.map((x, i) => (2 * x + 4 * lib.conv[i]) / 6),
+          ssm: q.ssm.map((x, i) => (2 * x + 4 * lib.ssm[i]) / 6),
+          deltaSum: q.deltaSum.map((x, i) => (2 * x + 4 * lib.deltaSum[i]) / 6),
+        }),
+        // r's demonstrations first, then q's: q's conv window.
+        retrieve_adecay: new State(q.shape, {
+          conv: q.conv,
+          ssm: q.ssm.map((x, i) => x + dq(i) * lib.ssm[i]),
+          deltaSum: sum("deltaSum"),
+        }),
+        // Both orders, averaged.
+        retrieve_picaso: new State(q.shape, {
+          conv: half("conv"),
+          ssm: q.ssm.map((x, i) => (x + dq(i) * lib.ssm[i] + lib.ssm[i] + dr(i) * x) / 2),
+          deltaSum: sum("deltaSum"),
+        }),
+      };
+      for (const [method, state] of Object.entries(byHand)) {
+        const [want] = (await evaluateFirstToken(engine, tok, [task.items[item]], {
+          state,
+          vocabLimit,
+        })).items;
+        const got = pick(method, 2)[j];
+        assertEquals(got.item, item);
+        close(got.target_probability as number, want.targetProbability, `${method} k=2`);
+      }
     }
   } finally {
     await engine.close();

@@ -16,7 +16,7 @@ import { PAPER_ICL_VS_K, QUICK_ICL_VS_K } from "./icl_vs_k.ts";
 import type { IclVsKParams } from "./icl_vs_k.ts";
 import { PAPER_LAYERS, QUICK_LAYERS } from "./layers.ts";
 import type { LayersParams } from "./layers.ts";
-import { PAPER_MIXING_VS_K, QUICK_MIXING_VS_K } from "./mixing_vs_k.ts";
+import { MIXING_METHODS, PAPER_MIXING_VS_K, QUICK_MIXING_VS_K } from "./mixing_vs_k.ts";
 import type { MixingVsKParams } from "./mixing_vs_k.ts";
 import { PAPER_RETRIEVAL_VS_K, QUICK_RETRIEVAL_VS_K } from "./retrieval_vs_k.ts";
 import { PAPER_SCALE, QUICK_SCALE } from "./scale.ts";
@@ -59,7 +59,8 @@ export type PresetName = typeof PRESET_NAMES[number];
  * The organism's preset: the ICL curve on 200 test items per task; the paper's protocol for
  * clustering, retrieval, the task arithmetic anecdote and the layer sweep (the organism is small
  * enough for it); composition on the held-out news at T = 1, 2, 3, 4 and 32 (x3 of 32 tokens).
- * mixing with 200 test items per task (the paper: 500); and Fig. 3 on the organism's held-out
+ * mixing with 200 test items per task (the paper: 500) and every way of composing the query
+ * with its retrieved state (the paper: the mean); and Fig. 3 on the organism's held-out
  * news documents only (`pool`), at T = 32 and T = 100.
  *
  * @example
@@ -73,7 +74,7 @@ export const ORGANISM_PRESET: Readonly<Preset> = Object.freeze({
   icl: { ...PAPER_ICL_VS_K },
   clustering: { ...PAPER_CLUSTERING },
   retrieval: { ...PAPER_RETRIEVAL_VS_K },
-  mixing: { ...PAPER_MIXING_VS_K, testItems: 200 },
+  mixing: { ...PAPER_MIXING_VS_K, testItems: 200, methods: [...MIXING_METHODS] },
   adecay: {
     chunkTokens: [32, 100],
     documents: ORGANISM_HELD_OUT_DOCUMENTS,

@@ -7,8 +7,34 @@
  * @module
  */
 
-/** Ids of Fig. 2's methods, in table and drawing order. */
-export const MIXING_METHOD_IDS = ["prompt", "mix", "query", "retrieve_mix"] as const;
+/**
+ * Ids of Fig. 2's methods, in table and drawing order: the paper's four (`PAPER_MIXING_METHOD_IDS`),
+ * then the other ways of composing the query state with the state it retrieves
+ * (`RETRIEVE_METHOD_IDS`).
+ */
+export const MIXING_METHOD_IDS = [
+  "prompt",
+  "mix",
+  "query",
+  "retrieve_mix",
+  "retrieve_weighted",
+  "retrieve_adecay",
+  "retrieve_picaso",
+] as const;
+
+/** The methods Fig. 2 of the paper draws. */
+export const PAPER_MIXING_METHOD_IDS = ["prompt", "mix", "query", "retrieve_mix"] as const;
+
+/**
+ * Fig. 2's retrieval + mixing methods: each starts the test query from the k-shot query state q
+ * composed with the library state r it retrieves (`retrieve_mix`, the paper's, is their mean).
+ */
+export const RETRIEVE_METHOD_IDS = [
+  "retrieve_mix",
+  "retrieve_weighted",
+  "retrieve_adecay",
+  "retrieve_picaso",
+] as const;
 
 /** Ids of Fig. 3's start states, in table and drawing order. */
 export const ADECAY_METHOD_IDS = ["sequential", "x2_only", "mean", "adecay"] as const;
@@ -19,6 +45,7 @@ export const COMPOSITION_METHOD_IDS = [
   "x2_only",
   "mean",
   "sum",
+  "weighted",
   "adecay",
   "adecay_no_conv",
   "picaso",

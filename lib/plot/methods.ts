@@ -30,7 +30,7 @@ export interface MethodInfo {
  * @example
  * ```ts
  * import { MIXING_FIGURE_METHODS } from "./methods.ts";
- * if (MIXING_FIGURE_METHODS.map((m) => m.id).join() !== "prompt,mix,query,retrieve_mix") throw new Error();
+ * if (MIXING_FIGURE_METHODS[3].id !== "retrieve_mix") throw new Error();
  * ```
  */
 export const MIXING_FIGURE_METHODS: readonly (MethodInfo & {
@@ -59,6 +59,24 @@ export const MIXING_FIGURE_METHODS: readonly (MethodInfo & {
     label: "query + retrieved state (mean)",
     describe: "the query state averaged with the nearest library state",
     color: "#f58518",
+  },
+  {
+    id: "retrieve_weighted",
+    label: "query + retrieved, weighted by shots",
+    describe: "(k q + S r) / (k + S): each state weighted by the demonstrations it read",
+    color: "#54a24b",
+  },
+  {
+    id: "retrieve_adecay",
+    label: "retrieved then query (A-decay)",
+    describe: "A-decay of the retrieved state r read first and the query state q after it",
+    color: "#b279a2",
+  },
+  {
+    id: "retrieve_picaso",
+    label: "query + retrieved (PICASO)",
+    describe: "A-decay of r and q averaged over both orders",
+    color: "#9d755d",
   },
 ];
 
@@ -100,6 +118,11 @@ export const COMPOSITION_FIGURE_METHODS: readonly (MethodInfo & {
   { id: "x2_only", label: "x2 only", describe: "the state of x2 read from zeros" },
   { id: "mean", label: "mean", describe: "the mean of the states of x1 and of x2" },
   { id: "sum", label: "sum", describe: "state(x1) + state(x2): A-decay without the decay" },
+  {
+    id: "weighted",
+    label: "weighted",
+    describe: "state(x2) + w state(x1), w the mean of A-decay's decays (one for every element)",
+  },
   {
     id: "adecay",
     label: "A-decay",

@@ -43,11 +43,12 @@ export interface MixingAccuracyRow {
 export interface PlotMixingVsKOptions {
   /**
    * `false`: the mean over tasks (rows with task `"mean"`), prompting and mixing on the left,
-   * retrieval + mixing on the right (Fig. 2). `true`: one panel per task, all methods (the
+   * retrieval + mixing on the right (Fig. 2), and when the rows hold the compositions beyond the
+   * mean, a third panel of them beside the query state alone and the mean. `true`: one panel per task, all methods (the
    * appendix figures). @default false
    */
   perTask?: boolean;
-  /** Width in pixels. @default 720 (mean), 900 (per task) */
+  /** Width in pixels. @default 720 (mean; 1040 with the third panel), 900 (per task) */
   width?: number;
 }
 
@@ -58,11 +59,20 @@ const METHODS = MIXING_FIGURE_METHODS.map((m) => ({
   label: m.label,
 }));
 
-/** Fig. 2's two panels: which methods each shows. */
-const PANELS = [
-  { panel: "Mixing", methods: ["prompt", "mix"] },
-  { panel: "Retrieval + mixing", methods: ["query", "retrieve_mix"] },
-] as const;
+/**
+ * Fig. 2's two panels, and a third for the compositions beyond the paper's mean: which methods
+ * each shows, and which of them make it drawn (the first two always are).
+ */
+const PANELS: readonly { panel: string; methods: readonly string[]; needs?: readonly string[] }[] =
+  [
+    { panel: "Mixing", methods: ["prompt", "mix"] },
+    { panel: "Retrieval + mixing", methods: ["query", "retrieve_mix"] },
+    {
+      panel: "Retrieval + composition",
+      methods: ["query", "retrieve_mix", "retrieve_weighted", "retrieve_adecay", "retrieve_picaso"],
+      needs: ["retrieve_weighted", "retrieve_adecay", "retrieve_picaso"],
+    },
+  ];
 
 const COLUMNS = 3;
 
@@ -120,39 +130,48 @@ export function plotMixingVsK(
   const y = { domain: [0, 1], grid: true, label: "first-token accuracy" };
 
   if (!perTask) {
-    const data = rows
-      .filter((r) => r.task === "mean")
-      .map((r) => ({ ...r, panel: panelOf(r.method) }))
+    const panels = PANELS.filter((p) =>
+      p.needs === undefined || p.needs.some((m) => present.has(m))
+    );
+    const data = panels
+      .flatMap((p) =>
+        rows
+          .filter((r) => r.task === "mean" && panelOf(r.method, p))
+          .map((r) => ({ ...r, panel: p.panel }))
+      )
       .sort(byK);
-    const legend = PANELS.flatMap((p) =>
-      p.methods.filter((m) => present.has(m)).map((method, rank) => ({
+    // Each panel's legend in its bottom-right corner (accuracy rises with k, so that corner is
+    // the emptiest), the first method on top: `rank` counts lines up from the bottom.
+    const legend = panels.flatMap((p) => {
+      const shown = p.methods.filter((m) => present.has(m));
+      return shown.map((method, i) => ({
         panel: p.panel,
         method,
-        rank,
+        rank: shown.length - 1 - i,
         label: METHODS.find((m) => m.method === method)!.label,
-      }))
-    );
+      }));
+    });
     return renderPlot({
-      width: options.width ?? 720,
+      width: options.width ?? (panels.length > 2 ? 1040 : 720),
       height: 320,
       marginTop: 28,
       x,
       y,
-      fx: { domain: PANELS.map((p) => p.panel), label: null, padding: 0.12 },
+      fx: { domain: panels.map((p) => p.panel), label: null, padding: 0.12 },
       color,
       marks: [
         Plot.frame({ stroke: "#dddddd" }),
         Plot.line(data, { x: "k", y: "accuracy", stroke: "method", fx: "panel", z: "method" }),
         Plot.dot(data, { x: "k", y: "accuracy", fill: "method", fx: "panel", r: 3 }),
-        ...[0, 1].map((rank) =>
+        ...[...new Set(legend.map((e) => e.rank))].map((rank) =>
           Plot.text(legend.filter((e) => e.rank === rank), {
             fx: "panel",
             text: "label",
             fill: "method",
-            frameAnchor: "top-left",
-            textAnchor: "start",
-            dx: 8,
-            dy: 10 + 14 * rank,
+            frameAnchor: "bottom-right",
+            textAnchor: "end",
+            dx: -8,
+            dy: -10 - 14 * rank,
           })
         ),
       ],
@@ -213,7 +232,8 @@ export function plotMixingVsK(
   });
 }
 
-function panelOf(method: string): string {
-  return PANELS.find((p) => (p.methods as readonly string[]).includes(method))?.panel ??
-    PANELS[0].panel;
+/** Whether `panel` draws `method`; a method no panel lists is drawn in the first. */
+function panelOf(method: string, panel: (typeof PANELS)[number]): boolean {
+  return panel.methods.includes(method) ||
+    (panel === PANELS[0] && !PANELS.some((p) => p.methods.includes(method)));
 }

@@ -33,6 +33,31 @@ Deno.test("plotMixingVsK() draws the mean over tasks in two panels, one dot per 
   assertEquals(plotMixingVsK(rows.filter((r) => r.task === "mean")), svg);
 });
 
+Deno.test("plotMixingVsK() with the compositions beyond the mean adds a third panel of them", () => {
+  const extra = ["retrieve_weighted", "retrieve_adecay", "retrieve_picaso"];
+  const rows = [
+    ...fixture(),
+    ...extra.flatMap((method, m) =>
+      KS.map((k, i) => ({ task: "mean", method, k, accuracy: (i + 1) / 9 + m / 50 }))
+    ),
+  ];
+  const svg = plotMixingVsK(rows);
+  // The third panel repeats query and retrieve_mix beside the three others.
+  assertEquals(count(svg, /<circle/g), KS.length * (METHODS.length + 2 + extra.length));
+  for (
+    const text of [
+      "Retrieval + composition",
+      "query + retrieved, weighted by shots",
+      "retrieved then query (A-decay)",
+      "query + retrieved (PICASO)",
+    ]
+  ) {
+    assert(svg.includes(`>${text}<`), `missing ${text}`);
+  }
+  assert(svg.includes('width="1040"'), "three panels are wider");
+  assert(!plotMixingVsK(fixture()).includes("Retrieval + composition"));
+});
+
 Deno.test("plotMixingVsK() with perTask draws one titled panel per task and no mean", () => {
   const svg = plotMixingVsK(fixture(), { perTask: true });
   assertEquals(count(svg, /<circle/g), TASKS.length * KS.length * METHODS.length);
