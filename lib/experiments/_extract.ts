@@ -7,6 +7,7 @@
 
 import type { State } from "../states/state.ts";
 import type { ExperimentRun } from "./context.ts";
+import { ownUnit } from "./result_cache.ts";
 
 /** One state to extract: the token ids that produce it from zeros. */
 export interface StateJob {
@@ -18,6 +19,11 @@ export interface StateJob {
  * For each job, its state from `ctx.model.store` (computed in batches by length where missing), of
  * `layers` only when given (a {@link State} holding those model layers); returns
  * `take(state, job)` for each, in order. Logs `<label>: <done>/<all>` as it goes.
+ *
+ * With `unit`, each round of jobs is a unit of the result cache (`<unit>-<first job>`), so that
+ * shards split the extraction: a shard extracts only its rounds into the shared store and
+ * returns nothing; a run without a shard reads every round from the store (extracting what no
+ * shard did).
  */
 export async function extractStates<T>(
   ctx: ExperimentRun,
@@ -27,6 +33,7 @@ export async function extractStates<T>(
     label: string;
     layers?: readonly number[];
     take: (state: State, job: StateJob) => T;
+    unit?: string;
   },
 ): Promise<T[]> {
   // In rounds of a few batches, so that only a round's states are held at once.
@@ -34,12 +41,27 @@ export async function extractStates<T>(
   const out: T[] = [];
   for (let start = 0; start < jobs.length; start += round) {
     const part = jobs.slice(start, start + round);
-    const states = await ctx.model.store.extract(ctx.model.engine, part, {
-      layers: options.layers,
-      batchSize: options.batchSize,
-      onProgress: (done) => ctx.log(`${options.label}: ${start + done}/${jobs.length}`),
-    });
-    for (const [i, state] of states.entries()) out.push(options.take(state, part[i]));
+    const extract = async () => {
+      const states = await ctx.model.store.extract(ctx.model.engine, part, {
+        layers: options.layers,
+        batchSize: options.batchSize,
+        onProgress: (done) => ctx.log(`${options.label}: ${start + done}/${jobs.length}`),
+      });
+      return states.map((state, i) => options.take(state, part[i]));
+    };
+    if (options.unit === undefined) {
+      out.push(...await extract());
+      continue;
+    }
+    let taken: T[] | undefined;
+    await ownUnit(() =>
+      ctx.cache.json(`${options.unit}-${start}`, async () => {
+        taken = await extract();
+        return { states: part.length };
+      })
+    );
+    if (ctx.cache.shard) continue; // a shard's part is in the store, for the merge
+    out.push(...(taken ?? await extract()));
   }
   return out;
 }

@@ -13,6 +13,9 @@
  *   random projections whose `rerank` candidates are re-scored exactly: recall@1 (the index's
  *   first hit is the exact one), retrieval accuracy, memory. Build and query times differ from
  *   run to run, so they are `deno task bench scale`'s (bench/scale.ts), not the figure's.
+ *   LanceDB's on-disk table (`lancedb`, flat, and `lancedb-ivf`, IVF_HNSW_SQ) can be named in
+ *   `indexes` too; the presets leave them to the bench: a flat search reads every row from disk
+ *   (about 0.8 s a query at 10,176 states), and LanceDB's HNSW graph is not seeded.
  * - What a library of 10^6 states would take for this model's layer state and for
  *   mamba-2.8b's (81,920 floats): float32, float16, int8, a projection in memory with the full
  *   vectors on disk.
@@ -24,6 +27,7 @@
 import { group } from "npm:d3-array@3.2.5";
 import { plotScale, plotScaleIndexes } from "../plot/scale.ts";
 import type { Row } from "../results/csv.ts";
+import { LanceIndex } from "../retrieval/lancedb_index.ts";
 import {
   ExactCosineIndex,
   ProjectionIndex,
@@ -76,7 +80,9 @@ export type ScaleParams = {
   /**
    * Indexes compared beside exact search: `usearch` (float32), `usearch-f16`, `usearch-i8`
    * (its vectors stored in half precision or 8-bit), `projection-<dims>` (random), `pca-<dims>`
-   * (the library's top right singular vectors).
+   * (the library's top right singular vectors), `lancedb` (LanceDB's on-disk table searched
+   * flat, exactly), `lancedb-ivf` (LanceDB's IVF_HNSW_SQ index, re-ranked: see
+   * {@link LANCEDB_IVF}).
    */
   indexes: string[];
   /** Candidates a projection re-ranks exactly. */
@@ -154,14 +160,16 @@ export interface ScaleInputs {
  *   `size`, the `index`, the query shots `k`: `accuracy` (the mean over queried tasks of the share
  *   of queries whose first hit is of their task) and `recall_at_1` (the share whose first hit is
  *   exact search's).
- * - `indexes.csv`: per library and index: `size`, `memory_mb` (what the index holds in memory).
+ * - `indexes.csv`: per library and index: `size`, `memory_mb` (what the index holds in memory),
+ *   `disk_mb` (the files it keeps on disk while in use: LanceDB's table; 0 for the others).
  * - `memory.csv`: what 10^6 states take, per representation, for this model's and mamba-2.8b's
  *   layer state.
  * - `scale.svg`/`.png` ({@link plotScale}): accuracy against library size per k;
  *   `scale_indexes.svg`/`.png` ({@link plotScaleIndexes}): recall@1 against query time.
  *
- * States (one layer) go through the shared state store in rounds, so a killed run resumes
- * without reading them again; the searches are cheap and run every time.
+ * States (one layer) go through the shared state store in rounds, each a unit of the result
+ * cache, so a killed run resumes without reading them again and shards split them; the searches
+ * are cheap and run every time (in the merge, not in the shards).
  */
 export async function runScale(
   params: Partial<ScaleParams> = {},
@@ -271,6 +279,7 @@ export async function libraryVectors(
       label: "library states",
       layers: [layer],
       take: (state) => ssmRow(state, layer),
+      unit: "library-states",
     },
   );
   return stack(rows, inputs.library.map((e) => e.task));
@@ -296,6 +305,7 @@ export async function queryVectors(
       label: "query states",
       layers: [layer],
       take: (state) => ssmRow(state, layer),
+      unit: "query-states",
     },
   );
   return { ...stack(rows, jobs.map((j) => j.task)), ks: jobs.map((j) => j.k) };
@@ -314,11 +324,31 @@ export interface Measured {
   size: number;
   index: string;
   memoryBytes: number;
+  /** Bytes of its files on disk ({@link VectorIndex.diskBytes}); 0 when it has none. */
+  diskBytes: number;
   /** Per query: the row of the first hit. */
   first: number[];
 }
 
-/** The index named `name` over `flat`: `exact`, `usearch`, `usearch-f16`, `usearch-i8`, `projection-<dims>`. */
+/**
+ * `lancedb-ivf`'s parameters: one IVF partition (one HNSW graph, whatever the library's size), 20
+ * neighbours per node, beam 300 while building and 200 while searching, the best 10 x k
+ * candidates re-ranked by their full vectors (recall@1 0.9975 on the organism's 10,176 states,
+ * `deno task bench scale`). Its graph is not seeded ({@link LanceIndex}): its hits may differ
+ * from run to run.
+ */
+export const LANCEDB_IVF = {
+  index: "ivf-hnsw-sq",
+  m: 20,
+  efConstruction: 300,
+  ef: 200,
+  refineFactor: 10,
+} as const;
+
+/**
+ * The index named `name` over `flat`: `exact`, `usearch`, `usearch-f16`, `usearch-i8`,
+ * `projection-<dims>`, `pca-<dims>`, `lancedb`, `lancedb-ivf`.
+ */
 export function buildIndex(
   name: string,
   flat: Float32Array,
@@ -329,6 +359,8 @@ export function buildIndex(
   if (name === "usearch") return UsearchIndex.create(flat, dim);
   if (name === "usearch-f16") return UsearchIndex.create(flat, dim, { quantization: "f16" });
   if (name === "usearch-i8") return UsearchIndex.create(flat, dim, { quantization: "i8" });
+  if (name === "lancedb") return LanceIndex.create(flat, dim, { index: "flat" });
+  if (name === "lancedb-ivf") return LanceIndex.create(flat, dim, LANCEDB_IVF);
   const pca = /^pca-(\d+)$/.exec(name);
   if (pca) {
     return ProjectionIndex.create(flat, dim, {
@@ -406,6 +438,7 @@ export async function searchLevels(
           size: lib.rows.length,
           index: index.name,
           memoryBytes: index.memoryBytes,
+          diskBytes: index.diskBytes ?? 0,
           first: hits.map(([h]) => lib.rows[h.index]),
         });
       } finally {
@@ -508,6 +541,7 @@ export function scaleOutput(
     size: m.size,
     index: m.index,
     memory_mb: m.memoryBytes / 2 ** 20,
+    disk_mb: m.diskBytes / 2 ** 20,
   }));
   const memory = [
     ...libraryMemory(run.model.id, dim, 1e6, 256, 16),
@@ -524,6 +558,15 @@ export function scaleOutput(
     },
   };
 }
+
+/** The indexes of {@link ScaleParams.indexes} named without a number. */
+const SCALE_INDEX_NAMES: readonly string[] = [
+  "usearch",
+  "usearch-f16",
+  "usearch-i8",
+  "lancedb",
+  "lancedb-ivf",
+];
 
 function checkParams(p: ScaleParams): void {
   const fail = (field: string, problem: string) =>
@@ -547,12 +590,12 @@ function checkParams(p: ScaleParams): void {
   }
   for (const name of p.indexes) {
     if (
-      !["usearch", "usearch-f16", "usearch-i8"].includes(name) &&
+      !SCALE_INDEX_NAMES.includes(name) &&
       !/^(projection|pca)-\d+$/.test(name)
     ) {
       throw fail(
         "indexes",
-        `index "${name}" is not usearch, usearch-f16, usearch-i8, projection-<dims> or pca-<dims>`,
+        `index "${name}" is not ${SCALE_INDEX_NAMES.join(", ")}, projection-<dims> or pca-<dims>`,
       );
     }
   }

@@ -69,10 +69,12 @@ export function plotScale(accuracy: readonly Row[]): string {
 
 /**
  * At the largest library: each index's recall@1 (first hit equal to exact search's, mean over
- * k) as a dot on its row, labelled with the memory it holds.
+ * k) as a dot on its row, labelled with the memory it holds and, where it keeps files on disk,
+ * their size (LanceDB's table, which its search reads).
  *
  * @param accuracy Rows of `accuracy.csv` (`size`, `index`, `recall_at_1`).
- * @param indexes Rows of `indexes.csv` (`size`, `index`, `memory_mb`).
+ * @param indexes Rows of `indexes.csv` (`size`, `index`, `memory_mb`, and `disk_mb` where
+ *   written: tables of earlier runs have none).
  * @example
  * ```ts
  * import { plotScaleIndexes } from "./scale.ts";
@@ -91,16 +93,19 @@ export function plotScaleIndexes(accuracy: readonly Row[], indexes: readonly Row
       .map((r) => Number(r.recall_at_1));
     const s = indexes.find((r) => Number(r.size) === largest && r.index === index)!;
     const recall = recalls.reduce((a, b) => a + b, 0) / recalls.length;
+    const disk = Number(s.disk_mb ?? 0) > 0 ? `, ${Number(s.disk_mb).toFixed(0)} MB of files` : "";
     return {
       index,
       recall,
-      label: `${recall.toFixed(3)}, ${Number(s.memory_mb).toFixed(0)} MB in memory`,
+      label: `${recall.toFixed(3)}, ${Number(s.memory_mb).toFixed(0)} MB in memory${disk}`,
     };
   });
+  // Room for the longest name (about 8 px a character), the plot keeping its width.
+  const marginLeft = Math.max(230, 8 * Math.max(...names.map((n) => n.length)));
   return renderPlot({
-    width: 720,
+    width: 490 + marginLeft,
     height: 60 + 34 * names.length,
-    marginLeft: 230,
+    marginLeft,
     marginRight: 250,
     x: { domain: [0, 1], grid: true, label: `recall@1 against exact search, ${largest} states` },
     y: { domain: names, label: null },

@@ -27,6 +27,11 @@ export interface VectorIndex {
   readonly dim: number;
   /** Bytes the structure holds in memory beyond the caller's library array. */
   readonly memoryBytes: number;
+  /**
+   * Bytes of the files it keeps on disk while in use (LanceDB's table); absent for indexes held
+   * in memory only.
+   */
+  readonly diskBytes?: number;
   /** The `k` most similar library rows of each query (rows of `queries`), best first. */
   search(queries: Float32Array, k: number): Promise<VectorHit[][]>;
   /** Frees what it holds. */
@@ -365,7 +370,8 @@ export interface UsearchOptions {
  * usearch's in-memory HNSW graph (npm `usearch`, cosine metric, vectors as float32, float16 or
  * int8), approximate: built by adding every row on one thread (so that it is the same graph
  * every time), searched with the beam width `expansionSearch`. `memoryBytes` is the size of
- * its serialised form (vectors and graph), which is what it holds in memory.
+ * its serialised form (vectors and graph), which is what it holds in memory (measured by saving
+ * it once to a temporary file, then removed: it keeps nothing on disk).
  *
  * @example
  * ```ts

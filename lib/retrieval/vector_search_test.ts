@@ -1,5 +1,6 @@
 import { assert, assertEquals, assertRejects } from "../../tests/_assert.ts";
 import { SoupError } from "../util/errors.ts";
+import { LANCEDB_SPECIFIER, LanceIndex, OPTIONAL_PACKAGES } from "./lancedb_index.ts";
 import {
   ExactCosineIndex,
   ProjectionIndex,
@@ -177,4 +178,116 @@ Deno.test("topSingularVectors(): rank-5 data is rebuilt from its 5 orthonormal d
   } finally {
     await Promise.all([exact.close(), pca.close()]);
   }
+});
+
+/** Whether `path` exists. */
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
+}
+
+Deno.test("LanceIndex: the flat table is exact search, its scores cosines; close() removes its folder", async () => {
+  const dim = 128;
+  const all = clustered(660, dim, 20, 0.5, 4);
+  const flat = all.flat.slice(0, 600 * dim), queries = all.flat.slice(600 * dim);
+  const index = await LanceIndex.create(flat, dim);
+  try {
+    assertEquals(index.name, "LanceDB flat");
+    assertEquals(index.size, 600);
+    const want = bruteForce(flat, queries, dim, 5);
+    const got = await index.search(queries, 5);
+    assertEquals(got.length, 60);
+    for (const [q, hits] of got.entries()) {
+      assertEquals(hits.map((h) => h.index), want[q].map((h) => h.index), `query ${q}`);
+      for (const [j, h] of hits.entries()) assert(Math.abs(h.score - want[q][j].score) < 1e-5);
+    }
+    // Nothing held in memory; the float32 rows (and their numbers) on disk.
+    assertEquals(index.memoryBytes, 0);
+    assert(index.diskBytes >= flat.byteLength, `${index.diskBytes} bytes on disk`);
+    assert(await exists(index.dir), index.dir);
+  } finally {
+    await index.close();
+  }
+  assert(!(await exists(index.dir)), `${index.dir} is left after close()`);
+  await index.close(); // a second close does nothing
+  await assertRejects(() => index.search(queries, 1), SoupError, "closed");
+});
+
+Deno.test("LanceIndex: IVF_HNSW_SQ re-ranked finds the exact neighbour of clustered vectors, and trains on 80 rows", async () => {
+  const dim = 128;
+  const all = clustered(2100, dim, 40, 0.5, 9);
+  const flat = all.flat.slice(0, 2000 * dim), queries = all.flat.slice(2000 * dim);
+  const index = await LanceIndex.create(flat, dim, { index: "ivf-hnsw-sq" });
+  // The paper's library is 80 states: one partition trains on a table that small.
+  const small = await LanceIndex.create(flat.slice(0, 80 * dim), dim, { index: "ivf-hnsw-sq" });
+  try {
+    assertEquals(index.name, "LanceDB IVF_HNSW_SQ (20/300/200, refine 10)");
+    const want = bruteForce(flat, queries, dim, 1);
+    const got = await index.search(queries, 1);
+    const recall = got.filter(([h], q) => h.index === want[q][0].index).length / 100;
+    console.log(`LanceDB IVF_HNSW_SQ recall@1 on 2000 clustered vectors: ${recall}`);
+    assert(recall >= 0.95, `recall@1 ${recall}`);
+    // Re-ranked by the full vectors: the scores are the exact cosines.
+    for (const [[h], q] of got.map((hits, q) => [hits, q] as const)) {
+      const v = unitRows(flat.slice(h.index * dim, (h.index + 1) * dim), dim);
+      const u = unitRows(queries.slice(q * dim, (q + 1) * dim), dim);
+      const cos = v.reduce((a, x, i) => a + x * u[i], 0);
+      assert(Math.abs(h.score - cos) < 1e-4, `query ${q}: ${h.score} vs ${cos}`);
+    }
+    // The index (graph and 8-bit vectors) is what it loads: a fraction of the float32 rows,
+    // which stay on disk beside it.
+    assert(index.memoryBytes > 0 && index.memoryBytes < flat.byteLength, `${index.memoryBytes}`);
+    assert(index.diskBytes >= flat.byteLength + index.memoryBytes, `${index.diskBytes}`);
+    assert(small.memoryBytes > 0, `${small.memoryBytes}`);
+    const smallWant = bruteForce(flat.slice(0, 80 * dim), queries, dim, 1).map(([h]) => h.index);
+    const smallGot = (await small.search(queries, 1)).map(([h]) => h.index);
+    const smallRecall = smallGot.filter((g, q) => g === smallWant[q]).length / 100;
+    assert(smallRecall >= 0.95, `recall@1 on 80 rows ${smallRecall}`);
+  } finally {
+    await Promise.all([index.close(), small.close()]);
+  }
+});
+
+Deno.test("LanceIndex refuses bad rows, queries, k and options in one line", async () => {
+  await assertRejects(() => LanceIndex.create(new Float32Array(7), 2), SoupError, "rows of 2");
+  await assertRejects(
+    () => LanceIndex.create(new Float32Array(8), 2, { index: "ivf-hnsw-sq", ef: 0 }),
+    SoupError,
+    "ef 0 is not a positive integer",
+  );
+  const index = await LanceIndex.create(Float32Array.of(1, 0, 0, 1, 1, 1), 2);
+  try {
+    await assertRejects(() => index.search(Float32Array.of(1, NaN), 1), SoupError, "not finite");
+    await assertRejects(() => index.search(Float32Array.of(1, 0, 1), 1), SoupError, "rows of 2");
+    await assertRejects(() => index.search(Float32Array.of(1, 0), 0), SoupError, "k 0");
+  } finally {
+    await index.close();
+  }
+});
+
+Deno.test("LanceDB is optional: pinned, left out of deno.json and the committed deno.lock, so no run installs it unasked", async () => {
+  const root = new URL("../../", import.meta.url);
+  const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", root)));
+  // The committed lock: a LanceDB index adds its packages to the working copy's deno.lock when
+  // it first loads them (as in this very test run), and from then on Deno installs them.
+  const git = await new Deno.Command("git", {
+    args: ["show", "HEAD:deno.lock"],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert(git.success, `git show HEAD:deno.lock: ${new TextDecoder().decode(git.stderr)}`);
+  const lock = new TextDecoder().decode(git.stdout);
+  for (const spec of OPTIONAL_PACKAGES) {
+    const m = /^npm:(@?[^@]+)@(\d+\.\d+\.\d+)$/.exec(spec);
+    assert(m !== null, `${spec} is not an exact npm version`);
+    assert(!Object.values(config.imports).includes(spec), `deno.json lists ${spec}`);
+    assert(!lock.includes(`"${m[1]}@`), `deno.lock holds ${m[1]}`);
+  }
+  assertEquals(OPTIONAL_PACKAGES[0], LANCEDB_SPECIFIER);
 });
