@@ -7,6 +7,7 @@ import {
   topSingularVectors,
   unitRows,
   UsearchIndex,
+  type VectorIndex,
 } from "./vector_search.ts";
 
 /** Seeded uniform numbers in [-1, 1). */
@@ -46,6 +47,30 @@ function bruteForce(lib: Float32Array, queries: Float32Array, dim: number, k: nu
     out.push(scores.sort((a, b) => b.score - a.score || a.index - b.index).slice(0, k));
   }
   return out;
+}
+
+/**
+ * An approximate index's first hits of 100 clustered queries: exact search's for at least 95 of
+ * them, each scored by its true cosine.
+ */
+async function checkFirstHits(
+  index: VectorIndex,
+  flat: Float32Array,
+  queries: Float32Array,
+  dim: number,
+  what: string,
+): Promise<void> {
+  const want = bruteForce(flat, queries, dim, 1);
+  const got = await index.search(queries, 1);
+  const recall = got.filter(([h], q) => h.index === want[q][0].index).length / got.length;
+  console.log(`${what} recall@1 on ${flat.length / dim} clustered vectors: ${recall}`);
+  assert(got.length === 100 && recall >= 0.95, `recall@1 ${recall} of ${got.length}`);
+  for (const [[h], q] of got.map((hits, q) => [hits, q] as const)) {
+    const v = unitRows(flat.slice(h.index * dim, (h.index + 1) * dim), dim);
+    const u = unitRows(queries.slice(q * dim, (q + 1) * dim), dim);
+    const cos = v.reduce((a, x, i) => a + x * u[i], 0);
+    assert(Math.abs(h.score - cos) < 1e-4, `${what}, query ${q}: ${h.score} vs ${cos}`);
+  }
 }
 
 Deno.test("ExactCosineIndex: the batched Gemm search is float64 brute force, over blocks of queries", async () => {
@@ -93,17 +118,7 @@ Deno.test("UsearchIndex: HNSW finds the exact neighbour of clustered vectors, an
   const flat = all.flat.slice(0, 2000 * dim), queries = all.flat.slice(2000 * dim);
   const index = await UsearchIndex.create(flat, dim);
   try {
-    const want = bruteForce(flat, queries, dim, 1);
-    const got = await index.search(queries, 1);
-    const recall = got.filter(([h], q) => h.index === want[q][0].index).length / 100;
-    console.log(`usearch recall@1 on 2000 clustered vectors: ${recall}`);
-    assert(recall >= 0.95, `recall@1 ${recall}`);
-    for (const [[h], q] of got.map((hits, q) => [hits, q] as const)) {
-      const v = unitRows(flat.slice(h.index * dim, (h.index + 1) * dim), dim);
-      const u = unitRows(queries.slice(q * dim, (q + 1) * dim), dim);
-      const cos = v.reduce((a, x, i) => a + x * u[i], 0);
-      assert(Math.abs(h.score - cos) < 1e-4, `query ${q}: ${h.score} vs ${cos}`);
-    }
+    await checkFirstHits(index, flat, queries, dim, "usearch");
     assert(index.memoryBytes >= flat.byteLength, `${index.memoryBytes} bytes`);
     // int8 vectors: a quarter of the memory. Rounding reorders near neighbours inside a cluster,
     // but on well-separated clusters the first hit stays in the query's cluster.
@@ -227,18 +242,8 @@ Deno.test("LanceIndex: IVF_HNSW_SQ re-ranked finds the exact neighbour of cluste
   const small = await LanceIndex.create(flat.slice(0, 80 * dim), dim, { index: "ivf-hnsw-sq" });
   try {
     assertEquals(index.name, "LanceDB IVF_HNSW_SQ (20/300/200, refine 10)");
-    const want = bruteForce(flat, queries, dim, 1);
-    const got = await index.search(queries, 1);
-    const recall = got.filter(([h], q) => h.index === want[q][0].index).length / 100;
-    console.log(`LanceDB IVF_HNSW_SQ recall@1 on 2000 clustered vectors: ${recall}`);
-    assert(recall >= 0.95, `recall@1 ${recall}`);
     // Re-ranked by the full vectors: the scores are the exact cosines.
-    for (const [[h], q] of got.map((hits, q) => [hits, q] as const)) {
-      const v = unitRows(flat.slice(h.index * dim, (h.index + 1) * dim), dim);
-      const u = unitRows(queries.slice(q * dim, (q + 1) * dim), dim);
-      const cos = v.reduce((a, x, i) => a + x * u[i], 0);
-      assert(Math.abs(h.score - cos) < 1e-4, `query ${q}: ${h.score} vs ${cos}`);
-    }
+    await checkFirstHits(index, flat, queries, dim, "LanceDB IVF_HNSW_SQ");
     // The index (graph and 8-bit vectors) is what it loads: a fraction of the float32 rows,
     // which stay on disk beside it.
     assert(index.memoryBytes > 0 && index.memoryBytes < flat.byteLength, `${index.memoryBytes}`);
