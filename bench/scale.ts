@@ -3,7 +3,7 @@
  * its 10,176 layer-2 states (read through the state store, as `reproduce scale` reads them; the
  * first run computes them, about 4 minutes on 2 cores) searched by the figure's 400 queries.
  * Per index (the preset's, then LanceDB's `lancedb` and `lancedb-ivf`, which the figure leaves
- * out: flat LanceDB takes about 0.8 s a query, and LanceDB's HNSW graph is not the same from run
+ * out: flat LanceDB takes about 0.65 s a query, and LanceDB's HNSW graph is not the same from run
  * to run): build seconds; milliseconds per query when all 400 are searched together (best of 3
  * passes, or of 1 when a pass takes over a minute) and when 50 (then 10) are searched one at a
  * time (as an interactive user would); recall@1 against exact search's first hits in the same

@@ -22,8 +22,9 @@ export interface StateJob {
  *
  * With `unit`, each round of jobs is a unit of the result cache (`<unit>-<first job>`), so that
  * shards split the extraction: a shard extracts only its rounds into the shared store and
- * returns nothing; a run without a shard reads every round from the store (extracting what no
- * shard did).
+ * returns an empty list (not one value per job: use it in a shard only to fill the store,
+ * never inside another cache unit); a run without a shard reads every round from the
+ * store (extracting what no shard did).
  */
 export async function extractStates<T>(
   ctx: ExperimentRun,

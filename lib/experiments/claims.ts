@@ -401,7 +401,9 @@ function scaleClaims(accuracy: Row[], claims: Claim[]): void {
     }`,
     drop <= 0.05 ? "yes" : `no: down by up to ${f2(drop)}`,
   ));
-  const indexes = [...new Set(accuracy.map((r) => String(r.index)))].filter((i) => i !== "exact");
+  // Approximate indexes only: LanceDB's flat table, when named, is an exact search too.
+  const indexes = [...new Set(accuracy.map((r) => String(r.index)))]
+    .filter((i) => i !== "exact" && !i.startsWith("LanceDB flat"));
   const recall = (index: string) => {
     const rs = accuracy.filter((r) => r.index === index && num(r.size) === largest);
     return rs.reduce((a, r) => a + num(r.recall_at_1), 0) / rs.length;

@@ -9,9 +9,9 @@
  * | `x2_only`        | x2 read from zeros (x1 forgotten)                                    |
  * | `mean`           | `mixMean([state(x1), state(x2)])`                                    |
  * | `sum`            | `mixWeighted([state(x1), state(x2)], [1, 1])`: A-decay without decay |
- * | `weighted`       | `mixWeighted([state(x1), state(x2)], [w, 1])`, w the mean over every |
- * |                  | layer, channel and state index of A-decay's `exp(A * deltaSum(x2))`: |
- * |                  | one scalar decay where A-decay has one per element                   |
+ * | `weighted`       | `adecay` with one scalar decay: ssm `ssm(x2) + w ssm(x1)`, w the     |
+ * |                  | mean over every layer, channel and state index of A-decay's          |
+ * |                  | `exp(A * deltaSum(x2))`; conv and deltaSum A-decay's                 |
  * | `adecay`         | `mixADecay(state(x1), state(x2), A_log, { secondTokens: T })`: the   |
  * |                  | conv window slides over x1 then x2, so x1's conv state is carried    |
  * | `adecay_no_conv` | `mixADecay(state(x1), state(x2), A_log)`: the conv state is x2's     |
@@ -42,7 +42,7 @@ import { mixWeighted } from "../mixing/mix_weighted.ts";
 import { readALog } from "../mixing/read_a_log.ts";
 import { plotComposition } from "../plot/composition.ts";
 import type { Row } from "../results/csv.ts";
-import type { State } from "../states/state.ts";
+import { State } from "../states/state.ts";
 import { ConfigError } from "../util/errors.ts";
 import {
   type AdecayParams,
@@ -183,13 +183,20 @@ export function compositionStarts(
   aLog: Float32Array,
 ): Record<CompositionMethod, StartState> {
   const mixed = (state: State) => ({ state, firstLogits: st.x2.logits });
+  const adecay = mixADecay(st.x1, st.x2, aLog, { secondTokens });
   return {
     sequential: { state: st.x1x2, firstLogits: st.x1x2.logits },
     x2_only: mixed(st.x2),
     mean: mixed(mixMean([st.x1, st.x2])),
     sum: mixed(mixWeighted([st.x1, st.x2], [1, 1])),
-    weighted: mixed(mixWeighted([st.x1, st.x2], [meanDecay(st.x2, aLog), 1])),
-    adecay: mixed(mixADecay(st.x1, st.x2, aLog, { secondTokens })),
+    weighted: mixed(
+      new State(adecay.shape, {
+        conv: adecay.conv,
+        ssm: mixWeighted([st.x1, st.x2], [meanDecay(st.x2, aLog), 1]).ssm,
+        deltaSum: adecay.deltaSum,
+      }, { layers: adecay.layerIds }),
+    ),
+    adecay: mixed(adecay),
     adecay_no_conv: mixed(mixADecay(st.x1, st.x2, aLog)),
     picaso: mixed(mixPicaso([st.x1, st.x2], aLog)),
   };
@@ -215,6 +222,11 @@ export function compositionStarts(
  */
 export function meanDecay(state: State, aLog: Float32Array): number {
   const rows = state.deltaSum.length;
+  if (aLog.length !== state.ssm.length) {
+    throw new ConfigError(
+      `Cannot average the decays: A_log holds ${aLog.length} values but the ssm state ${state.ssm.length}`,
+    );
+  }
   const n = aLog.length / rows;
   let sum = 0;
   for (let r = 0; r < rows; r++) {

@@ -6,7 +6,13 @@ import { mirrorDir } from "../hub/sources.ts";
 import { readCsv } from "../results/csv.ts";
 import { loadTokenizer } from "../tokenizer/load_tokenizer.ts";
 import { claimsOf } from "./claims.ts";
-import { COMPOSITION_METHODS, type CompositionParams, runComposition } from "./composition.ts";
+import { State } from "../states/state.ts";
+import {
+  COMPOSITION_METHODS,
+  type CompositionParams,
+  compositionStarts,
+  runComposition,
+} from "./composition.ts";
 
 const PARAMS: Partial<CompositionParams> = {
   chunkTokens: [1, 3, 8],
@@ -69,4 +75,31 @@ Deno.test("runComposition(): for one layer with conv kernel 1 A-decay is exact; 
     }
   }
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("compositionStarts(): weighted is A-decay with one scalar decay, the mean of A-decay's, on x1", () => {
+  // One layer, two channels, two state indexes; A = -(1, 2) per channel (A_log = log(1, 2)).
+  const shape = { layers: 1, dInner: 2, convKernel: 2, stateSize: 2 };
+  const aLog = Float32Array.of(0, Math.log(2), 0, Math.log(2));
+  const state = (ssm: number[], conv: number[], deltaSum: number[]) =>
+    new State(shape, {
+      ssm: Float32Array.from(ssm),
+      conv: Float32Array.from(conv),
+      deltaSum: Float32Array.from(deltaSum),
+    });
+  const x1 = state([1, 2, 3, 4], [10, 11, 12, 13], [0.5, 0.25]);
+  const x2 = state([5, 6, 7, 8], [20, 21, 22, 23], [0.1, 0.3]);
+  const starts = compositionStarts({ x1, x2, x1x2: x2 }, 1, aLog);
+  // The decays exp(A * deltaSum(x2)) per (channel, state index), and their mean.
+  const decays = [Math.exp(-0.1), Math.exp(-0.2), Math.exp(-0.3), Math.exp(-0.6)];
+  const w = decays.reduce((a, b) => a + b) / 4;
+  const { weighted, adecay } = starts;
+  for (let i = 0; i < 4; i++) {
+    assert(Math.abs(weighted.state.ssm[i] - (x2.ssm[i] + w * x1.ssm[i])) < 1e-5, `ssm ${i}`);
+    assert(Math.abs(adecay.state.ssm[i] - (x2.ssm[i] + decays[i] * x1.ssm[i])) < 1e-5, `A ${i}`);
+  }
+  // Conv (x1's window carried: T = 1 < K) and deltaSum are A-decay's.
+  assertEquals(weighted.state.conv, adecay.state.conv);
+  assertEquals(Array.from(adecay.state.conv), [11, 21, 13, 23]); // x1's last, then x2's last
+  assertEquals(weighted.state.deltaSum, adecay.state.deltaSum);
 });

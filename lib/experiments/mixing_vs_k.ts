@@ -21,7 +21,7 @@
  * two folds that take their demonstrations from each other when too few items are left.
  *
  * Results go to `results/mixing/`: `mixing.csv` (one row per test item and evaluation),
- * `retrieval.csv` (what each retrieve_mix query retrieved), `accuracy.csv` (per task and the
+ * `retrieval.csv` (what each retrieval + mixing query retrieved), `accuracy.csv` (per task and the
  * mean over tasks), `mixing.svg` (Fig. 2) and `mixing_tasks.svg` (per task).
  *
  * @module
@@ -192,7 +192,7 @@ export interface MixingOutcome {
   targetProbability: number;
 }
 
-/** What a retrieve_mix query retrieved. */
+/** What a retrieval + mixing query retrieved (the same for every composition of it). */
 export interface Hit {
   task: string;
   state: number;
@@ -208,7 +208,8 @@ export interface Hit {
  * - `mixing.csv`: task, method, k, item (index in the task file), correct (1 or 0),
  *   target_probability: one row per test item and evaluation.
  * - `retrieval.csv`: task, k, item, retrieved_task, retrieved_state (index in that task's
- *   library), similarity (cosine), same_task (1 or 0): one row per retrieve_mix query.
+ *   library), similarity (cosine), same_task (1 or 0): one row per retrieval + mixing query
+ *   (written when a `retrieve_*` method runs).
  * - `accuracy.csv`: task (then `"mean"`: the unweighted mean of the tasks' accuracies), method,
  *   k, accuracy, items.
  *
@@ -265,7 +266,6 @@ export async function runMixingVsK(
               kind: full.kind,
               query: methods.includes("query"),
               compose,
-              libraryShots: full.libraryShots,
             })
           );
           if (res === undefined) continue; // another shard's unit
@@ -340,7 +340,7 @@ export function mixingLayer(run: ExperimentRun, params: MixingVsKParams): number
 
 /**
  * The last step: the tables (`mixing`: one row per task, method, k and item; `accuracy`: per
- * task, method and k, then the mean over tasks; `retrieval`: what each retrieve_mix query
+ * task, method and k, then the mean over tasks; `retrieval`: what each retrieval + mixing query
  * retrieved), the figures and meta.json's facts, as `results/mixing/` holds them.
  */
 export function mixingOutput(
@@ -553,7 +553,8 @@ export class MixingSteps {
 
   /**
    * k-shot query states of the retrieval test items: evaluated alone (`query`) and composed, in
-   * each way of `compose`, with the library state each retrieves (when a library is given).
+   * each way of `compose`, with the library state each retrieves from `library` (each library
+   * state weighs as many shots as it read, its skill's `k`).
    */
   async retrieval(
     task: Task,
@@ -565,7 +566,6 @@ export class MixingSteps {
       kind: StateKind;
       query: boolean;
       compose: readonly RetrieveMethod[];
-      libraryShots: number;
     },
   ): Promise<
     {
@@ -574,8 +574,13 @@ export class MixingSteps {
       hits?: Hit[];
     }
   > {
-    const { library, layer, kind } = options;
-    const compose = library ? options.compose : [];
+    const { library, layer, kind, compose } = options;
+    if (compose.length > 0 && library === undefined) {
+      throw new ConfigError(
+        `Cannot compose query states by ${compose.join(", ")}: no library to retrieve from`,
+        { field: "methods" },
+      );
+    }
     const name = `retrieval-${task.name}-k${k}`;
     const label = `${task.name} ${
       [...(options.query ? ["query"] : []), ...compose].join("+")
@@ -586,7 +591,10 @@ export class MixingSteps {
       const query: MixingOutcome[] = [], hits: Hit[] = [];
       const mixed: Partial<Record<RetrieveMethod, MixingOutcome[]>> = {};
       const aLog = compose.some((m) => m === "retrieve_adecay" || m === "retrieve_picaso")
-        ? await (this.#aLog ??= readALog(this.#ctx.model.dir))
+        ? await (this.#aLog ??= readALog(this.#ctx.model.dir).catch((err) => {
+          this.#aLog = undefined; // a failed read is tried again next time
+          throw err;
+        }))
         : undefined;
       const n = plan.retrievalTest.length;
       for (let start = 0; start < n; start += this.#batchSize) {
@@ -611,7 +619,7 @@ export class MixingSteps {
             const starts = states.map((q, j) =>
               composeRetrieved(m, q, found[j].state, {
                 k,
-                libraryShots: options.libraryShots,
+                libraryShots: found[j].skill.k,
                 aLog,
                 queryTokens: ids[j].length,
               })

@@ -411,6 +411,20 @@ Deno.test("runMixingVsK() mixes, prompts and retrieves what the plan says", asyn
         assertEquals(got.item, item);
         close(got.target_probability as number, want.targetProbability, `${method} k=2`);
       }
+      // The check can fail: A-decay in the other order (q read first) gives another answer.
+      const [reversed] = (await evaluateFirstToken(engine, tok, [task.items[item]], {
+        state: new State(q.shape, {
+          conv: lib.conv,
+          ssm: lib.ssm.map((x, i) => x + dr(i) * q.ssm[i]),
+          deltaSum: sum("deltaSum"),
+        }),
+        vocabLimit,
+      })).items;
+      const got = pick("retrieve_adecay", 2)[j].target_probability as number;
+      assert(
+        Math.abs(got - reversed.targetProbability) > 1e-6 * got,
+        `retrieve_adecay k=2 cannot tell the order: ${got} vs ${reversed.targetProbability}`,
+      );
     }
   } finally {
     await engine.close();

@@ -15,7 +15,7 @@
  *   run to run, so they are `deno task bench scale`'s (bench/scale.ts), not the figure's.
  *   LanceDB's on-disk table (`lancedb`, flat, and `lancedb-ivf`, IVF_HNSW_SQ) can be named in
  *   `indexes` too; the presets leave them to the bench: a flat search reads every row from disk
- *   (about 0.8 s a query at 10,176 states), and LanceDB's HNSW graph is not seeded.
+ *   (0.65 s a query at 10,176 states, `deno task bench scale`), and LanceDB's HNSW graph is not seeded.
  * - What a library of 10^6 states would take for this model's layer state and for
  *   mamba-2.8b's (81,920 floats): float32, float16, int8, a projection in memory with the full
  *   vectors on disk.

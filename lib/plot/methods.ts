@@ -121,7 +121,7 @@ export const COMPOSITION_FIGURE_METHODS: readonly (MethodInfo & {
   {
     id: "weighted",
     label: "weighted",
-    describe: "state(x2) + w state(x1), w the mean of A-decay's decays (one for every element)",
+    describe: "A-decay with one decay w, the mean of its decays, for every element",
   },
   {
     id: "adecay",

@@ -22,7 +22,7 @@ import { Plot, renderPlot } from "./render.ts";
 export interface MixingAccuracyRow {
   /** Task name, or `"mean"` for the mean over tasks. */
   task: string;
-  /** `"prompt"`, `"mix"`, `"query"` or `"retrieve_mix"`. */
+  /** A method of `MIXING_METHOD_IDS` (`"prompt"`, `"mix"`, `"query"`, `"retrieve_mix"`, ...). */
   method: string;
   /** Number of shots. */
   k: number;
@@ -222,10 +222,10 @@ export function plotMixingVsK(
           fy: "row",
           text: "label",
           fill: "method",
-          frameAnchor: "top-left",
-          textAnchor: "start",
-          dx: 6,
-          dy: 24 + 13 * entry.rank,
+          frameAnchor: "bottom-right",
+          textAnchor: "end",
+          dx: -6,
+          dy: -8 - 13 * (legend.length - 1 - entry.rank),
         })
       ),
     ],
