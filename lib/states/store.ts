@@ -207,8 +207,12 @@ export class StateStore {
     return Array.from({ length: this.identity.config.numHiddenLayers }, (_, i) => i);
   }
 
-  async #meta(key: string): Promise<StoredMeta | undefined> {
-    const path = `${this.#dir(key)}/meta.json`;
+  #meta(key: string): Promise<StoredMeta | undefined> {
+    return this.#metaAt(`${this.#dir(key)}/meta.json`);
+  }
+
+  /** An entry's meta.json at `path` (undefined when there is none). */
+  async #metaAt(path: string): Promise<StoredMeta | undefined> {
     let text: string;
     try {
       text = await Deno.readTextFile(path);
@@ -346,6 +350,7 @@ export class StateStore {
       throw new SoupError(`Cannot store state ${key}: its logits are missing`);
     }
     const dir = this.#dir(key);
+    let replaced: StoredMeta | undefined;
     // The whole entry is written into a new folder that then replaces the old one, so a crash
     // or a second writer never leaves meta.json and the arrays disagreeing.
     const tmp = tempSibling(dir);
@@ -374,7 +379,11 @@ export class StateStore {
       await atomicWrite(`${tmp}/meta.json`, new TextEncoder().encode(JSON.stringify(meta) + "\n"));
       countWork({ stateRows: m, logitsStored: withLogits ? 1 : 0 });
       try {
-        await swapFolder(tmp, dir, () => Promise.resolve(true)); // the store's own entry
+        // The store's own entry; what it replaces is read first (a broken one counts as none).
+        await swapFolder(tmp, dir, async (old) => {
+          replaced = await this.#metaAt(`${old}/meta.json`).catch(() => undefined);
+          return true;
+        });
       } catch (err) {
         // Another writer put its entry in place between our two renames: it holds the same
         // numbers (same key); a later call adds any layer it lacks.
@@ -386,14 +395,18 @@ export class StateStore {
       throw err;
     }
     // Two writers of one key that read the same older entry each store their own union, and the
-    // later swap drops the other's layers: the entry in place is read back, and while it lacks
-    // a layer of this union the put runs again from it (this state holds every layer).
+    // later swap drops the other's layers. The later writer sees them in the entry it replaced,
+    // and the earlier one, reading the entry in place back, sees its own missing: while either
+    // is so, the put runs again with them (this state holds every layer, and its logits when
+    // it has them).
+    const lost = (replaced?.layers ?? []).filter((l) => !union.includes(l));
+    const lostLogits = (replaced?.logits ?? false) && !withLogits && state.logits !== undefined;
     const now = await this.#meta(key).catch(() => undefined);
     if (
-      attempt < 8 && (!now || !union.every((l) => now.layers.includes(l)) ||
-        (withLogits && !now.logits))
+      attempt < 8 && (lost.length > 0 || lostLogits || !now ||
+        !union.every((l) => now.layers.includes(l)) || (withLogits && !now.logits))
     ) {
-      await this.#put(key, job, state, union, withLogits, attempt + 1);
+      await this.#put(key, job, state, [...union, ...lost], withLogits || lostLogits, attempt + 1);
     }
   }
 
