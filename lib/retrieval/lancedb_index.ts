@@ -14,7 +14,9 @@
  * optional `@huggingface/transformers` with a second onnxruntime). It is an optional dependency:
  * deno.json does not list it and no module imports it by a literal specifier, not even for types
  * (a type import would make Deno install it with every run), so only the first LanceDB index
- * downloads it. The few types used here are declared below.
+ * downloads it. Deno then records it in the project's deno.lock, from where later runs install it
+ * too; `git checkout deno.lock` undoes that (`deno task test` does it itself). The few types used
+ * here are declared below.
  *
  * @module
  */
