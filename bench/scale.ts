@@ -24,6 +24,8 @@ import {
   scaleLayer,
 } from "../lib/experiments/scale.ts";
 import { PROJECT_ROOT } from "../lib/hub/sources.ts";
+import { LANCEDB_SPECIFIER } from "../lib/retrieval/lancedb_index.ts";
+import { atomicWrite } from "../lib/util/atomic_write.ts";
 
 /** Indexes measured beside the preset's. */
 const BENCH_ONLY = ["lancedb", "lancedb-ivf"];
@@ -101,7 +103,7 @@ export async function benchScale(): Promise<void> {
     date: new Date().toISOString().slice(0, 10),
     deno: Deno.version.deno,
     usearch: "2.26.2",
-    lancedb: "0.31.0",
+    lancedb: LANCEDB_SPECIFIER.slice(LANCEDB_SPECIFIER.lastIndexOf("@") + 1),
     cpus: navigator.hardwareConcurrency,
     library: "organism preset's scale library (10,176 states, layer 2 SSM, 8,192 floats)",
     queries:
@@ -109,9 +111,7 @@ export async function benchScale(): Promise<void> {
     rows,
   };
   const file = `${PROJECT_ROOT}/bench/results/scale_cpu.json`;
-  const tmp = `${file}.tmp`;
-  await Deno.writeTextFile(tmp, JSON.stringify(result, null, 2) + "\n");
-  await Deno.rename(tmp, file);
+  await atomicWrite(file, new TextEncoder().encode(JSON.stringify(result, null, 2) + "\n"));
   console.log(`wrote ${file}`);
 }
 

@@ -236,10 +236,8 @@ export async function pairRows(
         const logits = results[i].logits;
         const { max, sum } = softmaxParts(logits);
         const prob = (id: number) => Math.exp(logits[id] - max) / sum;
-        let best = 0;
-        for (let id = 1; id < Math.min(tokenizer.vocabSize, logits.length); id++) {
-          if (logits[id] > logits[best]) best = id;
-        }
+        // The most likely of the tokenizer's ids (not Mamba's padding).
+        const best = softmaxParts(logits, Math.min(tokenizer.vocabSize, logits.length)).argmax;
         const outcome: PairOutcome = best === q.composed
           ? "composed"
           : best === q.first

@@ -34,7 +34,6 @@ import {
   UsearchIndex,
   type VectorIndex,
 } from "../retrieval/vector_search.ts";
-import type { State } from "../states/state.ts";
 import { encodeDemos } from "../tasks/encode_demos.ts";
 import { listTasks } from "../tasks/list_tasks.ts";
 import { splitTask } from "../tasks/split_task.ts";
@@ -257,32 +256,13 @@ export interface LabelledVectors {
   labels: string[];
 }
 
-/** The SSM state of `layer` of `state`, as one row. */
-function ssmRow(state: State, layer: number): Float32Array {
-  return state.layer(layer).ssm;
-}
-
 /** Step 2: every library state's layer vector, read through the state store. */
-export async function libraryVectors(
+export function libraryVectors(
   run: ExperimentRun,
   inputs: ScaleInputs,
   layer: number,
 ): Promise<LabelledVectors> {
-  const byName = new Map(inputs.tasks.map((t) => [t.name, t]));
-  const rows = await extractStates(
-    run,
-    inputs.library.map((e) => ({
-      ids: encodeDemos(run.model.tokenizer, e.demos.map((i) => byName.get(e.task)!.items[i])),
-    })),
-    {
-      batchSize: inputs.params.batchSize,
-      label: "library states",
-      layers: [layer],
-      take: (state) => ssmRow(state, layer),
-      unit: "library-states",
-    },
-  );
-  return stack(rows, inputs.library.map((e) => e.task));
+  return layerVectors(run, inputs, layer, inputs.library, "library states");
 }
 
 /** Step 3: every query's layer vector (Fig. 1 right's query sets). */
@@ -291,24 +271,40 @@ export async function queryVectors(
   inputs: ScaleInputs,
   layer: number,
 ): Promise<LabelledVectors & { ks: number[] }> {
-  const byName = new Map(inputs.tasks.map((t) => [t.name, t]));
   const jobs = inputs.queries.flatMap((q) =>
     q.sets.map((set) => ({ task: q.task, k: q.k, demos: set }))
   );
+  const vectors = await layerVectors(run, inputs, layer, jobs, "query states");
+  return { ...vectors, ks: jobs.map((j) => j.k) };
+}
+
+/**
+ * The SSM state of `layer` after each entry's demonstrations, read through the state store in
+ * rounds that are result-cache units named after `label` (so shards split them), labelled by
+ * task.
+ */
+async function layerVectors(
+  run: ExperimentRun,
+  inputs: ScaleInputs,
+  layer: number,
+  entries: readonly { task: string; demos: readonly number[] }[],
+  label: string,
+): Promise<LabelledVectors> {
+  const byName = new Map(inputs.tasks.map((t) => [t.name, t]));
   const rows = await extractStates(
     run,
-    jobs.map((j) => ({
-      ids: encodeDemos(run.model.tokenizer, j.demos.map((i) => byName.get(j.task)!.items[i])),
+    entries.map((e) => ({
+      ids: encodeDemos(run.model.tokenizer, e.demos.map((i) => byName.get(e.task)!.items[i])),
     })),
     {
       batchSize: inputs.params.batchSize,
-      label: "query states",
+      label,
       layers: [layer],
-      take: (state) => ssmRow(state, layer),
-      unit: "query-states",
+      take: (state) => state.layer(layer).ssm,
+      unit: label.replace(" ", "-"),
     },
   );
-  return { ...stack(rows, jobs.map((j) => j.task)), ks: jobs.map((j) => j.k) };
+  return stack(rows, entries.map((e) => e.task));
 }
 
 function stack(rows: Float32Array[], labels: string[]): LabelledVectors {
@@ -355,31 +351,29 @@ export function buildIndex(
   dim: number,
   p: ScaleParams,
 ): Promise<VectorIndex> {
-  if (name === "exact") return ExactCosineIndex.create(flat, dim);
-  if (name === "usearch") return UsearchIndex.create(flat, dim);
-  if (name === "usearch-f16") return UsearchIndex.create(flat, dim, { quantization: "f16" });
-  if (name === "usearch-i8") return UsearchIndex.create(flat, dim, { quantization: "i8" });
-  if (name === "lancedb") return LanceIndex.create(flat, dim, { index: "flat" });
-  if (name === "lancedb-ivf") return LanceIndex.create(flat, dim, LANCEDB_IVF);
-  const pca = /^pca-(\d+)$/.exec(name);
-  if (pca) {
-    return ProjectionIndex.create(flat, dim, {
-      dims: Number(pca[1]),
-      rerank: p.rerank,
-      seed: p.seed,
-      kind: "pca",
-    });
-  }
-  const m = /^projection-(\d+)$/.exec(name);
+  const named = NAMED_INDEXES.get(name);
+  if (named) return named(flat, dim);
+  const m = /^(projection|pca)-(\d+)$/.exec(name);
   if (m) {
     return ProjectionIndex.create(flat, dim, {
-      dims: Number(m[1]),
+      dims: Number(m[2]),
       rerank: p.rerank,
       seed: p.seed,
+      ...(m[1] === "pca" ? { kind: "pca" as const } : {}),
     });
   }
   throw new ConfigError(`Cannot run the scale figure: no index "${name}"`, { field: "indexes" });
 }
+
+/** The indexes named without a number, and how each is built. */
+const NAMED_INDEXES = new Map<string, (flat: Float32Array, dim: number) => Promise<VectorIndex>>([
+  ["exact", (flat, dim) => ExactCosineIndex.create(flat, dim)],
+  ["usearch", (flat, dim) => UsearchIndex.create(flat, dim)],
+  ["usearch-f16", (flat, dim) => UsearchIndex.create(flat, dim, { quantization: "f16" })],
+  ["usearch-i8", (flat, dim) => UsearchIndex.create(flat, dim, { quantization: "i8" })],
+  ["lancedb", (flat, dim) => LanceIndex.create(flat, dim, { index: "flat" })],
+  ["lancedb-ivf", (flat, dim) => LanceIndex.create(flat, dim, LANCEDB_IVF)],
+]);
 
 /**
  * The libraries searched: the paper's (the queried tasks' first 10 sets, or all when fewer, of
@@ -559,15 +553,6 @@ export function scaleOutput(
   };
 }
 
-/** The indexes of {@link ScaleParams.indexes} named without a number. */
-const SCALE_INDEX_NAMES: readonly string[] = [
-  "usearch",
-  "usearch-f16",
-  "usearch-i8",
-  "lancedb",
-  "lancedb-ivf",
-];
-
 function checkParams(p: ScaleParams): void {
   const fail = (field: string, problem: string) =>
     new ConfigError(`Cannot run the scale figure: ${problem}`, { field });
@@ -590,12 +575,14 @@ function checkParams(p: ScaleParams): void {
   }
   for (const name of p.indexes) {
     if (
-      !SCALE_INDEX_NAMES.includes(name) &&
+      !(NAMED_INDEXES.has(name) && name !== "exact") &&
       !/^(projection|pca)-\d+$/.test(name)
     ) {
       throw fail(
         "indexes",
-        `index "${name}" is not ${SCALE_INDEX_NAMES.join(", ")}, projection-<dims> or pca-<dims>`,
+        `index "${name}" is not ${
+          [...NAMED_INDEXES.keys()].filter((n) => n !== "exact").join(", ")
+        }, projection-<dims> or pca-<dims>`,
       );
     }
   }

@@ -150,26 +150,31 @@ function gaussian(seed: number): () => number {
   return () => rng.normal();
 }
 
-/** `a` (m x k) times `b` (k x n) in onnxruntime, float32. */
-async function matmul(
-  a: Float32Array,
-  b: Float32Array,
-  m: number,
-  k: number,
-  n: number,
-): Promise<Float32Array> {
-  const g = new GraphBuilder();
-  const x = g.input("a", DT.FLOAT, ["m", "k"]);
-  const y = g.input("b", DT.FLOAT, ["k", "n"]);
-  g.output(g.op1("MatMul", [x, y]), "c", DT.FLOAT, ["m", "n"]);
-  const session = await OrtSession.create(g.encode({ "": 21 }));
-  try {
-    return (await session.run({
+/** One onnxruntime session computing `a` (m x k) times `b` (k x n) in float32, for any sizes. */
+class MatMul {
+  readonly #session: OrtSession;
+
+  private constructor(session: OrtSession) {
+    this.#session = session;
+  }
+
+  static async create(): Promise<MatMul> {
+    const g = new GraphBuilder();
+    const x = g.input("a", DT.FLOAT, ["m", "k"]);
+    const y = g.input("b", DT.FLOAT, ["k", "n"]);
+    g.output(g.op1("MatMul", [x, y]), "c", DT.FLOAT, ["m", "n"]);
+    return new MatMul(await OrtSession.create(g.encode({ "": 21 })));
+  }
+
+  async run(a: Float32Array, b: Float32Array, m: number, k: number, n: number) {
+    return (await this.#session.run({
       a: { type: "float32", data: a, dims: [m, k] },
       b: { type: "float32", data: b, dims: [k, n] },
     })).c;
-  } finally {
-    await session.release();
+  }
+
+  release(): Promise<void> {
+    return this.#session.release();
   }
 }
 
@@ -218,10 +223,16 @@ export async function topSingularVectors(
   const p = Math.min(dims + 8, n, dim);
   const omega = Float32Array.from({ length: dim * p }, gaussian(seed));
   const xt = transpose(x, n, dim);
-  let q = orthonormalColumns(await matmul(x, omega, n, dim, p), n, p); // range of X
-  const z = orthonormalColumns(await matmul(xt, q, dim, n, p), dim, p); // power iteration
-  q = orthonormalColumns(await matmul(x, z, n, dim, p), n, p);
-  const b = await matmul(transpose(q, n, p), x, p, n, dim); // (p x dim)
+  const mm = await MatMul.create();
+  let b: Float32Array;
+  try {
+    let q = orthonormalColumns(await mm.run(x, omega, n, dim, p), n, p); // range of X
+    const z = orthonormalColumns(await mm.run(xt, q, dim, n, p), dim, p); // power iteration
+    q = orthonormalColumns(await mm.run(x, z, n, dim, p), n, p);
+    b = await mm.run(transpose(q, n, p), x, p, n, dim); // (p x dim)
+  } finally {
+    await mm.release();
+  }
   const c = new Float64Array(p * p);
   for (let i = 0; i < p; i++) {
     for (let j = i; j < p; j++) {
@@ -271,7 +282,7 @@ export class ProjectionIndex implements VectorIndex {
   readonly #projected: ExactCosineIndex;
   readonly #dims: number;
   readonly #rerank: number;
-  readonly #session: OrtSession;
+  readonly #matmul: MatMul;
 
   private constructor(
     unit: Float32Array,
@@ -279,7 +290,7 @@ export class ProjectionIndex implements VectorIndex {
     projection: Float32Array,
     projected: ExactCosineIndex,
     options: { dims: number; rerank: number; kind: "random" | "pca" },
-    session: OrtSession,
+    matmul: MatMul,
   ) {
     this.#unit = unit;
     this.dim = dim;
@@ -288,7 +299,7 @@ export class ProjectionIndex implements VectorIndex {
     this.#projected = projected;
     this.#dims = options.dims;
     this.#rerank = options.rerank;
-    this.#session = session;
+    this.#matmul = matmul;
     this.name = options.kind === "pca"
       ? `PCA ${options.dims}, rerank ${options.rerank}`
       : `projection ${options.dims}, rerank ${options.rerank}`;
@@ -312,27 +323,24 @@ export class ProjectionIndex implements VectorIndex {
     const projection = kind === "pca"
       ? await topSingularVectors(unit, dim, dims, options.seed)
       : Float32Array.from({ length: dim * dims }, gaussian(options.seed));
-    const g = new GraphBuilder();
-    const x = g.input("x", DT.FLOAT, ["n", dim]);
-    const p = g.input("p", DT.FLOAT, [dim, dims]);
-    g.output(g.op1("MatMul", [x, p]), "y", DT.FLOAT, ["n", dims]);
-    const session = await OrtSession.create(g.encode({ "": 21 }));
-    const project = async (rows: Float32Array) =>
-      (await session.run({
-        x: { type: "float32", data: rows, dims: [rows.length / dim, dim] },
-        p: { type: "float32", data: projection, dims: [dim, dims] },
-      })).y;
-    const projected = await ExactCosineIndex.create(await project(unit), dims);
-    return new ProjectionIndex(unit, dim, projection, projected, { dims, rerank, kind }, session);
+    const matmul = await MatMul.create();
+    const projected = await ExactCosineIndex.create(
+      await matmul.run(unit, projection, unit.length / dim, dim, dims),
+      dims,
+    );
+    return new ProjectionIndex(unit, dim, projection, projected, { dims, rerank, kind }, matmul);
   }
 
   async search(queries: Float32Array, k: number): Promise<VectorHit[][]> {
     checkShape(queries, this.dim, "queries");
     const unit = unitRows(queries, this.dim);
-    const { y } = await this.#session.run({
-      x: { type: "float32", data: unit, dims: [unit.length / this.dim, this.dim] },
-      p: { type: "float32", data: this.#projection, dims: [this.dim, this.#dims] },
-    });
+    const y = await this.#matmul.run(
+      unit,
+      this.#projection,
+      unit.length / this.dim,
+      this.dim,
+      this.#dims,
+    );
     const candidates = await this.#projected.search(y, Math.min(this.#rerank, this.size));
     return candidates.map((hits, q) => {
       const rows = Int32Array.from(hits, (h) => h.index);
@@ -350,7 +358,7 @@ export class ProjectionIndex implements VectorIndex {
 
   async close(): Promise<void> {
     await this.#projected.close();
-    await this.#session.release();
+    await this.#matmul.release();
   }
 }
 
